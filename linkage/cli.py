@@ -1,0 +1,175 @@
+"""The `linkage` command: a thin shell over linkage.project.Project.
+
+Exit codes: 0 success; 1 other user error; 2 bad config, source file or model;
+3 store error; 4 store busy (another run holds it); 70 internal error (a bug: --debug
+shows the traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from linkage.errors import LinkageError
+from linkage.project import Project, RunSummary
+
+INTERNAL_ERROR = 70
+_state = {"debug": False, "quiet": False}
+
+config_option = click.option("--config", "-c", "config", required=True,
+                             type=click.Path(path_type=Path), help="Run config (YAML).")
+store_option = click.option("--store", type=click.Path(path_type=Path), default=None,
+                            help="Store file; overrides the config's `store`.")
+json_option = click.option("--json", "as_json", is_flag=True,
+                           help="Print one JSON object (for schedulers).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks and SQL timings.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@click.version_option(package_name="linkage")
+def app(debug: bool, quiet: bool) -> None:
+    """Probabilistic identity resolution with a persistent enterprise ID crosswalk."""
+    _state.update(debug=debug, quiet=quiet)
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # Splink logs SQL and timings; keep it quiet unless debugging.
+    logging.getLogger("splink").setLevel(logging.DEBUG if debug else logging.ERROR)
+
+
+def _progress(message: str) -> None:
+    if not _state["quiet"]:
+        click.echo(message, err=True)
+
+
+@app.command()
+@click.option("--people", type=click.IntRange(min=1), required=True,
+              help="How many people to generate.")
+@click.option("--seed", type=int, default=1, show_default=True,
+              help="Random seed; the same seed gives byte-identical files.")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Folder to write the population into.")
+def synth(people: int, seed: int, out: Path) -> None:
+    """Write a seeded synthetic population as CalSAWS, HMIS and EHR extracts plus truth.csv."""
+    from linkage.synth import generate_population
+
+    summary = generate_population(people, seed, out)
+    records = ", ".join(f"{name} {count}" for name, count in summary.records.items())
+    click.echo(f"wrote {summary.people} people to {out}: {records} records")
+
+
+@app.command()
+@config_option
+@store_option
+@json_option
+def run(config: Path, store: Path | None, as_json: bool) -> None:
+    """Land, standardize, link and assign enterprise IDs for the configured sources."""
+    summary = Project.open(config, store).run(report=_progress)
+    click.echo(json.dumps(summary.as_dict()) if as_json else _describe_run(summary))
+
+
+def _describe_run(summary: RunSummary) -> str:
+    lines = [f"run {summary.run_id}"]
+    for source in summary.sources:
+        rejects = ", ".join(f"{reason} {n}" for reason, n in source.rejects.items())
+        lines.append(f"  source {source.source_system}: read {source.rows_read}, landed "
+                     f"{source.rows_landed}, rejected {source.rows_rejected}"
+                     + (f" ({rejects})" if rejects else ""))
+    link, cw = summary.link, summary.crosswalk
+    lines += [
+        f"  person records: {summary.persons} ({link.records} active)",
+        f"  pairs scored: {link.pairs_scored}; kept {link.pairs_kept}; matched {link.pairs_matched}",
+        f"  clusters: {link.clusters}",
+        f"  enterprise IDs: {cw.eids_active} active; created {cw.eids_created}, "
+        f"kept {cw.eids_kept}, retired {cw.eids_retired}",
+        f"  records: added {cw.records_added}, moved {cw.records_moved}, "
+        f"removed {cw.records_removed}",
+        "  seconds: " + ", ".join(f"{stage} {s:.2f}" for stage, s in summary.seconds.items()),
+    ]
+    return "\n".join(lines)
+
+
+@app.command("train")
+@config_option
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Model file to write (models/NAME.json); the card goes beside it.")
+@store_option
+def train_command(config: Path, out: Path, store: Path | None) -> None:
+    """Estimate the model on the configured sources; write it with a model card beside it."""
+    card = Project.open(config, store).train(out, report=_progress)
+    click.echo(f"wrote {out} trained on {card['trained_on']['records']} records "
+               f"(data {card['trained_on']['data_fingerprint']})")
+
+
+@app.group("crosswalk")
+def crosswalk_group() -> None:
+    """Read the enterprise ID crosswalk."""
+
+
+@crosswalk_group.command("export")
+@config_option
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="File to write: .csv or .parquet.")
+@store_option
+def crosswalk_export(config: Path, out: Path, store: Path | None) -> None:
+    """Write the active crosswalk: enterprise_id, source_system, source_record_id."""
+    rows = Project.open(config, store).export_crosswalk(out)
+    click.echo(f"wrote {rows} crosswalk rows to {out}")
+
+
+@app.command()
+@config_option
+@click.option("--truth", type=click.Path(path_type=Path), required=True,
+              help="Truth CSV: source_system, source_record_id, person_id.")
+@store_option
+@json_option
+def evaluate(config: Path, truth: Path, store: Path | None, as_json: bool) -> None:
+    """Pairwise and cluster-level precision, recall and F1 of the crosswalk against truth."""
+    metrics = Project.open(config, store).evaluate(truth)
+    if as_json:
+        click.echo(json.dumps(metrics.as_dict()))
+        return
+    click.echo(
+        f"records {metrics.records}, true persons {metrics.true_persons}, "
+        f"enterprise IDs {metrics.enterprise_ids}\n"
+        f"cluster pairs: precision {metrics.precision:.4f}, recall {metrics.recall:.4f}, "
+        f"F1 {metrics.f1:.4f} (true {metrics.true_pairs}, predicted {metrics.predicted_pairs}, "
+        f"matched {metrics.matched_pairs})\n"
+        f"B-cubed: precision {metrics.bcubed_precision:.4f}, recall {metrics.bcubed_recall:.4f}, "
+        f"F1 {metrics.bcubed_f1:.4f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: known errors as one red line and their exit code; bugs as code 70."""
+    try:
+        app.main(args=argv, prog_name="linkage", standalone_mode=False)
+    except LinkageError as error:
+        if _state["debug"]:
+            traceback.print_exc()
+        click.secho(f"error: {error}", fg="red", err=True)
+        return error.exit_code
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 130
+    except Exception as error:  # a bug: say so plainly, without record values
+        if _state["debug"]:
+            traceback.print_exc()
+        click.secho(f"internal error ({error.__class__.__name__}); rerun with --debug for the "
+                    "traceback and report it", fg="red", err=True)
+        return INTERNAL_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""The run config: YAML, validated strictly, paths relative to the config file.
+
+>>> import tempfile, pathlib
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "run.yaml").write_text(
+...     "store: out/store.duckdb\\nmodel: model.json\\n"
+...     "sources:\\n  - {name: hmis, kind: hmis, path: data/hmis}\\n")
+>>> config = load_config(folder / "run.yaml")
+>>> config.sources[0].path == folder / "data" / "hmis"
+True
+>>> config.linking.match_threshold
+0.9
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from linkage.errors import ConfigError
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceKind(str, Enum):
+    calsaws = "calsaws"
+    hmis = "hmis"
+    ehr_csv = "ehr_csv"
+    ehr_fhir = "ehr_fhir"
+
+
+class SourceConfig(Strict):
+    """One source system: its name (the `source_system` value), kind and files."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
+    kind: SourceKind
+    path: Path
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="file column name -> shape column name, for flat files whose headers differ",
+    )
+
+
+class LinkingConfig(Strict):
+    """Thresholds for scoring and clustering; the defaults work on sample_data."""
+
+    predict_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    match_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.9
+
+
+class TrainingConfig(Strict):
+    seed: int = 42
+    max_pairs_u: Annotated[int, Field(gt=0)] = 2_000_000
+    em_max_iterations: Annotated[int, Field(gt=0)] = 25
+
+
+class RunConfig(Strict):
+    store: Path
+    model: Path
+    sources: Annotated[list[SourceConfig], Field(min_length=1)]
+    linking: LinkingConfig = LinkingConfig()
+    training: TrainingConfig = TrainingConfig()
+    config_path: Path = Field(exclude=True)
+    fingerprint: str = Field(exclude=True)
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_source_names(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
+        names = [source.name for source in sources]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"source names must be unique; repeated: {', '.join(duplicates)}")
+        return sources
+
+
+def load_config(path: str | Path, store: str | Path | None = None) -> RunConfig:
+    """Read and validate a run config; `store` overrides the config's store path."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot read config ({error.__class__.__name__})") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings at the top level")
+
+    base = path.resolve().parent
+    document = _resolve_paths(document, base)
+    if store is not None:
+        document["store"] = Path(store).resolve()
+    document["config_path"] = path.resolve()
+    document["fingerprint"] = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    try:
+        return RunConfig.model_validate(document)
+    except ValidationError as error:
+        raise ConfigError(f"{path}: {_describe(error)}") from None
+
+
+def _resolve_paths(document: dict, base: Path) -> dict:
+    document = dict(document)
+    for key in ("store", "model"):
+        if isinstance(document.get(key), str):
+            document[key] = base / document[key]
+    if isinstance(document.get("sources"), list):
+        document["sources"] = [
+            {**source, "path": base / source["path"]}
+            if isinstance(source, dict) and isinstance(source.get("path"), str)
+            else source
+            for source in document["sources"]
+        ]
+    return document
+
+
+def _describe(error: ValidationError) -> str:
+    """The first problem, in words: which key, and what was expected."""
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"]) or "top level"
+    if first["type"] == "extra_forbidden":
+        return f"unknown key '{location}'"
+    if first["type"] == "missing":
+        return f"missing required key '{location}'"
+    more = f" (and {error.error_count() - 1} more problems)" if error.error_count() > 1 else ""
+    return f"invalid value for '{location}': {first['msg']}{more}"

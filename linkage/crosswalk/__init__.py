@@ -1,0 +1,5 @@
+"""Crosswalk: stable enterprise IDs for this run's clusters, with events and history."""
+
+from linkage.crosswalk.assign import CrosswalkCounts, assign_enterprise_ids
+
+__all__ = ["CrosswalkCounts", "assign_enterprise_ids"]

@@ -1,0 +1,42 @@
+"""Errors a user can cause, each with the exit code the CLI returns for it.
+
+Messages name files, columns, keys and counts — never a value from an input record.
+"""
+
+from __future__ import annotations
+
+
+class LinkageError(Exception):
+    """An error a user can cause and fix; the CLI prints it as one line."""
+
+    exit_code = 1
+
+
+class ConfigError(LinkageError):
+    """The run config is missing, unreadable or invalid."""
+
+    exit_code = 2
+
+
+class SourceError(LinkageError):
+    """A source file is missing, unreadable or lacks a required column."""
+
+    exit_code = 2
+
+
+class ModelError(LinkageError):
+    """The model file is missing or is not a Splink model."""
+
+    exit_code = 2
+
+
+class StoreError(LinkageError):
+    """The store cannot be opened, or a step against it failed."""
+
+    exit_code = 3
+
+
+class StoreBusyError(StoreError):
+    """Another process holds the store: two runs on one store must not interleave."""
+
+    exit_code = 4

@@ -1,0 +1,105 @@
+"""Accuracy of the crosswalk against a truth file (source_system, source_record_id, person_id).
+
+Counts are set-based: the pairs a grouping implies are sum(n * (n - 1) / 2) over its
+groups, so nothing enumerates pairs. Only records present in both the crosswalk and the
+truth count.
+
+>>> import duckdb
+>>> con = duckdb.connect()
+>>> _ = con.execute("CREATE TABLE crosswalk AS SELECT * FROM (VALUES "
+...     "('E1', 'a', '1', 1, NULL), ('E1', 'a', '2', 1, NULL), ('E1', 'b', '9', 1, NULL)) "
+...     "t(enterprise_id, source_system, source_record_id, valid_from_run, valid_to_run)")
+>>> _ = con.execute("CREATE TABLE truth AS SELECT * FROM (VALUES "
+...     "('a', '1', 'P1'), ('a', '2', 'P1'), ('b', '9', 'P2')) "
+...     "t(source_system, source_record_id, person_id)")
+>>> m = cluster_metrics(con, "truth")
+>>> (m.true_pairs, m.predicted_pairs, m.matched_pairs, round(m.precision, 3), m.recall)
+(1, 3, 1, 0.333, 1.0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+
+from linkage.errors import SourceError
+from linkage.store import Store
+
+
+@dataclass(frozen=True)
+class Metrics:
+    records: int
+    true_persons: int
+    enterprise_ids: int
+    true_pairs: int
+    predicted_pairs: int
+    matched_pairs: int
+    precision: float
+    recall: float
+    f1: float
+    bcubed_precision: float
+    bcubed_recall: float
+    bcubed_f1: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _f1(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def cluster_metrics(con: duckdb.DuckDBPyConnection, truth_table: str) -> Metrics:
+    """Pairwise and B-cubed metrics of the active crosswalk against `truth_table`."""
+    row = con.execute(f"""
+WITH joined AS (
+    SELECT cw.enterprise_id, t.person_id
+    FROM crosswalk AS cw
+    JOIN {truth_table} AS t USING (source_system, source_record_id)
+    WHERE cw.valid_to_run IS NULL
+), by_eid AS (SELECT enterprise_id, count(*) AS n FROM joined GROUP BY ALL),
+by_person AS (SELECT person_id, count(*) AS n FROM joined GROUP BY ALL),
+by_both AS (SELECT enterprise_id, person_id, count(*) AS n FROM joined GROUP BY ALL),
+bcubed AS (
+    SELECT sum(b.n * b.n / e.n) AS precision_sum, sum(b.n * b.n / p.n) AS recall_sum
+    FROM by_both AS b JOIN by_eid AS e USING (enterprise_id) JOIN by_person AS p USING (person_id)
+)
+SELECT (SELECT count(*) FROM joined),
+    (SELECT count(*) FROM by_person),
+    (SELECT count(*) FROM by_eid),
+    (SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM by_person),
+    (SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM by_eid),
+    (SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM by_both),
+    (SELECT precision_sum FROM bcubed), (SELECT recall_sum FROM bcubed)
+""").fetchall()[0]
+    records, persons, eids, true_pairs, predicted, matched, bp_sum, br_sum = row
+    precision = matched / predicted if predicted else 1.0
+    recall = matched / true_pairs if true_pairs else 1.0
+    bp = bp_sum / records if records else 0.0
+    br = br_sum / records if records else 0.0
+    return Metrics(records, persons, eids, int(true_pairs), int(predicted), int(matched),
+                   precision, recall, _f1(precision, recall), bp, br, _f1(bp, br))
+
+
+TRUTH_COLUMNS = ("source_system", "source_record_id", "person_id")
+
+
+def evaluate(store: Store, truth: Path) -> Metrics:
+    """Metrics of the store's active crosswalk against a truth CSV file."""
+    if not truth.is_file():
+        raise SourceError(f"{truth}: truth file not found")
+    try:
+        columns = {row[0] for row in store.con.execute(
+            "SELECT column_name FROM (DESCRIBE SELECT * FROM read_csv($path, header = true, "
+            "all_varchar = true))", {"path": str(truth)}).fetchall()}
+    except duckdb.Error as error:
+        raise SourceError(f"{truth}: cannot read as CSV ({error.__class__.__name__})") from None
+    for column in TRUTH_COLUMNS:
+        if column not in columns:
+            raise SourceError(f"{truth}: missing required column '{column}' in the truth file")
+    store.con.execute(
+        "CREATE OR REPLACE TEMP TABLE truth AS SELECT source_system, source_record_id, person_id "
+        "FROM read_csv($path, header = true, all_varchar = true)", {"path": str(truth)})
+    return cluster_metrics(store.con, "truth")

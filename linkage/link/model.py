@@ -1,0 +1,151 @@
+"""The Splink model definition: comparisons, blocking rules and training rules.
+
+Levels follow the domain (DESIGN §5): nicknames and name swaps, day/month swaps, partial
+SSNs, addresses whose weight term frequencies cut down when many people share them.
+"""
+
+from __future__ import annotations
+
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import SettingsCreator, block_on
+
+UNIQUE_ID = "record_key"
+
+# The person columns the model reads; scoring selects only these.
+MODEL_COLUMNS = (
+    "record_key", "first_name", "last_name", "surname_parts", "first_name_canonical",
+    "first_name_phonetic", "last_name_phonetic", "dob", "ssn", "ssn_last4", "sex",
+    "cin", "street", "zip5", "phone", "email",
+)
+
+
+def _first_name() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="first_name",
+        comparison_levels=[
+            cll.NullLevel("first_name"),
+            cll.ExactMatchLevel("first_name").configure(tf_adjustment_column="first_name"),
+            cll.ExactMatchLevel("first_name_canonical"),
+            cll.ColumnsReversedLevel("first_name", "last_name"),
+            cll.JaroWinklerLevel("first_name", 0.92),
+            cll.ExactMatchLevel("first_name_phonetic"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _last_name() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="last_name",
+        comparison_levels=[
+            cll.NullLevel("last_name"),
+            cll.ExactMatchLevel("last_name").configure(tf_adjustment_column="last_name"),
+            cll.ArrayIntersectLevel("surname_parts", 1),
+            cll.JaroWinklerLevel("last_name", 0.92),
+            cll.ExactMatchLevel("last_name_phonetic"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _dob() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="dob",
+        comparison_levels=[
+            cll.NullLevel("dob"),
+            cll.ExactMatchLevel("dob"),
+            cll.CustomLevel(
+                "month(dob_l) = day(dob_r) AND day(dob_l) = month(dob_r) "
+                "AND year(dob_l) = year(dob_r)",
+                "day and month swapped",
+            ),
+            cll.CustomLevel(
+                "damerau_levenshtein(strftime(dob_l, '%Y%m%d'), strftime(dob_r, '%Y%m%d')) <= 1",
+                "one digit off",
+            ),
+            cll.CustomLevel("year(dob_l) = year(dob_r)", "same year"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _ssn() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="ssn",
+        comparison_levels=[
+            cll.CustomLevel("ssn_last4_l IS NULL OR ssn_last4_r IS NULL", "no SSN evidence")
+            .configure(is_null_level=True),
+            cll.ExactMatchLevel("ssn"),
+            cll.CustomLevel("damerau_levenshtein(ssn_l, ssn_r) <= 1", "full SSN one digit off"),
+            cll.ExactMatchLevel("ssn_last4"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _address() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name="address",
+        comparison_levels=[
+            cll.CustomLevel("(street_l IS NULL OR street_r IS NULL) AND "
+                            "(zip5_l IS NULL OR zip5_r IS NULL)", "no address evidence")
+            .configure(is_null_level=True),
+            cll.ExactMatchLevel("street").configure(tf_adjustment_column="street"),
+            cll.JaroWinklerLevel("street", 0.9),
+            cll.ExactMatchLevel("zip5"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def comparisons() -> list:
+    return [
+        _first_name(),
+        _last_name(),
+        _dob(),
+        _ssn(),
+        cl.ExactMatch("sex"),
+        cl.ExactMatch("cin"),
+        _address(),
+        cl.ExactMatch("phone"),
+        cl.ExactMatch("email"),
+    ]
+
+
+# Blocking for prediction: each rule keeps pairs per record near constant as N grows.
+PREDICT_BLOCKING = (
+    block_on("dob"),
+    block_on("ssn"),
+    block_on("cin"),
+    block_on("phone"),
+    block_on("first_name_canonical", "last_name"),
+    block_on("last_name_phonetic", "first_name_phonetic", "zip5"),
+    block_on("ssn_last4", "year(dob)"),
+)
+
+# Rules for EM: each leaves out the comparisons it blocks on, so together they train all.
+TRAINING_BLOCKING = (
+    block_on("dob"),
+    block_on("first_name_canonical", "last_name"),
+    block_on("ssn"),
+)
+
+# Near-certain matches for estimating the prior (probability two records match).
+DETERMINISTIC_RULES = (
+    block_on("ssn", "dob"),
+    block_on("first_name", "last_name", "dob"),
+    block_on("cin"),
+)
+
+
+def settings(max_iterations: int = 25) -> SettingsCreator:
+    return SettingsCreator(
+        max_iterations=max_iterations,
+        link_type="dedupe_only",
+        unique_id_column_name=UNIQUE_ID,
+        comparisons=comparisons(),
+        blocking_rules_to_generate_predictions=list(PREDICT_BLOCKING),
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=False,
+    )

@@ -1,0 +1,132 @@
+"""The Python API: a Project opened from a run config. The CLI is a thin shell over it.
+
+>>> project = Project.open("configs/sample.yaml")       # doctest: +SKIP
+>>> summary = project.run()                               # doctest: +SKIP
+>>> project.evaluate("sample_data/truth.csv").f1          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from linkage.config import RunConfig, load_config
+from linkage.crosswalk import CrosswalkCounts, assign_enterprise_ids
+from linkage.evaluation import Metrics, evaluate
+from linkage.export import export_crosswalk
+from linkage.link import (LinkCounts, active_persons, card_path, link, load_model,
+                          model_fingerprint, train)
+from linkage.sources import LandingCount, check_sources, land_sources
+from linkage.standardize import standardize
+from linkage.store import Step, Store, open_store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RunSummary:
+    run_id: int
+    sources: list[LandingCount]
+    persons: int
+    link: LinkCounts
+    crosswalk: CrosswalkCounts
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class StageClock:
+    """Times each stage and reports progress (counts and ids only: no PII)."""
+
+    def __init__(self, report: Callable[[str], None] | None = None) -> None:
+        self.seconds: dict[str, float] = {}
+        self._report = report or (lambda message: log.info(message))
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        self._report(f"{name}: started")
+        started = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - started, 3)
+        self._report(f"{name}: done in {self.seconds[name]:.2f}s")
+
+
+class Project:
+    """One run config and its store."""
+
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+
+    @classmethod
+    def open(cls, config_path: str | Path, store: str | Path | None = None) -> Project:
+        return cls(load_config(config_path, store=store))
+
+    def store(self, *, create: bool = False, read_only: bool = False) -> Store:
+        return open_store(self.config.store, create=create, read_only=read_only)
+
+    def run(self, report: Callable[[str], None] | None = None) -> RunSummary:
+        """Land, standardize, link and assign EIDs: all of it commits, or none of it does."""
+        clock = StageClock(report)
+        # Everything a user can get wrong is checked before the store is touched.
+        deliveries = check_sources(self.config.sources)
+        model = load_model(self.config.model)
+        started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        with self.store(create=True) as store, store.transaction():
+            run_id = store.scalar("run", "next_run_id",
+                                  "SELECT coalesce(max(run_id), 0) + 1 FROM run")
+            with clock.stage("land"):
+                landed = land_sources(store, deliveries, run_id)
+            with clock.stage("standardize"):
+                persons = standardize(store)
+            with clock.stage("link"):
+                link_counts = link(store, model, self.config.linking, run_id)
+            with clock.stage("crosswalk"):
+                crosswalk_counts = assign_enterprise_ids(store, run_id)
+            summary = RunSummary(run_id, landed, persons, link_counts, crosswalk_counts,
+                                 clock.seconds)
+            store.run_step("run", Step("record_run", """
+INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file, $model_fp,
+    $summary)""", {
+                "run_id": run_id, "started_at": started_at,
+                "finished_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                "config": self.config.fingerprint, "model_file": self.config.model.name,
+                "model_fp": model_fingerprint(self.config.model),
+                "summary": json.dumps(summary.as_dict()),
+            }))
+        return summary
+
+    def train(self, out: Path, report: Callable[[str], None] | None = None) -> dict[str, Any]:
+        """Train a model on the configured sources (landed in a scratch store) and write it."""
+        clock = StageClock(report)
+        deliveries = check_sources(self.config.sources)
+        with open_store(":memory:", create=True) as scratch:
+            with clock.stage("land"):
+                landed = land_sources(scratch, deliveries, run_id=0)
+            with clock.stage("standardize"):
+                standardize(scratch)
+            persons = active_persons(scratch, "train")
+        with clock.stage("train"):
+            return train(persons, self.config.training, out, trained_on={
+                "config": self.config.config_path.name,
+                "sources": {count.source_system: count.rows_landed for count in landed},
+            })
+
+    def export_crosswalk(self, out: Path) -> int:
+        with self.store(read_only=True) as store:
+            return export_crosswalk(store, out)
+
+    def evaluate(self, truth: str | Path) -> Metrics:
+        with self.store(read_only=True) as store:
+            return evaluate(store, Path(truth))
+
+    @property
+    def model_card(self) -> Path:
+        return card_path(self.config.model)

@@ -1,0 +1,155 @@
+"""The store: one DuckDB file, one place where SQL runs.
+
+Every statement goes through `Store.run_step`, which knows the stage and the table it
+builds, logs its timing, and turns a database failure into a StoreError that says both.
+Values always travel as bound parameters; identifiers come from code, never from input.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from linkage.errors import StoreBusyError, StoreError
+from linkage.store.schema import SCHEMA_VERSION, TABLES
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Step:
+    """A named SQL step: what it builds, the SQL, and its bound parameters."""
+
+    name: str
+    sql: str
+    params: Sequence[Any] | Mapping[str, Any] | None = None
+
+
+class Store:
+    """An open store. Use `open_store` to get one; close it (or use `with`) when done."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, path: str) -> None:
+        self.con = connection
+        self.path = path
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def run_step(self, stage: str, step: Step) -> list[tuple]:
+        """Run one step and return its rows (drained, so the connection is free again)."""
+        started = time.perf_counter()
+        try:
+            rows = self.con.execute(step.sql, step.params).fetchall()
+        except duckdb.Error as error:
+            raise StoreError(
+                f"stage '{stage}', step '{step.name}' failed: {_first_line(error)}"
+            ) from error
+        log.debug("%s.%s took %.3fs", stage, step.name, time.perf_counter() - started)
+        return rows
+
+    def run_steps(self, stage: str, steps: Sequence[Step]) -> None:
+        for step in steps:
+            self.run_step(stage, step)
+
+    def scalar(self, stage: str, name: str, sql: str, params: Any = None) -> Any:
+        rows = self.run_step(stage, Step(name, sql, params))
+        return rows[0][0] if rows else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: a failure (or a killed process) leaves the store as it was."""
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+
+def open_store(path: str | Path, *, create: bool = False, read_only: bool = False) -> Store:
+    """Open (or, with `create`, create) the store file and check its schema version.
+
+    `":memory:"` gives a scratch store that lives as long as the connection (training).
+    """
+    in_memory = str(path) == ":memory:"
+    path = Path(path)
+    if not in_memory and not path.exists() and not create:
+        raise StoreError(f"{path}: store not found (run `linkage run` first)")
+    if create and not in_memory:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    previous_umask = os.umask(0o077)  # store and its WAL readable by the owner only
+    try:
+        connection = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as error:
+        if "lock" in str(error).lower():
+            raise StoreBusyError(
+                f"{path}: the store is in use by another linkage process; "
+                "wait for it to finish (runs on one store cannot interleave)"
+            ) from None
+        raise StoreError(f"{path}: cannot open store: {_first_line(error)}") from None
+    except duckdb.Error as error:
+        raise StoreError(f"{path}: not a linkage store: {_first_line(error)}") from None
+    finally:
+        os.umask(previous_umask)
+    store = Store(connection, str(path))
+    try:
+        _check_schema(store, read_only=read_only)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _check_schema(store: Store, *, read_only: bool) -> None:
+    has_meta = store.scalar(
+        "store", "find_meta",
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'store_meta'",
+    )
+    if not has_meta:
+        if read_only:
+            raise StoreError(f"{store.path}: not a linkage store (no store_meta table)")
+        with store.transaction():
+            for name, ddl in TABLES.items():
+                store.run_step("store", Step(f"create_{name}", ddl))
+            store.run_step("store", Step(
+                "set_version", "INSERT INTO store_meta VALUES ('schema_version', ?)",
+                [str(SCHEMA_VERSION)],
+            ))
+        return
+    version = int(store.scalar(
+        "store", "read_version",
+        "SELECT value FROM store_meta WHERE key = 'schema_version'",
+    ))
+    if version != SCHEMA_VERSION:
+        raise StoreError(
+            f"{store.path}: store schema version {version}, this linkage expects "
+            f"{SCHEMA_VERSION}; no migration exists yet, so open it with a matching version"
+        )
+
+
+def quote_identifier(name: str) -> str:
+    """Quote a column or table name that came from a file header or a config."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _first_line(error: BaseException) -> str:
+    """The database's message without quoted literals, which may hold input values."""
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else error.__class__.__name__
+    return re.sub(r"'[^']*'", "'…'", line)
