@@ -119,20 +119,33 @@ UNION
 SELECT DISTINCT std_name(name), std_name(nickname)
 FROM read_csv($spanish, header = true, all_varchar = true)""",
                  {"english": str(english), "spanish": str(spanish)}),
-            # The canonical form of a name is the most "formal" of itself and the names it
-            # is a nickname of: the one with most nicknames, then the longest.
+            # One canonical form per name, so nickname variants compare equal. A name maps
+            # to a name it is a nickname of only when that name has more nicknames than
+            # it (is more formal); among those, the one sharing most related names wins
+            # (BILL -> WILLIAM, not ROBERT), then the most formal, then the longest.
             Step("nickname_canonical", """
 CREATE OR REPLACE TEMP TABLE nickname_canonical AS
-WITH formality AS (
-    SELECT formal AS name, count(*) AS nicknames FROM nickname_pair GROUP BY formal
+WITH edge AS (
+    SELECT formal AS name, nickname AS related FROM nickname_pair
+    UNION SELECT nickname, formal FROM nickname_pair
+), formality AS (
+    SELECT name, count(*) FILTER (is_formal) AS nicknames
+    FROM (SELECT formal AS name, true AS is_formal FROM nickname_pair
+          UNION ALL SELECT nickname, false FROM nickname_pair)
+    GROUP BY name
 ), candidate AS (
-    SELECT nickname AS name, formal AS candidate FROM nickname_pair
-    UNION SELECT nickname, nickname FROM nickname_pair
+    SELECT p.nickname AS name, p.formal AS candidate,
+        (SELECT count(*) FROM edge AS a JOIN edge AS b ON a.related = b.related
+         WHERE a.name = p.nickname AND b.name = p.formal) AS shared
+    FROM nickname_pair AS p
+    JOIN formality AS own ON own.name = p.nickname
+    JOIN formality AS other ON other.name = p.formal
+    WHERE other.nicknames > own.nicknames
 )
-SELECT name, arg_min(candidate,
-    (-coalesce(f.nicknames, 0), -length(candidate), candidate)) AS canonical
-FROM candidate LEFT JOIN formality AS f ON f.name = candidate.candidate
-GROUP BY candidate.name""",
+SELECT c.name, arg_min(c.candidate,
+    (-c.shared, -f.nicknames, -length(c.candidate), c.candidate)) AS canonical
+FROM candidate AS c JOIN formality AS f ON f.name = c.candidate
+GROUP BY c.name""",
                  None),
             Step("usps_words", """
 CREATE OR REPLACE TEMP TABLE usps_word AS

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+from linkage.config import load_config
+from linkage.errors import ConfigError
+
+VALID = """
+store: out/store.duckdb
+model: models/m.json
+sources:
+  - {name: hmis, kind: hmis, path: data/hmis}
+  - {name: clinic, kind: ehr_csv, path: data/p.csv, columns: {FNAME: first_name}}
+"""
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "run.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_paths_are_relative_to_the_config_file(tmp_path):
+    config = load_config(write(tmp_path, VALID))
+    assert config.store == tmp_path / "out" / "store.duckdb"
+    assert config.sources[1].path == tmp_path / "data" / "p.csv"
+    assert config.sources[1].columns == {"FNAME": "first_name"}
+
+
+def test_store_option_overrides_the_config_store(tmp_path):
+    config = load_config(write(tmp_path, VALID), store=tmp_path / "other.duckdb")
+    assert config.store == tmp_path / "other.duckdb"
+
+
+@pytest.mark.parametrize("text, message", [
+    (VALID + "linkng: {}\n", "unknown key 'linkng'"),
+    (VALID.replace("kind: hmis", "kind: hmis, pth: x"), "unknown key 'sources.0.pth'"),
+    (VALID + "linking: {match_threshold: 0.9, predict_treshold: 0.5}\n",
+     "unknown key 'linking.predict_treshold'"),
+    (VALID.replace("kind: hmis", "kind: hmiss"), "invalid value for 'sources.0.kind'"),
+    (VALID.replace("store: out/store.duckdb\n", ""), "missing required key 'store'"),
+    (VALID + "linking: {match_threshold: 2}\n", "invalid value for 'linking.match_threshold'"),
+    (VALID.replace("name: clinic", "name: hmis"), "source names must be unique"),
+    ("store: [unclosed\n", "not valid YAML at line"),
+    ("- a list\n", "expected a mapping"),
+])
+def test_invalid_config_names_the_key_and_the_file(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(path) in str(raised.value)
+    assert message in str(raised.value)
+
+
+def test_missing_config_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "absent.yaml")

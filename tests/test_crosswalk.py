@@ -1,0 +1,144 @@
+"""The crosswalk invariants (DESIGN §7) on hand-made clusterings, without a model."""
+
+from __future__ import annotations
+
+import pytest
+
+from linkage.crosswalk import assign_enterprise_ids, resolve_enterprise_id
+from linkage.store import open_store
+
+
+@pytest.fixture
+def store(tmp_path):
+    with open_store(tmp_path / "store.duckdb", create=True) as store:
+        yield store
+
+
+def apply_run(store, run_id: int, clusters: list[list[str]]):
+    """Record one run whose clustering is `clusters` (lists of source_record_ids)."""
+    store.con.execute("DELETE FROM person")
+    store.con.execute("CREATE OR REPLACE TEMP TABLE cluster_membership "
+                      "(record_key VARCHAR, cluster_id VARCHAR)")
+    for members in clusters:
+        for record_id in members:
+            key = f"src:{record_id}"
+            store.con.execute(
+                "INSERT INTO person (record_key, source_system, source_record_id, run_id, "
+                "is_deleted) VALUES (?, 'src', ?, ?, false)", [key, record_id, run_id])
+            store.con.execute("INSERT INTO cluster_membership VALUES (?, ?)",
+                              [key, f"src:{min(members)}"])
+    return assign_enterprise_ids(store, run_id)
+
+
+def active_eids(store) -> dict[str, str]:
+    return dict(store.con.execute(
+        "SELECT source_record_id, enterprise_id FROM crosswalk WHERE valid_to_run IS NULL"
+    ).fetchall())
+
+
+def events(store, run_id: int) -> list[tuple]:
+    return store.con.execute(
+        "SELECT event_type, enterprise_id, related_enterprise_id, source_record_id "
+        "FROM crosswalk_event WHERE run_id = ? ORDER BY ALL", [run_id]).fetchall()
+
+
+def test_first_run_gives_each_cluster_one_new_eid(store):
+    counts = apply_run(store, 1, [["a", "b"], ["c"]])
+    eids = active_eids(store)
+    assert eids["a"] == eids["b"] != eids["c"]
+    assert (counts.eids_created, counts.eids_kept, counts.eids_retired) == (2, 0, 0)
+    assert counts.records_added == 3
+
+
+def test_same_clusters_again_change_nothing(store):
+    apply_run(store, 1, [["a", "b"], ["c"]])
+    before = active_eids(store)
+    counts = apply_run(store, 2, [["a", "b"], ["c"]])
+    assert active_eids(store) == before
+    assert (counts.eids_created, counts.eids_retired, counts.records_moved) == (0, 0, 0)
+    assert events(store, 2) == []
+
+
+def test_every_active_record_maps_to_exactly_one_active_eid(store):
+    apply_run(store, 1, [["a", "b"], ["c"], ["d"]])
+    apply_run(store, 2, [["a", "b", "c"], ["d", "e"]])
+    rows = store.con.execute("""
+        SELECT cw.source_record_id, count(*), bool_and(e.retired_run IS NULL)
+        FROM crosswalk cw JOIN enterprise_id e USING (enterprise_id)
+        WHERE cw.valid_to_run IS NULL GROUP BY 1""").fetchall()
+    assert sorted(row[0] for row in rows) == ["a", "b", "c", "d", "e"]
+    assert all(count == 1 and active for _, count, active in rows)
+
+
+def test_merge_keeps_the_eid_with_most_records_and_retires_the_other(store):
+    apply_run(store, 1, [["a", "b"], ["c"]])
+    first = active_eids(store)
+    counts = apply_run(store, 2, [["a", "b", "c"]])
+    assert set(active_eids(store).values()) == {first["a"]}
+    assert (counts.eids_kept, counts.eids_retired, counts.records_moved) == (1, 1, 1)
+    merged = store.con.execute("SELECT merged_into, retired_run FROM enterprise_id "
+                               "WHERE enterprise_id = ?", [first["c"]]).fetchall()
+    assert merged == [(first["a"], 2)]
+    assert ("merged", first["c"], first["a"], None) in events(store, 2)
+    assert ("record_moved", first["a"], first["c"], "c") in events(store, 2)
+
+
+def test_merge_of_equal_clusters_keeps_the_older_eid(store):
+    apply_run(store, 1, [["a"], ["b"]])
+    first = active_eids(store)
+    older = min(first.values(), key=lambda eid: store.con.execute(
+        "SELECT seq FROM enterprise_id WHERE enterprise_id = ?", [eid]).fetchall()[0][0])
+    apply_run(store, 2, [["a", "b"]])
+    assert set(active_eids(store).values()) == {older}
+
+
+def test_split_keeps_the_eid_on_the_larger_part_and_gives_the_other_a_new_one(store):
+    apply_run(store, 1, [["a", "b", "c"]])
+    original = active_eids(store)["a"]
+    counts = apply_run(store, 2, [["a", "b"], ["c"]])
+    now = active_eids(store)
+    assert now["a"] == now["b"] == original != now["c"]
+    assert counts.eids_created == 1 and counts.eids_retired == 0
+    assert ("split", now["c"], original, None) in events(store, 2)
+
+
+def test_removed_record_is_closed_not_erased_and_its_empty_eid_deactivated(store):
+    apply_run(store, 1, [["a", "b"], ["c"]])
+    first = active_eids(store)
+    counts = apply_run(store, 2, [["a", "b"]])
+    assert "c" not in active_eids(store)
+    assert counts.records_removed == 1
+    history = store.con.execute("SELECT enterprise_id, valid_from_run, valid_to_run FROM crosswalk "
+                                "WHERE source_record_id = 'c'").fetchall()
+    assert history == [(first["c"], 1, 2)]
+    assert ("deactivated", first["c"], None, None) in events(store, 2)
+    assert resolve_enterprise_id(store, first["c"]) == (first["c"], False)
+
+
+def test_retired_eid_resolves_through_merges_to_an_active_eid(store):
+    apply_run(store, 1, [["a", "b", "c"], ["d", "e"], ["f"]])
+    first = active_eids(store)
+    apply_run(store, 2, [["a", "b", "c"], ["d", "e", "f"]])
+    apply_run(store, 3, [["a", "b", "c", "d", "e", "f"]])
+    assert resolve_enterprise_id(store, first["f"]) == (first["a"], True)
+    assert resolve_enterprise_id(store, "E-never-issued") is None
+
+
+def test_every_eid_change_of_a_record_has_exactly_one_event(store):
+    apply_run(store, 1, [["a", "b"], ["c"], ["d"]])
+    apply_run(store, 2, [["a"], ["b", "c"], ["e"]])
+    changed = store.con.execute("""
+        SELECT source_record_id FROM crosswalk WHERE valid_from_run = 2
+        UNION SELECT source_record_id FROM crosswalk WHERE valid_to_run = 2""").fetchall()
+    explained = store.con.execute("""
+        SELECT source_record_id, count(*) FROM crosswalk_event
+        WHERE run_id = 2 AND source_record_id IS NOT NULL GROUP BY 1""").fetchall()
+    assert sorted(changed) == sorted((record,) for record, _ in explained)
+    assert all(count == 1 for _, count in explained)
+
+
+def test_eids_are_opaque(store):
+    apply_run(store, 1, [["19-1234567-01", "A1B2"]])
+    (eid,) = set(active_eids(store).values())
+    assert "1234567" not in eid and "A1B2" not in eid
+    assert eid.startswith("E") and eid[1:].isdigit()
