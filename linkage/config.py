@@ -9,7 +9,7 @@
 >>> config.sources[0].path == folder / "data" / "hmis"
 True
 >>> config.linking.match_threshold
-0.9
+0.99
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ class LinkingConfig(Strict):
     """Thresholds for scoring and clustering; the defaults work on sample_data."""
 
     predict_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
-    match_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.9
+    match_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.99
 
 
 class TrainingConfig(Strict):

@@ -35,6 +35,10 @@ class StoreError(LinkageError):
 
     exit_code = 3
 
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail or message
+
 
 class StoreBusyError(StoreError):
     """Another process holds the store: two runs on one store must not interleave."""

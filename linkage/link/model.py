@@ -14,7 +14,7 @@ UNIQUE_ID = "record_key"
 
 # The person columns the model reads; scoring selects only these.
 MODEL_COLUMNS = (
-    "record_key", "first_name", "last_name", "surname_parts", "first_name_canonical",
+    "record_key", "first_name", "last_name", "name_suffix", "surname_parts", "first_name_canonical",
     "first_name_phonetic", "last_name_phonetic", "dob", "ssn", "ssn_last4", "sex",
     "cin", "street", "zip5", "phone", "email",
 )
@@ -84,13 +84,18 @@ def _ssn() -> cl.CustomComparison:
     )
 
 
-def _address() -> cl.CustomComparison:
+def _contact() -> cl.CustomComparison:
+    # Street and phone are household evidence, not independent person evidence: in one
+    # comparison they cannot add up to outweigh a different first name and DOB.
     return cl.CustomComparison(
-        output_column_name="address",
+        output_column_name="contact",
         comparison_levels=[
             cll.CustomLevel("(street_l IS NULL OR street_r IS NULL) AND "
-                            "(zip5_l IS NULL OR zip5_r IS NULL)", "no address evidence")
+                            "(phone_l IS NULL OR phone_r IS NULL) AND "
+                            "(zip5_l IS NULL OR zip5_r IS NULL)", "no contact evidence")
             .configure(is_null_level=True),
+            cll.CustomLevel("street_l = street_r AND phone_l = phone_r", "same street and phone"),
+            cll.ExactMatchLevel("phone"),
             cll.ExactMatchLevel("street").configure(tf_adjustment_column="street"),
             cll.JaroWinklerLevel("street", 0.9),
             cll.ExactMatchLevel("zip5"),
@@ -106,9 +111,10 @@ def comparisons() -> list:
         _dob(),
         _ssn(),
         cl.ExactMatch("sex"),
+        # JR against SR is a father and son; a suffix on one side only says little.
+        cl.ExactMatch("name_suffix"),
         cl.ExactMatch("cin"),
-        _address(),
-        cl.ExactMatch("phone"),
+        _contact(),
         cl.ExactMatch("email"),
     ]
 

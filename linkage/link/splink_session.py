@@ -28,7 +28,7 @@ PERSON_INPUT = "person_input"
 def active_persons(store: Store, stage: str) -> pa.Table:
     columns = ", ".join(MODEL_COLUMNS)
     store.run_step(stage, Step("count_active", "SELECT count(*) FROM person WHERE NOT is_deleted"))
-    return store.con.execute(
+    return store.con.sql(
         f"SELECT {columns} FROM person WHERE NOT is_deleted ORDER BY record_key"
     ).to_arrow_table()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from linkage.config import SourceConfig
-from linkage.errors import SourceError
+from linkage.errors import SourceError, StoreError
 from linkage.sources.shapes import SHAPES, HMIS_FY2024_GENDER, Shape, csv_reader, fhir_reader
 from linkage.store import LANDED_COLUMNS, Step, Store
 
@@ -134,17 +134,15 @@ _IDENTIFYING = ("first_name", "last_name", "dob", "ssn", "cin", "mrn")
 
 def _land(store: Store, delivery: Delivery, run_id: int) -> LandingCount:
     name = delivery.source.name
+    sql = f"CREATE OR REPLACE TEMP TABLE landing AS {delivery.shape.select(delivery.readers)}"
+    # Some files of a delivery are checked but not read (HMIS Export.csv).
+    params = {key: value for key, value in delivery.params.items() if f"${key}" in sql}
     try:
-        store.run_step(STAGE, Step(
-            f"read_{name}",
-            f"CREATE OR REPLACE TEMP TABLE landing AS {delivery.shape.select(delivery.readers)}",
-            delivery.params,
-        ))
-    except Exception as error:
+        store.run_step(STAGE, Step(f"read_{name}", sql, params))
+    except StoreError as error:
         raise SourceError(
-            f"{delivery.lineage_file}: cannot read source '{name}' "
-            f"({error.__cause__.__class__.__name__ if error.__cause__ else error}); "
-            "expected UTF-8 text in the source's shape"
+            f"{delivery.lineage_file}: cannot read source '{name}' ({error.detail}); "
+            "expected UTF-8 CSV (or NDJSON for FHIR) in the source's shape"
         ) from error
     if delivery.shape.kind == "ehr_fhir":
         line = store.scalar(STAGE, "check_fhir", (

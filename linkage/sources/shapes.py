@@ -36,6 +36,11 @@ def landed(columns: dict[str, str]) -> str:
     return ",\n    ".join(f"{columns.get(name, 'NULL')} AS {name}" for name in LANDED_COLUMNS)
 
 
+def _raw(alias: str) -> str:
+    """The delivered row as JSON, without the row number the reader added."""
+    return f"json_merge_patch(to_json({alias}), '{{\"__source_row\": null}}')"
+
+
 @dataclass(frozen=True)
 class Shape:
     kind: str
@@ -56,7 +61,7 @@ SELECT __source_row AS source_row,
         "zip": "res_zip", "phone": "phone",
         "household_id": "concat_ws('-', trim(county_code), trim(case_number))",
     })},
-    json_merge_patch(to_json(src), '{"__source_row": null}') AS raw
+    {_raw('src')} AS raw
 FROM {readers['']} AS src"""
 
 
@@ -72,7 +77,7 @@ SELECT __source_row AS source_row,
         "street": "address_line1", "unit": "address_line2", "city": "city", "state": "state",
         "zip": "zip", "phone": "phone", "email": "email",
     })},
-    json_merge_patch(to_json(src), '{"__source_row": null}') AS raw
+    {_raw('src')} AS raw
 FROM {readers['']} AS src"""
 
 
@@ -100,7 +105,7 @@ SELECT c.__source_row AS source_row,
         "ssn": _hmis_value("c.SSN", "c.SSNDataQuality"), "ssn_quality": "c.SSNDataQuality",
         "sex": sex, "household_id": "e.HouseholdID",
     })},
-    json_merge_patch(to_json(c), '{"__source_row": null}') AS raw
+    {_raw('c')} AS raw
 FROM {readers['Client.csv']} AS c
 LEFT JOIN (
     SELECT PersonalID, arg_max(HouseholdID, EntryDate) AS HouseholdID

@@ -57,7 +57,8 @@ class Store:
             rows = self.con.execute(step.sql, step.params).fetchall()
         except duckdb.Error as error:
             raise StoreError(
-                f"stage '{stage}', step '{step.name}' failed: {_first_line(error)}"
+                f"stage '{stage}', step '{step.name}' failed: {_first_line(error)}",
+                detail=_first_line(error),
             ) from error
         log.debug("%s.%s took %.3fs", stage, step.name, time.perf_counter() - started)
         return rows
