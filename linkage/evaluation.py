@@ -15,6 +15,7 @@ truth count.
 >>> m = cluster_metrics(con, "truth")
 >>> (m.true_pairs, m.predicted_pairs, m.matched_pairs, round(m.precision, 3), m.recall)
 (1, 3, 1, 0.333, 1.0)
+>>> con.close()
 """
 
 from __future__ import annotations

@@ -1,8 +1,10 @@
 """The Python API: a Project opened from a run config. The CLI is a thin shell over it.
 
->>> project = Project.open("configs/sample.yaml")       # doctest: +SKIP
->>> summary = project.run()                               # doctest: +SKIP
->>> project.evaluate("sample_data/truth.csv").f1          # doctest: +SKIP
+    project = Project.open("configs/sample.yaml")
+    summary = project.run()
+    project.evaluate("sample_data/truth.csv").f1
+
+(README.md holds the same example, and tests/test_readme.py runs it.)
 """
 
 from __future__ import annotations

@@ -34,3 +34,4 @@ def linked_store(tmp_path_factory) -> Path:
     store = tmp_path_factory.mktemp("linked") / "store.duckdb"
     assert cli("--quiet", "run", "--config", SAMPLE_CONFIG, "--store", store) == 0
     return store
+
