@@ -77,6 +77,10 @@ def run(config: Path, store: Path | None, as_json: bool) -> None:
 def _describe_run(summary: RunSummary) -> str:
     lines = [f"run {summary.run_id}"]
     for source in summary.sources:
+        if source.unchanged:
+            lines.append(f"  source {source.source_system}: unchanged since its last delivery "
+                         "(same files and settings), not landed again")
+            continue
         rejects = ", ".join(f"{reason} {n}" for reason, n in source.rejects.items())
         lines.append(f"  source {source.source_system}: read {source.rows_read}, landed "
                      f"{source.rows_landed}, rejected {source.rows_rejected}"
@@ -93,6 +97,33 @@ def _describe_run(summary: RunSummary) -> str:
         "  seconds: " + ", ".join(f"{stage} {s:.2f}" for stage, s in summary.seconds.items()),
     ]
     return "\n".join(lines)
+
+
+@app.command()
+@config_option
+@click.option("--delivery", "delivery_id", type=int, default=None,
+              help="Only this delivery (default: every delivery still in the store).")
+@click.option("--show-values", is_flag=True,
+              help="Also print each rejected row's raw values (personal data: handle with care).")
+@store_option
+@json_option
+def rejects(config: Path, delivery_id: int | None, show_values: bool, store: Path | None,
+            as_json: bool) -> None:
+    """List rejected rows by reason, with their file and row (no values unless asked)."""
+    rows = Project.open(config, store).rejects(delivery_id, show_values=show_values)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row, default=str))
+        return
+    by_reason: dict[str, int] = {}
+    for row in rows:
+        by_reason[row["reason"]] = by_reason.get(row["reason"], 0) + 1
+    click.echo(f"{len(rows)} rejected rows" + (": " if rows else "") +
+               ", ".join(f"{reason} {n}" for reason, n in sorted(by_reason.items())))
+    for row in rows:
+        line = (f"  delivery {row['delivery_id']} {row['source_system']} {row['source_file']} "
+                f"row {row['source_row']}: {row['reason']}")
+        click.echo(line + (f" {row['raw']}" if show_values else ""))
 
 
 @app.command("train")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -46,6 +46,7 @@ class SourceConfig(Strict):
         default_factory=dict,
         description="file column name -> shape column name, for flat files whose headers differ",
     )
+    encoding: Literal["utf-8", "latin-1", "utf-16"] = "utf-8"
 
 
 class LinkingConfig(Strict):

@@ -121,6 +121,20 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
                 "sources": {count.source_system: count.rows_landed for count in landed},
             })
 
+    def rejects(self, delivery_id: int | None = None, *,
+                show_values: bool = False) -> list[dict[str, Any]]:
+        """Rejected rows (ids, files, rows and reasons; raw values only when asked)."""
+        columns = "delivery_id, source_system, source_file, source_row, reason"
+        if show_values:
+            columns += ", raw"
+        with self.store(read_only=True) as store:
+            cursor = store.con.execute(
+                f"SELECT {columns} FROM source_reject WHERE $delivery IS NULL OR delivery_id = "
+                "$delivery ORDER BY delivery_id, source_system, source_file, source_row",
+                {"delivery": delivery_id})
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
     def export_crosswalk(self, out: Path) -> int:
         with self.store(read_only=True) as store:
             return export_crosswalk(store, out)

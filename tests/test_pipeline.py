@@ -121,13 +121,13 @@ def store_state(store) -> list:
      r"hmis/Client.csv: missing required column 'PersonalID'"),
     (lambda data: (data / "calsaws" / "persons.csv").write_bytes(
         (data / "calsaws" / "persons.csv").read_bytes() + b"19,1,01,,,\xff\xfe\xfa,,X,,,,,,,,,,,,,,,,,\n"),
-     r"calsaws/persons.csv: cannot read source 'calsaws'"),
+     r"calsaws/persons.csv: not valid text in the configured encoding \(first bad line \d+\)"),
     (lambda data: (data / "ehr" / "patients.ndjson").write_text(
         (data / "ehr" / "patients.ndjson").read_text() + '{"resourceType": "Observation"}\n'),
-     r"ehr/patients.ndjson: line \d+ is not a FHIR Patient resource"),
+     r"ehr/patients.ndjson: line \d+ is an Observation resource; expected NDJSON"),
     (lambda data: (data / "ehr" / "patients.ndjson").write_text(
-        (data / "ehr" / "patients.ndjson").read_text() + '{"resourceType": "Pat'),
-     r"ehr/patients.ndjson: cannot read source 'ehr_fhir'"),
+        '{"resourceType": "Bundle", "type": "collection", "entry": []}\n'),
+     r"ehr/patients.ndjson: line 1 is a Bundle resource; expected NDJSON"),
 ])
 def test_bad_input_stops_the_run_before_the_store_changes(sample_copy, capfd, damage, expected):
     code, _ = run_and_capture(sample_copy, capfd)

@@ -1,24 +1,44 @@
 """Land configured sources into the store: check files first, then stream rows in.
 
-`check_sources` touches nothing: it finds each source's files and reads their headers, so
-a missing file or column stops the run before the store changes. `land_sources` streams
-every delivery through DuckDB into `source_record`, sends unusable rows to
-`source_reject` with a reason, and counts both: rows read = rows landed + rows rejected.
+`check_sources` changes nothing: it finds each source's files, hashes them and reads their
+headers, so a missing file or column stops the run before the store changes.
+`land_sources` streams each delivery through DuckDB into `source_record`, sends unusable
+rows to `source_reject` with a reason, records the delivery, and counts both:
+rows read = rows landed + rows rejected. A delivery whose files and settings are the same
+as the source's last one is recognised and not landed (or counted) again.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 
 from linkage.config import SourceConfig
 from linkage.errors import SourceError, StoreError
-from linkage.sources.shapes import SHAPES, HMIS_FY2024_GENDER, Shape, csv_reader, fhir_reader
+from linkage.sources import files as source_files
+from linkage.sources.readers import (CSV_REJECTS, CSV_SCANS, csv_reader, ndjson_lines_reader,
+                                     parquet_reader)
+from linkage.sources.shapes import DATE_FORMATS, HMIS_FY2024_GENDER, SHAPES, Shape
 from linkage.store import LANDED_COLUMNS, Step, Store
 
 STAGE = "land"
+# Bump when landing rules change, so an unchanged file is landed again under new rules.
+LANDING_VERSION = "2"
+MAX_FIELD_LENGTH = 1000
+# Person evidence; a record key (an MRN) alone cannot be linked to anyone.
+_IDENTIFYING = ("first_name", "last_name", "dob", "ssn", "cin")
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """One file of a delivery and the reader relations its shape selects from."""
+
+    file: source_files.SourceFile
+    readers: dict[str, str]
+    params: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -27,21 +47,19 @@ class Delivery:
 
     source: SourceConfig
     shape: Shape
-    files: dict[str, Path]
-    readers: dict[str, str]
+    reads: list[FileRead]
+    content_hash: str
 
     @property
-    def params(self) -> dict[str, str]:
-        return {_parameter(name): str(path) for name, path in self.files.items()}
-
-    @property
-    def lineage_file(self) -> str:
-        return str(self.files.get("", self.files.get("Client.csv")))
+    def files(self) -> list[source_files.SourceFile]:
+        return [read.file for read in self.reads]
 
 
 @dataclass
 class LandingCount:
     source_system: str
+    delivery_id: int = 0
+    unchanged: bool = False
     rows_read: int = 0
     rows_landed: int = 0
     rows_rejected: int = 0
@@ -49,7 +67,7 @@ class LandingCount:
 
 
 def check_sources(sources: list[SourceConfig]) -> list[Delivery]:
-    """Resolve and check every source's files; raise SourceError on the first problem."""
+    """Resolve, hash and check every source's files; raise SourceError on the first problem."""
     con = duckdb.connect()
     try:
         return [_check_source(con, source) for source in sources]
@@ -57,138 +75,220 @@ def check_sources(sources: list[SourceConfig]) -> list[Delivery]:
         con.close()
 
 
-def _parameter(file_name: str) -> str:
-    return "file_" + ("".join(ch for ch in file_name.lower() if ch.isalnum()) or "main")
-
-
 def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Delivery:
-    kind = source.kind.value
-    if kind == "hmis":
-        if not source.path.is_dir():
-            raise SourceError(f"{source.path}: source '{source.name}' (hmis) expects a folder "
-                              "holding a HUD HMIS CSV export (Client.csv, Enrollment.csv, Export.csv)")
-        header = _read_header(con, source.path / "Client.csv", source.name)
+    paths = source_files.resolve_files(source)
+    encoding = source.encoding
+    if source.kind.value == "hmis":
+        client, enrollment, export = (source_files.fingerprint(path) for path in paths)
+        header = source_files.read_header(con, client, encoding)
         if "Sex" in header:
-            kind = "hmis_fy2026"
-        elif set(HMIS_FY2024_GENDER) <= header:
-            kind = "hmis_fy2024"
+            shape = SHAPES["hmis_fy2026"]
+        elif set(HMIS_FY2024_GENDER) <= set(header):
+            shape = SHAPES["hmis_fy2024"]
         else:
             raise SourceError(
-                f"{source.path / 'Client.csv'}: cannot tell the HMIS CSV version: expected the "
-                "FY2024 gender columns (Woman, Man, …) or the FY2026 column 'Sex'"
-            )
-    elif not source.path.is_file():
-        raise SourceError(f"{source.path}: file not found for source '{source.name}' ({kind})")
-    shape = SHAPES[kind]
-
-    files = {name: (source.path / name if name else source.path) for name in shape.files}
-    readers = {}
-    for name, path in files.items():
-        if kind == "ehr_fhir":
-            readers[name] = fhir_reader(_parameter(name))
-            _check_readable(path, source.name)
-            continue
-        header = _read_header(con, path, source.name)
-        renamed = {source.columns.get(column, column) for column in header}
-        for column in shape.required.get(name, ()):
-            if column not in renamed:
-                raise SourceError(
-                    f"{path}: missing required column '{column}' for source "
-                    f"'{source.name}' ({shape.kind}); the file has {len(header)} columns"
-                )
-        renames = {old: new for old, new in source.columns.items() if old in header}
-        readers[name] = csv_reader(_parameter(name), renames)
-    return Delivery(source, shape, files, readers)
-
-
-def _check_readable(path: Path, source_name: str) -> None:
-    if not path.is_file():
-        raise SourceError(f"{path}: file not found for source '{source_name}'")
-    try:
-        with path.open("rb") as handle:
-            handle.read(1)
-    except OSError as error:
-        raise SourceError(f"{path}: cannot read file ({error.strerror})") from None
-
-
-def _read_header(con: duckdb.DuckDBPyConnection, path: Path, source_name: str) -> set[str]:
-    _check_readable(path, source_name)
-    try:
-        rows = con.execute(
-            "SELECT column_name FROM (DESCRIBE SELECT * FROM read_csv($path, header = true, "
-            "all_varchar = true, encoding = 'utf-8'))",
-            {"path": str(path)},
-        ).fetchall()
-    except duckdb.Error as error:
-        raise SourceError(f"{path}: cannot read as CSV ({error.__class__.__name__})") from None
-    return {row[0] for row in rows}
+                f"{client.path}: cannot tell the HMIS CSV version: expected the FY2024 gender "
+                "columns (Woman, Man, …) or the FY2026 column 'Sex'")
+        readers, params = {}, {}
+        for name, file in (("Client.csv", client), ("Enrollment.csv", enrollment),
+                           ("Export.csv", export)):
+            file_header = header if file is client else source_files.read_header(con, file, encoding)
+            source_files.check_columns(file, file_header, shape.required[name], {}, source, "hmis")
+            parameter = "file" if file is client else f"file_{name.split('.')[0].lower()}"
+            readers[name] = csv_reader(file_header, encoding, {}, ()).replace("$file", f"${parameter}")
+            params[parameter] = str(file.path)
+        reads = [FileRead(client, readers, params)]
+        hashed = [client, enrollment, export]
+    else:
+        shape = SHAPES[source.kind.value]
+        reads, hashed = [], []
+        for path in paths:
+            file = source_files.fingerprint(path)
+            hashed.append(file)
+            if shape.kind == "ehr_fhir":
+                if file.bytes == 0:
+                    raise SourceError(f"{file.path}: empty file; expected NDJSON, one FHIR "
+                                      "Patient resource per line")
+                reader = ndjson_lines_reader(encoding)
+            else:
+                header = source_files.read_header(con, file, encoding)
+                source_files.check_columns(file, header, shape.required[""], source.columns,
+                                           source, shape.kind)
+                renames = {old: new for old, new in source.columns.items() if old in header}
+                reader = (parquet_reader(header, renames, shape.optional) if file.is_parquet
+                          else csv_reader(header, encoding, renames, shape.optional))
+            reads.append(FileRead(file, {"": reader}, {"file": str(file.path)}))
+    settings = json.dumps({"kind": shape.kind, "columns": source.columns, "encoding": encoding,
+                           "version": LANDING_VERSION}, sort_keys=True)
+    content = hashlib.sha256(settings.encode())
+    for file in hashed:
+        content.update(f"{file.path.name}:{file.sha256}".encode())
+    return Delivery(source, shape, reads, content.hexdigest())
 
 
 def land_sources(store: Store, deliveries: list[Delivery], run_id: int) -> list[LandingCount]:
-    """Replace each source's landed snapshot with this delivery; return the counts."""
+    """Land each delivery (replacing the source's snapshot) unless it is unchanged."""
     return [_land(store, delivery, run_id) for delivery in deliveries]
-
-
-_IDENTIFYING = ("first_name", "last_name", "dob", "ssn", "cin", "mrn")
 
 
 def _land(store: Store, delivery: Delivery, run_id: int) -> LandingCount:
     name = delivery.source.name
-    sql = f"CREATE OR REPLACE TEMP TABLE landing AS {delivery.shape.select(delivery.readers)}"
-    # Some files of a delivery are checked but not read (HMIS Export.csv).
-    params = {key: value for key, value in delivery.params.items() if f"${key}" in sql}
-    try:
-        store.run_step(STAGE, Step(f"read_{name}", sql, params))
-    except StoreError as error:
-        raise SourceError(
-            f"{delivery.lineage_file}: cannot read source '{name}' ({error.detail}); "
-            "expected UTF-8 CSV (or NDJSON for FHIR) in the source's shape"
-        ) from error
-    if delivery.shape.kind == "ehr_fhir":
-        line = store.scalar(STAGE, "check_fhir", (
-            "SELECT min(source_row) FROM landing "
-            "WHERE (raw ->> 'resourceType') IS DISTINCT FROM 'Patient'"))
-        if line is not None:
-            raise SourceError(
-                f"{delivery.lineage_file}: line {line} is not a FHIR Patient resource "
-                "(expected one Patient per line, NDJSON)")
+    count = LandingCount(name, delivery_id=store.scalar(
+        STAGE, "next_delivery", "SELECT coalesce(max(delivery_id), 0) + 1 FROM delivery"))
+    previous = store.scalar(STAGE, "previous_delivery", """
+SELECT content_hash FROM delivery WHERE source_system = $source
+ORDER BY delivery_id DESC LIMIT 1""", {"source": name})
+    if previous == delivery.content_hash:
+        count.unchanged = True
+        _record_delivery(store, delivery, count, run_id)
+        return count
 
-    no_identifying = " AND ".join(f"coalesce(trim({column}), '') = ''" for column in _IDENTIFYING)
-    landed_columns = ", ".join(LANDED_COLUMNS)
+    store.run_step(STAGE, Step("create_landing", _landing_table_sql()))
+    for read in delivery.reads:
+        _read_file(store, delivery, read, count.delivery_id)
+    _classify(store)
     lineage = {"run_id": run_id, "source_system": name, "kind": delivery.shape.kind,
-               "file": delivery.lineage_file}
+               "delivery_id": count.delivery_id}
+    landed_columns = ", ".join(LANDED_COLUMNS)
     store.run_steps(STAGE, [
-        Step("classify", f"""
-CREATE OR REPLACE TEMP TABLE landing_checked AS
-SELECT *, CASE
-    WHEN coalesce(trim(source_record_id), '') = '' THEN 'missing_record_id'
-    WHEN row_number() OVER (PARTITION BY source_record_id ORDER BY source_row) > 1
-        THEN 'duplicate_record_id'
-    WHEN {no_identifying} THEN 'no_identifying_fields'
-END AS reject_reason
-FROM landing"""),
         Step("replace_snapshot", "DELETE FROM source_record WHERE source_system = $source_system",
              {"source_system": name}),
         Step("insert_records", f"""
-INSERT INTO source_record
-SELECT $run_id, $source_system, $kind, $file, source_row, source_record_id, is_deleted,
-    {landed_columns}, raw
-FROM landing_checked WHERE reject_reason IS NULL""", lineage),
+INSERT INTO source_record (run_id, source_system, source_kind, source_file, source_row,
+    source_record_id, is_deleted, {landed_columns}, raw, delivery_id, source_file_hash)
+SELECT $run_id, $source_system, $kind, source_file, source_row, source_record_id, is_deleted,
+    {landed_columns}, raw, $delivery_id, source_file_hash
+FROM landing WHERE reject_reason IS NULL""", lineage),
         Step("insert_rejects", """
-INSERT INTO source_reject
-SELECT $run_id, $source_system, $file, source_row, reject_reason, raw
-FROM landing_checked WHERE reject_reason IS NOT NULL""",
-             {key: lineage[key] for key in ("run_id", "source_system", "file")}),
+INSERT INTO source_reject (run_id, delivery_id, source_system, source_file, source_file_hash,
+    source_row, reason, raw)
+SELECT $run_id, $delivery_id, $source_system, source_file, source_file_hash, source_row,
+    reject_reason, raw
+FROM landing WHERE reject_reason IS NOT NULL""",
+             {key: lineage[key] for key in ("run_id", "source_system", "delivery_id")}),
     ])
-    count = LandingCount(name)
     for reason, rows in store.run_step(STAGE, Step("count", """
-SELECT coalesce(reject_reason, ''), count(*) FROM landing_checked GROUP BY ALL ORDER BY 1""")):
+SELECT coalesce(reject_reason, ''), count(*) FROM landing GROUP BY ALL ORDER BY 1""")):
         count.rows_read += rows
         if reason:
             count.rows_rejected += rows
             count.rejects[reason] = rows
         else:
             count.rows_landed = rows
-    store.run_steps(STAGE, [Step("drop_landing", "DROP TABLE landing"),
-                            Step("drop_checked", "DROP TABLE landing_checked")])
+    store.run_step(STAGE, Step("drop_landing", "DROP TABLE landing"))
+    _record_delivery(store, delivery, count, run_id)
     return count
+
+
+def _landing_table_sql() -> str:
+    columns = ",\n    ".join(f"{column} VARCHAR" for column in LANDED_COLUMNS)
+    return f"""
+CREATE OR REPLACE TEMP TABLE landing (
+    source_file VARCHAR, source_file_hash VARCHAR, source_row BIGINT, parse_problem VARCHAR,
+    source_record_id VARCHAR, is_deleted BOOLEAN,
+    {columns},
+    raw JSON, reject_reason VARCHAR
+)"""
+
+
+def _read_file(store: Store, delivery: Delivery, read: FileRead, delivery_id: int) -> None:
+    """Append one file's rows (and the rows its parser rejected) to `landing`."""
+    file, source = read.file, delivery.source.name
+    store.run_steps(STAGE, [Step("drop_csv_rejects", f"DROP TABLE IF EXISTS {CSV_REJECTS}"),
+                            Step("drop_csv_scans", f"DROP TABLE IF EXISTS {CSV_SCANS}")])
+    select = delivery.shape.select(read.readers)
+    landed = ", ".join(LANDED_COLUMNS)
+    # A delivery may hold files that are checked but not read (HMIS Export.csv).
+    params = {key: value for key, value in read.params.items() if f"${key}" in select}
+    try:
+        store.run_step(STAGE, Step(f"read_{source}", f"""
+INSERT INTO landing
+SELECT $path, $hash, source_row, parse_problem, source_record_id, is_deleted, {landed}, raw, NULL
+FROM ({select})""", {**params, "path": str(file.path), "hash": file.sha256}))
+    except StoreError as error:
+        raise SourceError(f"{file.path}: cannot read source '{source}' ({error.detail}); "
+                          "expected the source's shape") from error
+    if delivery.shape.kind == "ehr_fhir":
+        _check_fhir(store, file)
+    else:
+        _collect_parser_rejects(store, file, read.params["file"])
+
+
+def _collect_parser_rejects(store: Store, file: source_files.SourceFile, main_path: str) -> None:
+    exists = store.scalar(STAGE, "find_csv_rejects", """
+SELECT count(*) FROM duckdb_tables() WHERE table_name = $name AND temporary""",
+                          {"name": CSV_REJECTS})
+    if not exists:
+        return
+    rejects = f"""
+FROM {CSV_REJECTS} AS r JOIN {CSV_SCANS} AS s USING (scan_id, file_id)
+WHERE s.file_path = $main"""
+    line = store.scalar(STAGE, "find_encoding_errors",
+                        f"SELECT min(r.line) {rejects} AND r.error_type = 'INVALID ENCODING'",
+                        {"main": main_path})
+    if line is not None:
+        raise SourceError(f"{file.path}: not valid text in the configured encoding (first bad "
+                          f"line {line}); set the source's `encoding` (utf-8, latin-1, utf-16)")
+    store.run_step(STAGE, Step("parser_rejects", f"""
+INSERT INTO landing (source_file, source_file_hash, source_row, raw, reject_reason)
+SELECT $path, $hash, min(r.line), to_json({{'line': min(r.line), 'text': any_value(r.csv_line)}}),
+    'malformed_row'
+{rejects}
+GROUP BY r.line""", {"path": str(file.path), "hash": file.sha256, "main": main_path}))
+
+
+def _check_fhir(store: Store, file: source_files.SourceFile) -> None:
+    """A Bundle, or a resource other than Patient, means the file is not what was promised."""
+    first = store.run_step(STAGE, Step("fhir_first_line", """
+SELECT source_row, parse_problem, raw ->> 'resourceType' FROM landing
+WHERE source_file = $path ORDER BY source_row LIMIT 1""", {"path": str(file.path)}))
+    expected = "expected NDJSON, one FHIR Patient resource per line"
+    if first and first[0][1] is not None:
+        raise SourceError(f"{file.path}: line {first[0][0]} is not a complete JSON object; {expected}")
+    other = store.run_step(STAGE, Step("fhir_other_resources", """
+SELECT source_row, raw ->> 'resourceType' FROM landing
+WHERE source_file = $path AND parse_problem IS NULL
+    AND (raw ->> 'resourceType') IS DISTINCT FROM 'Patient'
+ORDER BY source_row LIMIT 1""", {"path": str(file.path)}))
+    if other:
+        line, kind = other[0]
+        found = (f"{'an' if kind[0] in 'AEIOU' else 'a'} {kind} resource"
+                 if isinstance(kind, str) and kind.isalpha() and len(kind) <= 40
+                 else "not a FHIR resource")
+        raise SourceError(f"{file.path}: line {line} is {found}; {expected}")
+
+
+def _classify(store: Store) -> None:
+    no_identifying = " AND ".join(f"coalesce(trim({c}), '') = ''" for c in _IDENTIFYING)
+    too_long = " OR ".join(f"length({c}) > {MAX_FIELD_LENGTH}" for c in LANDED_COLUMNS)
+    formats = ", ".join(f"'{fmt}'" for fmt in DATE_FORMATS)
+    store.run_step(STAGE, Step("classify", f"""
+UPDATE landing SET reject_reason = checked.reason
+FROM (
+    SELECT source_file, source_row, CASE
+        WHEN parse_problem IS NOT NULL THEN parse_problem
+        WHEN coalesce(trim(source_record_id), '') = '' THEN 'missing_record_id'
+        WHEN {too_long} THEN 'field_too_long'
+        WHEN count(DISTINCT md5(CAST(raw AS VARCHAR))) OVER same_id > 1 THEN 'duplicate_record_id'
+        WHEN row_number() OVER (same_id ORDER BY source_file, source_row) > 1 THEN 'duplicate_row'
+        WHEN coalesce(trim(dob), '') <> '' AND try_strptime(trim(dob), [{formats}]) IS NULL
+            THEN 'unparseable_date'
+        WHEN {no_identifying} THEN 'no_identifying_fields'
+    END AS reason
+    FROM landing WHERE reject_reason IS NULL
+    WINDOW same_id AS (PARTITION BY source_record_id)
+) AS checked
+WHERE landing.source_file = checked.source_file AND landing.source_row = checked.source_row
+    AND landing.reject_reason IS NULL AND checked.reason IS NOT NULL"""))
+
+
+def _record_delivery(store: Store, delivery: Delivery, count: LandingCount, run_id: int) -> None:
+    files = [{"path": str(f.path), "sha256": f.sha256, "bytes": f.bytes} for f in delivery.files]
+    store.run_step(STAGE, Step("record_delivery", """
+INSERT INTO delivery VALUES ($delivery_id, $run_id, $source, $kind, $hash, $files, $status,
+    $read, $landed, $rejected, $rejects)""", {
+        "delivery_id": count.delivery_id, "run_id": run_id, "source": count.source_system,
+        "kind": delivery.shape.kind, "hash": delivery.content_hash, "files": json.dumps(files),
+        "status": "unchanged" if count.unchanged else "landed", "read": count.rows_read,
+        "landed": count.rows_landed, "rejected": count.rows_rejected,
+        "rejects": json.dumps(count.rejects, sort_keys=True)}))

@@ -1,9 +1,9 @@
 """The source shapes (DESIGN §3) as data: each kind's files, required columns, and the
 SQL that maps one delivery onto the landed columns.
 
-A shape's `select` returns a SELECT producing exactly: source_row, source_record_id,
-is_deleted, the LANDED_COLUMNS, raw. Its `$name` parameters are bound by the caller;
-`{client}`-style placeholders are filled only with reader expressions built in code.
+A shape's `select` returns a SELECT producing exactly: source_row, parse_problem,
+source_record_id, is_deleted, the LANDED_COLUMNS, raw. It reads from reader relations
+built in code (linkage.sources.readers); file paths travel as bound parameters.
 """
 
 from __future__ import annotations
@@ -11,24 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from linkage.store import LANDED_COLUMNS, quote_identifier
-
-
-def csv_reader(parameter: str, renames: dict[str, str] | None = None) -> str:
-    """A streaming read of one CSV file named by a bound parameter, every column as text.
-
-    `renames` maps a file's column names onto the shape's (from the source's config).
-    """
-    rename = ""
-    if renames:
-        pairs = ", ".join(
-            f"{quote_identifier(old)} AS {quote_identifier(new)}" for old, new in renames.items()
-        )
-        rename = f" RENAME ({pairs})"
-    return (
-        f"(SELECT *{rename}, row_number() OVER () AS __source_row FROM read_csv(${parameter}, "
-        "header = true, all_varchar = true, encoding = 'utf-8'))"
-    )
+from linkage.store import LANDED_COLUMNS
 
 
 def landed(columns: dict[str, str]) -> str:
@@ -41,24 +24,34 @@ def _raw(alias: str) -> str:
     return f"json_merge_patch(to_json({alias}), '{{\"__source_row\": null}}')"
 
 
+# Date formats the sources use; a non-empty date in none of them is a reject.
+DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%Y%m%d", "%m-%d-%Y", "%Y/%m/%d", "%d-%b-%Y",
+                "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%m/%d/%Y %H:%M:%S")
+
+
 @dataclass(frozen=True)
 class Shape:
     kind: str
     files: tuple[str, ...]  # the files of one delivery; a single '' means the path itself
     required: dict[str, tuple[str, ...]]  # file -> columns that must be in its header
     select: Callable[[dict[str, str]], str]  # file -> reader SQL  ->  landed SELECT
+    optional: tuple[str, ...] = ()  # read when present, NULL when a file lacks them
 
 
 def _calsaws(readers: dict[str, str]) -> str:
     return f"""
-SELECT __source_row AS source_row,
-    concat_ws('-', trim(county_code), trim(case_number), trim(person_number)) AS source_record_id,
+SELECT __source_row AS source_row, NULL AS parse_problem,
+    CASE WHEN coalesce(trim(county_code), '') <> '' AND coalesce(trim(case_number), '') <> ''
+        AND coalesce(trim(person_number), '') <> ''
+        THEN concat_ws('-', trim(county_code), trim(case_number), trim(person_number))
+    END AS source_record_id,
     false AS is_deleted,
     {landed({
         "first_name": "first_name", "middle_name": "middle_name", "last_name": "last_name",
         "name_suffix": "name_suffix", "dob": "dob", "ssn": "ssn", "sex": "sex", "cin": "cin",
         "street": "res_street", "unit": "res_unit", "city": "res_city", "state": "res_state",
-        "zip": "res_zip", "phone": "phone",
+        "zip": "res_zip", "mail_street": "mail_street", "mail_city": "mail_city",
+        "mail_state": "mail_state", "mail_zip": "mail_zip", "phone": "phone",
         "household_id": "concat_ws('-', trim(county_code), trim(case_number))",
     })},
     {_raw('src')} AS raw
@@ -67,7 +60,7 @@ FROM {readers['']} AS src"""
 
 def _ehr_csv(readers: dict[str, str]) -> str:
     return f"""
-SELECT __source_row AS source_row,
+SELECT __source_row AS source_row, NULL AS parse_problem,
     trim(mrn) AS source_record_id,
     false AS is_deleted,
     {landed({
@@ -93,7 +86,7 @@ def _hmis(readers: dict[str, str], fiscal_year: int) -> str:
     else:
         sex = "CASE WHEN c.Woman = '1' AND c.Man <> '1' THEN 'F' WHEN c.Man = '1' AND c.Woman <> '1' THEN 'M' END"
     return f"""
-SELECT c.__source_row AS source_row,
+SELECT c.__source_row AS source_row, NULL AS parse_problem,
     trim(c.PersonalID) AS source_record_id,
     coalesce(trim(c.DateDeleted), '') <> '' AS is_deleted,
     {landed({
@@ -103,12 +96,13 @@ SELECT c.__source_row AS source_row,
         "name_suffix": "c.NameSuffix", "name_quality": "c.NameDataQuality",
         "dob": _hmis_value("c.DOB", "c.DOBDataQuality"), "dob_quality": "c.DOBDataQuality",
         "ssn": _hmis_value("c.SSN", "c.SSNDataQuality"), "ssn_quality": "c.SSNDataQuality",
-        "sex": sex, "household_id": "e.HouseholdID",
+        "sex": sex, "household_id": "e.HouseholdID", "entry_date": "e.EntryDate",
     })},
     {_raw('c')} AS raw
 FROM {readers['Client.csv']} AS c
 LEFT JOIN (
-    SELECT PersonalID, arg_max(HouseholdID, EntryDate) AS HouseholdID
+    SELECT PersonalID, arg_max(HouseholdID, EntryDate) AS HouseholdID,
+        max(EntryDate) AS EntryDate
     FROM {readers['Enrollment.csv']}
     WHERE coalesce(DateDeleted, '') = ''
     GROUP BY PersonalID
@@ -122,37 +116,37 @@ _FHIR_TELECOM = '[{"system":"VARCHAR","value":"VARCHAR","use":"VARCHAR"}]'
 SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
 
 
-def fhir_reader(parameter: str) -> str:
-    return (
-        f"(SELECT json, row_number() OVER () AS __source_row "
-        f"FROM read_ndjson_objects(${parameter}))"
-    )
-
-
 def _ehr_fhir(readers: dict[str, str]) -> str:
     # Names: the official (else usual, else unlabelled) one; old names are aliases for later.
     return f"""
-WITH patient AS (
-    SELECT __source_row, json,
+WITH line AS (
+    SELECT __source_row, CASE WHEN json_valid(__line) THEN json(__line) END AS json,
+        CASE WHEN NOT json_valid(__line) THEN 'malformed_json' END AS parse_problem
+    FROM {readers['']}
+    WHERE trim(coalesce(__line, '')) <> ''
+), patient AS (
+    SELECT __source_row, parse_problem, json,
         from_json(json -> 'identifier', '{_FHIR_IDENTIFIERS}') AS identifiers,
         list_filter(from_json(json -> 'name', '{_FHIR_NAMES}'),
             lambda n: coalesce(n.use, 'usual') IN ('official', 'usual')) AS names,
         list_filter(from_json(json -> 'address', '{_FHIR_ADDRESSES}'),
             lambda a: coalesce(a.use, 'home') = 'home') AS addresses,
-        from_json(json -> 'telecom', '{_FHIR_TELECOM}') AS telecom
-    FROM {readers['']}
+        from_json(json -> 'telecom', '{_FHIR_TELECOM}') AS telecom,
+        list_filter(from_json(json -> 'name', '{_FHIR_NAMES}'), lambda n: n.use = 'old') AS old_names
+    FROM line
 ), picked AS (
     SELECT *,
         list_filter(identifiers, lambda i: list_contains(
             list_transform(i.type.coding, lambda c: c.code), 'MR'))[1] AS mr,
-        list_filter(identifiers, lambda i: i.system = '{SSN_SYSTEM}')[1].value AS ssn,
+        list_filter(identifiers, lambda i: i.system = '{SSN_SYSTEM}' OR list_contains(
+            list_transform(i.type.coding, lambda c: c.code), 'SS'))[1].value AS ssn,
         coalesce(list_filter(names, lambda n: n.use = 'official')[1], names[1]) AS name,
         addresses[1] AS address,
         list_filter(telecom, lambda t: t.system = 'phone')[1].value AS phone,
         list_filter(telecom, lambda t: t.system = 'email')[1].value AS email
     FROM patient
 )
-SELECT __source_row AS source_row,
+SELECT __source_row AS source_row, parse_problem,
     coalesce(mr.value, json ->> 'id') AS source_record_id,
     false AS is_deleted,
     {landed({
@@ -163,8 +157,10 @@ SELECT __source_row AS source_row,
         "street": "address.line[1]", "unit": "address.line[2]", "city": "address.city",
         "state": "address.state", "zip": "address.postalCode",
         "phone": "phone", "email": "email",
+        "alias_names": "CASE WHEN len(old_names) > 0 THEN to_json(list_transform(old_names, "
+                       "lambda n: array_to_string(list_concat(n.given, [n.family]), ' '))) END",
     })},
-    json AS raw
+    coalesce(json, to_json({{'line': __source_row}})) AS raw
 FROM picked"""
 
 
@@ -173,6 +169,7 @@ CALSAWS_COLUMNS = (
     "last_name", "name_suffix", "dob", "sex", "res_street", "res_unit", "res_city", "res_state",
     "res_zip", "phone",
 )
+CALSAWS_OPTIONAL = ("mail_street", "mail_city", "mail_state", "mail_zip")
 EHR_CSV_COLUMNS = (
     "mrn", "assigning_authority", "last_name", "first_name", "middle_name", "suffix", "dob",
     "gender", "ssn", "address_line1", "address_line2", "city", "state", "zip", "phone", "email",
@@ -186,7 +183,8 @@ HMIS_FY2024_GENDER = ("Woman", "Man", "NonBinary", "CulturallySpecific", "Transg
                       "Questioning", "DifferentIdentity", "GenderNone", "DifferentIdentityText")
 
 SHAPES: dict[str, Shape] = {
-    "calsaws": Shape("calsaws", ("",), {"": CALSAWS_COLUMNS}, _calsaws),
+    # Mailing address columns are optional: some county extracts carry the residence only.
+    "calsaws": Shape("calsaws", ("",), {"": CALSAWS_COLUMNS}, _calsaws, CALSAWS_OPTIONAL),
     "ehr_csv": Shape("ehr_csv", ("",), {"": EHR_CSV_COLUMNS}, _ehr_csv),
     "ehr_fhir": Shape("ehr_fhir", ("",), {}, _ehr_fhir),
     "hmis_fy2024": Shape(

@@ -14,7 +14,8 @@ LANDED_COLUMNS = (
     "dob", "dob_quality", "ssn", "ssn_quality", "sex",
     "cin", "mrn", "mrn_authority",
     "street", "unit", "city", "state", "zip",
-    "phone", "email", "household_id",
+    "mail_street", "mail_unit", "mail_city", "mail_state", "mail_zip",
+    "phone", "email", "household_id", "entry_date", "alias_names",
 )
 
 _LANDED_COLUMN_DDL = ",\n    ".join(f"{column} VARCHAR" for column in LANDED_COLUMNS)
@@ -35,6 +36,21 @@ CREATE TABLE IF NOT EXISTS run (
     model_fingerprint VARCHAR NOT NULL,
     summary JSON NOT NULL
 )""",
+    # One landing of one source's files: what was read, its content hash, and the counts.
+    "delivery": """
+CREATE TABLE IF NOT EXISTS delivery (
+    delivery_id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL,
+    source_system VARCHAR NOT NULL,
+    source_kind VARCHAR NOT NULL,
+    content_hash VARCHAR NOT NULL,
+    files JSON NOT NULL,
+    status VARCHAR NOT NULL,
+    rows_read BIGINT NOT NULL,
+    rows_landed BIGINT NOT NULL,
+    rows_rejected BIGINT NOT NULL,
+    rejects JSON NOT NULL
+)""",
     # Landed rows of the latest delivery of each source: raw values, lineage, shape columns.
     "source_record": f"""
 CREATE TABLE IF NOT EXISTS source_record (
@@ -47,13 +63,17 @@ CREATE TABLE IF NOT EXISTS source_record (
     is_deleted BOOLEAN NOT NULL,
     {_LANDED_COLUMN_DDL},
     raw JSON NOT NULL,
+    delivery_id INTEGER,
+    source_file_hash VARCHAR,
     PRIMARY KEY (source_system, source_record_id)
 )""",
     "source_reject": """
 CREATE TABLE IF NOT EXISTS source_reject (
     run_id INTEGER NOT NULL,
+    delivery_id INTEGER NOT NULL,
     source_system VARCHAR NOT NULL,
     source_file VARCHAR NOT NULL,
+    source_file_hash VARCHAR NOT NULL,
     source_row BIGINT NOT NULL,
     reason VARCHAR NOT NULL,
     raw JSON NOT NULL

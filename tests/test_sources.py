@@ -1,0 +1,244 @@
+"""Landing survives real extracts: a corpus of malformed inputs, each with its exact outcome."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from linkage.config import SourceConfig
+from linkage.errors import SourceError
+from linkage.sources import check_sources, land_sources
+from linkage.store import open_store
+
+CORPUS = Path(__file__).parent / "data" / "malformed"
+
+
+def source(kind: str, path: Path | str, **options) -> SourceConfig:
+    return SourceConfig(name="src", kind=kind, path=Path(path), **options)
+
+
+@pytest.fixture
+def store(tmp_path):
+    with open_store(tmp_path / "store.duckdb", create=True) as store:
+        yield store
+
+
+def land(store, config: SourceConfig, run_id: int = 1):
+    deliveries = check_sources([config])
+    with store.transaction():
+        return land_sources(store, deliveries, run_id)[0]
+
+
+def landed(store) -> list[tuple]:
+    return store.con.execute("SELECT source_record_id, source_row FROM source_record "
+                             "ORDER BY source_file, source_row").fetchall()
+
+
+def rejected(store) -> list[tuple]:
+    return store.con.execute("SELECT source_row, reason FROM source_reject "
+                             "ORDER BY source_file, source_row").fetchall()
+
+
+# (case, kind, file or folder, expected message) — the run stops before the store changes.
+FILE_ERRORS = [
+    ("empty file", "calsaws", "empty_file.csv", "empty_file.csv: empty file; expected a header row"),
+    ("missing required column", "calsaws", "missing_column.csv",
+     "missing_column.csv: missing required column 'dob' for source 'src' (calsaws)"),
+    ("semicolon delimiter", "ehr_csv", "semicolon.csv",
+     "semicolon.csv: header is semicolon-delimited; expected comma-separated values"),
+    ("tab delimiter", "ehr_csv", "tab_delimited.csv",
+     "tab_delimited.csv: header is tab-delimited; expected comma-separated values"),
+    ("duplicate header column", "ehr_csv", "duplicate_header.csv",
+     "duplicate_header.csv: header repeats column 'mrn'"),
+    ("missing file", "ehr_csv", "absent.csv", "absent.csv: file not found for source 'src' (ehr_csv)"),
+    ("glob matching nothing", "ehr_csv", "nothing_*.csv",
+     "nothing_*.csv: pattern matches no files for source 'src' (ehr_csv)"),
+    ("HMIS FY2022 header", "hmis", "hmis_fy2022_header",
+     "Client.csv: cannot tell the HMIS CSV version: expected the FY2024 gender columns"),
+    ("HMIS export without Enrollment.csv", "hmis", "hmis_missing_enrollment",
+     "Enrollment.csv: file not found for source 'src'"),
+    ("HMIS path is a file", "hmis", "bom.csv", "bom.csv: source 'src' (hmis) expects a folder"),
+]
+
+
+@pytest.mark.parametrize("case, kind, name, message", FILE_ERRORS, ids=[c[0] for c in FILE_ERRORS])
+def test_file_level_problem_is_reported_before_anything_lands(case, kind, name, message):
+    with pytest.raises(SourceError) as raised:
+        check_sources([source(kind, CORPUS / name)])
+    assert message in str(raised.value)
+    assert str(CORPUS) in str(raised.value)
+
+
+# Problems found while streaming the file: the transaction rolls back, nothing changes.
+LANDING_ERRORS = [
+    ("Latin-1 bytes in a UTF-8 source", "ehr_csv", "latin1.csv", {},
+     "latin1.csv: not valid text in the configured encoding (first bad line 2)"),
+    ("FHIR Bundle pretty-printed", "ehr_fhir", "bundle_pretty.ndjson", {},
+     "bundle_pretty.ndjson: line 1 is not a complete JSON object; expected NDJSON"),
+    ("FHIR Bundle on one line", "ehr_fhir", "bundle_one_line.ndjson", {},
+     "bundle_one_line.ndjson: line 1 is a Bundle resource; expected NDJSON, one FHIR Patient"),
+    ("Observation resource", "ehr_fhir", "observation.ndjson", {},
+     "observation.ndjson: line 2 is an Observation resource; expected NDJSON"),
+]
+
+
+@pytest.mark.parametrize("case, kind, name, options, message", LANDING_ERRORS,
+                         ids=[c[0] for c in LANDING_ERRORS])
+def test_problem_found_while_landing_leaves_the_store_unchanged(store, case, kind, name,
+                                                                 options, message):
+    land(store, source("ehr_csv", CORPUS / "bom.csv"))
+    before = (landed(store), rejected(store),
+              store.con.execute("SELECT * FROM delivery").fetchall())
+    with pytest.raises(SourceError) as raised:
+        land(store, SourceConfig(name="src", kind=kind, path=CORPUS / name, **options), run_id=2)
+    assert message in str(raised.value)
+    assert (landed(store), rejected(store),
+            store.con.execute("SELECT * FROM delivery").fetchall()) == before
+
+
+# (case, kind, file, options, landed ids, rejects as (row, reason)).
+ROW_OUTCOMES = [
+    ("header only", "calsaws", "header_only.csv", {}, [], []),
+    ("UTF-8 byte order mark", "ehr_csv", "bom.csv", {}, ["00000001", "00000002"], []),
+    ("CRLF line ends", "ehr_csv", "crlf.csv", {}, ["00000001", "00000002"], []),
+    ("quoted newline in a field", "ehr_csv", "quoted_newline.csv", {}, ["00000001", "00000002"], []),
+    ("Latin-1 file declared as Latin-1", "ehr_csv", "latin1.csv", {"encoding": "latin-1"},
+     ["00000001"], []),
+    ("dates in five formats and one impossible", "ehr_csv", "dates_five_formats.csv", {},
+     ["00000001", "00000002", "00000003", "00000004", "00000005"], [(6, "unparseable_date")]),
+    ("10,000-character field", "ehr_csv", "long_field.csv", {}, ["00000002"],
+     [(1, "field_too_long")]),
+    ("same id, different content", "ehr_csv", "duplicate_ids_conflict.csv", {}, ["00000002"],
+     [(1, "duplicate_record_id"), (2, "duplicate_record_id")]),
+    ("same row twice", "ehr_csv", "duplicate_rows_identical.csv", {}, ["00000001", "00000002"],
+     [(2, "duplicate_row")]),
+    ("missing record id", "ehr_csv", "missing_id.csv", {}, ["00000002"], [(1, "missing_record_id")]),
+    ("no identifying fields", "ehr_csv", "no_identifying_fields.csv", {}, ["00000002"],
+     [(1, "no_identifying_fields")]),
+    ("too many columns", "ehr_csv", "too_many_columns.csv", {}, ["00000002"],
+     [(2, "malformed_row")]),
+    ("too few columns", "ehr_csv", "too_few_columns.csv", {}, ["00000002"],
+     [(2, "malformed_row")]),
+    ("truncated NDJSON line", "ehr_fhir", "truncated_line.ndjson", {}, ["M1", "M2"],
+     [(3, "malformed_json")]),
+    ("FHIR Patient without an MR identifier", "ehr_fhir", "fhir_without_mr.ndjson", {},
+     ["p1", "M2"], []),
+    ("blank lines in NDJSON", "ehr_fhir", "fhir_blank_lines.ndjson", {}, ["M1", "M2"], []),
+    ("county column names mapped by config", "ehr_csv", "county_column_names.csv", {"columns": {
+        "MRN": "mrn", "AUTH": "assigning_authority", "LNAME": "last_name", "FNAME": "first_name",
+        "MNAME": "middle_name", "SFX": "suffix", "BIRTH_DT": "dob", "SEX": "gender",
+        "SSN_NUM": "ssn", "ADDR1": "address_line1", "ADDR2": "address_line2", "ST": "state",
+        "CITY": "city", "ZIP": "zip", "PHONE": "phone", "EMAIL": "email"}}, ["00000001"], []),
+    ("HMIS data-quality codes and deletions", "hmis", "hmis_data_quality", {},
+     ["A1", "A2", "A3", "A4"], []),
+    ("HMIS FY2026 Sex column", "hmis", "hmis_fy2026", {}, ["A1", "A2", "A3"], []),
+]
+
+
+@pytest.mark.parametrize("case, kind, name, options, ids, rejects", ROW_OUTCOMES,
+                         ids=[c[0] for c in ROW_OUTCOMES])
+def test_row_level_problems_are_rejected_with_a_reason_and_counted(store, case, kind, name,
+                                                                    options, ids, rejects):
+    count = land(store, SourceConfig(name="src", kind=kind, path=CORPUS / name, **options))
+    assert sorted(record for record, _ in landed(store)) == sorted(ids)
+    assert rejected(store) == rejects
+    assert count.rows_read == count.rows_landed + count.rows_rejected
+    assert (count.rows_landed, count.rows_rejected) == (len(ids), len(rejects))
+    assert sum(count.rejects.values()) == count.rows_rejected
+
+
+def field(store, record_id: str, column: str):
+    return store.con.execute(f"SELECT {column} FROM source_record WHERE source_record_id = ?",
+                             [record_id]).fetchall()[0][0]
+
+
+def test_hmis_quality_codes_blank_values_and_deletions_are_kept(store):
+    land(store, source("hmis", CORPUS / "hmis_data_quality"))
+    assert field(store, "A2", "ssn") == "xxxxx9043" and field(store, "A2", "ssn_quality") == "2"
+    assert field(store, "A3", "ssn") is None and field(store, "A3", "dob") is None
+    assert field(store, "A4", "is_deleted") is True and field(store, "A1", "is_deleted") is False
+    assert field(store, "A1", "household_id") == "H1"
+    assert field(store, "A1", "entry_date") == "2024-01-02"
+    assert field(store, "A1", "sex") == "F"
+
+
+def test_hmis_fy2026_sex_codes_map_to_sex(store):
+    land(store, source("hmis", CORPUS / "hmis_fy2026"))
+    assert [field(store, pid, "sex") for pid in ("A1", "A2", "A3")] == ["F", "M", None]
+
+
+def test_fhir_old_names_are_aliases_and_ssn_is_found_by_type(store):
+    land(store, source("ehr_fhir", CORPUS / "fhir_old_name_and_ssn_by_type.ndjson"))
+    assert field(store, "M1", "last_name") == "Lopez"
+    assert field(store, "M1", "alias_names") == '["Ana Garcia"]'
+    assert field(store, "M1", "ssn") == "524-71-9043"
+
+
+def test_latin1_source_keeps_accents(store):
+    land(store, source("ehr_csv", CORPUS / "latin1.csv", encoding="latin-1"))
+    assert field(store, "00000001", "first_name") == "José"
+
+
+def test_every_row_keeps_its_lineage_and_raw_values(store):
+    land(store, source("ehr_csv", CORPUS / "quoted_newline.csv"))
+    row = store.con.execute("""SELECT source_file, source_row, delivery_id, source_file_hash,
+        raw ->> 'address_line1' FROM source_record WHERE source_record_id = '00000001'""").fetchall()
+    assert row == [(str(CORPUS / "quoted_newline.csv"), 1, 1, row[0][3], "12 Main St\nRear House")]
+    assert len(row[0][3]) == 64
+
+
+def test_a_glob_lands_every_matching_file_with_its_own_lineage(store):
+    count = land(store, source("ehr_csv", CORPUS / "glob_parts" / "patients_part*.csv"))
+    files = store.con.execute("SELECT source_record_id, source_file FROM source_record "
+                              "ORDER BY 1").fetchall()
+    assert count.rows_landed == 2
+    assert [Path(path).name for _, path in files] == ["patients_part1.csv", "patients_part2.csv"]
+
+
+def test_a_folder_lands_every_file_of_the_kind(store):
+    count = land(store, source("ehr_csv", CORPUS / "glob_parts"))
+    assert count.rows_landed == 2
+
+
+def test_calsaws_parquet_lands_like_csv(store, tmp_path):
+    parquet = tmp_path / "persons.parquet"
+    csv_file = Path(__file__).resolve().parent.parent / "sample_data" / "calsaws" / "persons.csv"
+    with duckdb.connect() as con:
+        con.execute(f"COPY (SELECT * FROM read_csv(?, all_varchar = true)) TO '{parquet}'",
+                    [str(csv_file)])
+    from_parquet = land(store, source("calsaws", parquet))
+    with open_store(tmp_path / "csv.duckdb", create=True) as other:
+        from_csv = land(other, source("calsaws", csv_file))
+        csv_rows = other.con.execute("SELECT source_record_id, first_name, dob FROM source_record "
+                                     "ORDER BY 1").fetchall()
+    assert from_parquet.rows_landed == from_csv.rows_landed > 1000
+    assert store.con.execute("SELECT source_record_id, first_name, dob FROM source_record "
+                             "ORDER BY 1").fetchall() == csv_rows
+
+
+def test_landing_the_same_file_twice_is_recognised_and_not_counted_again(store, tmp_path):
+    path = tmp_path / "patients.csv"
+    shutil.copy(CORPUS / "bom.csv", path)
+    first = land(store, source("ehr_csv", path))
+    second = land(store, source("ehr_csv", path), run_id=2)
+    assert (first.unchanged, first.rows_read) == (False, 2)
+    assert (second.unchanged, second.rows_read, second.rows_landed) == (True, 0, 0)
+    assert len(landed(store)) == 2
+    statuses = store.con.execute("SELECT status FROM delivery ORDER BY delivery_id").fetchall()
+    assert statuses == [("landed",), ("unchanged",)]
+    path.write_bytes(path.read_bytes() + (CORPUS / "bom.csv").read_bytes().split(b"\n", 1)[1]
+                     .replace(b"00000001", b"00000003").replace(b"00000002", b"00000004"))
+    third = land(store, source("ehr_csv", path), run_id=3)
+    assert (third.unchanged, third.rows_landed) == (False, 4)
+
+
+def test_a_new_delivery_replaces_the_source_snapshot(store, tmp_path):
+    path = tmp_path / "patients.csv"
+    shutil.copy(CORPUS / "bom.csv", path)
+    land(store, source("ehr_csv", path))
+    shutil.copy(CORPUS / "missing_id.csv", path)
+    land(store, source("ehr_csv", path), run_id=2)
+    assert [record for record, _ in landed(store)] == ["00000002"]
