@@ -175,7 +175,9 @@ SELECT coalesce(reject_reason, ''), count(*) FROM landing GROUP BY ALL ORDER BY 
             count.rejects[reason] = rows
         else:
             count.rows_landed = rows
-    store.run_step(STAGE, Step("drop_landing", "DROP TABLE landing"))
+    store.run_steps(STAGE, [Step("drop_landing", "DROP VIEW landing"),
+                            Step("drop_read", "DROP TABLE landing_read"),
+                            Step("drop_repeated", "DROP TABLE repeated_id")])
     _record_delivery(store, delivery, count, run_id)
     return count
 
@@ -183,7 +185,7 @@ SELECT coalesce(reject_reason, ''), count(*) FROM landing GROUP BY ALL ORDER BY 
 def _landing_table_sql() -> str:
     columns = ",\n    ".join(f"{column} VARCHAR" for column in LANDED_COLUMNS)
     return f"""
-CREATE OR REPLACE TEMP TABLE landing (
+CREATE OR REPLACE TEMP TABLE landing_read (
     source_file VARCHAR, source_file_hash VARCHAR, source_row BIGINT, parse_problem VARCHAR,
     source_record_id VARCHAR, is_deleted BOOLEAN,
     {columns},
@@ -202,7 +204,7 @@ def _read_file(store: Store, delivery: Delivery, read: FileRead, delivery_id: in
     params = {key: value for key, value in read.params.items() if f"${key}" in select}
     try:
         store.run_step(STAGE, Step(f"read_{source}", f"""
-INSERT INTO landing
+INSERT INTO landing_read
 SELECT $path, $hash, source_row, parse_problem, source_record_id, is_deleted, {landed}, raw, NULL
 FROM ({select})""", {**params, "path": str(file.path), "hash": file.sha256}))
     except StoreError as error:
@@ -230,7 +232,7 @@ WHERE s.file_path = $main"""
         raise SourceError(f"{file.path}: not valid text in the configured encoding (first bad "
                           f"line {line}); set the source's `encoding` (utf-8, latin-1, utf-16)")
     store.run_step(STAGE, Step("parser_rejects", f"""
-INSERT INTO landing (source_file, source_file_hash, source_row, raw, reject_reason)
+INSERT INTO landing_read (source_file, source_file_hash, source_row, raw, reject_reason)
 SELECT $path, $hash, min(r.line), to_json({{'line': min(r.line), 'text': any_value(r.csv_line)}}),
     'malformed_row'
 {rejects}
@@ -240,13 +242,13 @@ GROUP BY r.line""", {"path": str(file.path), "hash": file.sha256, "main": main_p
 def _check_fhir(store: Store, file: source_files.SourceFile) -> None:
     """A Bundle, or a resource other than Patient, means the file is not what was promised."""
     first = store.run_step(STAGE, Step("fhir_first_line", """
-SELECT source_row, parse_problem, raw ->> 'resourceType' FROM landing
+SELECT source_row, parse_problem, raw ->> 'resourceType' FROM landing_read
 WHERE source_file = $path ORDER BY source_row LIMIT 1""", {"path": str(file.path)}))
     expected = "expected NDJSON, one FHIR Patient resource per line"
     if first and first[0][1] is not None:
         raise SourceError(f"{file.path}: line {first[0][0]} is not a complete JSON object; {expected}")
     other = store.run_step(STAGE, Step("fhir_other_resources", """
-SELECT source_row, raw ->> 'resourceType' FROM landing
+SELECT source_row, raw ->> 'resourceType' FROM landing_read
 WHERE source_file = $path AND parse_problem IS NULL
     AND (raw ->> 'resourceType') IS DISTINCT FROM 'Patient'
 ORDER BY source_row LIMIT 1""", {"path": str(file.path)}))
@@ -259,27 +261,42 @@ ORDER BY source_row LIMIT 1""", {"path": str(file.path)}))
 
 
 def _classify(store: Store) -> None:
+    """Define `landing`: the rows read with their reject reason (first matching rule wins).
+
+    A view, not a table: the inserts and the counts read it once each, and materialising
+    another copy of a large delivery cost more than evaluating the rules three times.
+    """
     no_identifying = " AND ".join(f"coalesce(trim({c}), '') = ''" for c in _IDENTIFYING)
     too_long = " OR ".join(f"length({c}) > {MAX_FIELD_LENGTH}" for c in LANDED_COLUMNS)
     formats = ", ".join(f"'{fmt}'" for fmt in DATE_FORMATS)
-    store.run_step(STAGE, Step("classify", f"""
-UPDATE landing SET reject_reason = checked.reason
-FROM (
-    SELECT source_file, source_row, CASE
-        WHEN parse_problem IS NOT NULL THEN parse_problem
-        WHEN coalesce(trim(source_record_id), '') = '' THEN 'missing_record_id'
-        WHEN {too_long} THEN 'field_too_long'
-        WHEN count(DISTINCT md5(CAST(raw AS VARCHAR))) OVER same_id > 1 THEN 'duplicate_record_id'
-        WHEN row_number() OVER (same_id ORDER BY source_file, source_row) > 1 THEN 'duplicate_row'
-        WHEN coalesce(trim(dob), '') <> '' AND try_strptime(trim(dob), [{formats}]) IS NULL
-            THEN 'unparseable_date'
-        WHEN {no_identifying} THEN 'no_identifying_fields'
-    END AS reason
-    FROM landing WHERE reject_reason IS NULL
-    WINDOW same_id AS (PARTITION BY source_record_id)
-) AS checked
-WHERE landing.source_file = checked.source_file AND landing.source_row = checked.source_row
-    AND landing.reject_reason IS NULL AND checked.reason IS NOT NULL"""))
+    store.run_steps(STAGE, [
+        # Only ids seen more than once need their contents compared.
+        Step("repeated_ids", """
+CREATE OR REPLACE TEMP TABLE repeated_id AS
+WITH repeated AS (
+    SELECT source_record_id FROM landing_read
+    WHERE reject_reason IS NULL AND parse_problem IS NULL
+    GROUP BY source_record_id HAVING count(*) > 1
+)
+SELECT source_record_id, count(DISTINCT md5(CAST(raw AS VARCHAR))) AS contents,
+    min((source_file, source_row)) AS first_row
+FROM landing_read JOIN repeated USING (source_record_id)
+WHERE reject_reason IS NULL AND parse_problem IS NULL
+GROUP BY source_record_id"""),
+        Step("classify", f"""
+CREATE OR REPLACE TEMP VIEW landing AS
+SELECT l.* EXCLUDE (reject_reason), coalesce(l.reject_reason, CASE
+    WHEN l.parse_problem IS NOT NULL THEN l.parse_problem
+    WHEN coalesce(trim(l.source_record_id), '') = '' THEN 'missing_record_id'
+    WHEN {too_long} THEN 'field_too_long'
+    WHEN r.contents > 1 THEN 'duplicate_record_id'
+    WHEN r.contents = 1 AND (l.source_file, l.source_row) <> r.first_row THEN 'duplicate_row'
+    WHEN coalesce(trim(l.dob), '') <> '' AND try_strptime(trim(l.dob), [{formats}]) IS NULL
+        THEN 'unparseable_date'
+    WHEN {no_identifying} THEN 'no_identifying_fields'
+END) AS reject_reason
+FROM landing_read AS l LEFT JOIN repeated_id AS r USING (source_record_id)"""),
+    ])
 
 
 def _record_delivery(store: Store, delivery: Delivery, count: LandingCount, run_id: int) -> None:

@@ -64,8 +64,9 @@ CREATE TABLE IF NOT EXISTS source_record (
     {_LANDED_COLUMN_DDL},
     raw JSON NOT NULL,
     delivery_id INTEGER,
-    source_file_hash VARCHAR,
-    PRIMARY KEY (source_system, source_record_id)
+    source_file_hash VARCHAR
+    -- (source_system, source_record_id) is unique by construction: landing rejects
+    -- duplicates. No index: maintaining one cost more than the landing itself.
 )""",
     "source_reject": """
 CREATE TABLE IF NOT EXISTS source_reject (
@@ -112,7 +113,9 @@ CREATE TABLE IF NOT EXISTS person (
     address_kind VARCHAR,
     phone VARCHAR,
     email VARCHAR,
-    household_id VARCHAR
+    household_id VARCHAR,
+    name_tokens VARCHAR[],
+    family_name_first BOOLEAN
 )""",
     # Scored pairs of the latest run at or above the config's predict threshold.
     "pair_score": """
