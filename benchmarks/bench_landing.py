@@ -44,7 +44,7 @@ COPY (
 ) TO '{target}' (HEADER {str(header).lower()})""", [sql_file, rows, rows])
 
         repeat(str(SAMPLE / "calsaws/persons.csv"),
-               "lpad(CAST(copy * 100000 + base_row AS VARCHAR), 7, '0') AS case_number",
+               "CAST(copy * 100000 + base_row AS VARCHAR) AS case_number",
                out["calsaws"])
         repeat(str(SAMPLE / "ehr/patients.csv"),
                "lpad(CAST(copy * 100000 + base_row AS VARCHAR), 10, '0') AS mrn", out["ehr_csv"])

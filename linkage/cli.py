@@ -147,11 +147,132 @@ def crosswalk_group() -> None:
 @config_option
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="File to write: .csv or .parquet.")
+@click.option("--as-of", "as_of", type=int, default=None,
+              help="The crosswalk as it stood after this run (default: now).")
 @store_option
-def crosswalk_export(config: Path, out: Path, store: Path | None) -> None:
-    """Write the active crosswalk: enterprise_id, source_system, source_record_id."""
-    rows = Project.open(config, store).export_crosswalk(out)
+def crosswalk_export(config: Path, out: Path, as_of: int | None, store: Path | None) -> None:
+    """Write the crosswalk: enterprise_id, source_system, source_record_id, valid_from_run."""
+    rows = Project.open(config, store).export_crosswalk(out, as_of)
     click.echo(f"wrote {rows} crosswalk rows to {out}")
+
+
+@app.command()
+@config_option
+@click.argument("enterprise_id")
+@store_option
+def resolve(config: Path, enterprise_id: str, store: Path | None) -> None:
+    """Print the active EID that ENTERPRISE_ID is now (following merges)."""
+    resolved = Project.open(config, store).resolve(enterprise_id)
+    if resolved is None:
+        raise LinkageError(f"{enterprise_id}: no such enterprise ID was ever issued")
+    eid, active = resolved
+    click.echo(eid if active else f"{eid} (inactive: its records were all removed upstream)")
+
+
+@app.command("history")
+@config_option
+@click.argument("enterprise_id")
+@store_option
+@json_option
+def history_command(config: Path, enterprise_id: str, store: Path | None, as_json: bool) -> None:
+    """Show an EID's lineage: merges, splits, records joining and leaving, by run."""
+    lineage = Project.open(config, store).history(enterprise_id)
+    if lineage is None:
+        raise LinkageError(f"{enterprise_id}: no such enterprise ID was ever issued")
+    if as_json:
+        click.echo(json.dumps(lineage))
+        return
+    state = ("active" if lineage["retired_run"] is None else
+             f"retired in run {lineage['retired_run']}" +
+             (f", merged into {lineage['merged_into']}" if lineage["merged_into"] else ""))
+    click.echo(f"{enterprise_id}: created in run {lineage['created_run']}; {state}")
+    for event in lineage["events"]:
+        subject = (f" {event['source_system']}:{event['source_record_id']}"
+                   if event["source_record_id"] else "")
+        related = event["related_enterprise_id"]
+        relation = ""
+        if related and event["enterprise_id"] == enterprise_id:
+            relation = f" (with {related})"
+        elif related:
+            relation = f" (from {event['enterprise_id']})"
+        click.echo(f"  run {event['run_id']}: {event['event_type']}{subject}{relation}")
+
+
+def _reviewer(value: str | None) -> str:
+    import getpass
+
+    return value or getpass.getuser()
+
+
+reviewer_option = click.option("--reviewer", default=None,
+                               help="Who decides (default: the login name).")
+
+
+@app.command()
+@config_option
+@click.argument("record_a")
+@click.argument("record_b")
+@click.option("--reason", required=True, help="Why: kept with the decision.")
+@reviewer_option
+@store_option
+def link(config: Path, record_a: str, record_b: str, reason: str, reviewer: str | None,
+         store: Path | None) -> None:
+    """Must-link RECORD_A and RECORD_B (source_system:source_record_id) from the next run on."""
+    decision = Project.open(config, store).decide(record_a, record_b, "must_link", reason,
+                                                  _reviewer(reviewer))
+    click.echo(f"recorded decision {decision}: must_link; it applies from the next run")
+
+
+@app.command()
+@config_option
+@click.argument("record_a")
+@click.argument("record_b")
+@click.option("--reason", required=True, help="Why: kept with the decision.")
+@reviewer_option
+@store_option
+def unlink(config: Path, record_a: str, record_b: str, reason: str, reviewer: str | None,
+           store: Path | None) -> None:
+    """Cannot-link RECORD_A and RECORD_B: they never share an EID, from the next run on."""
+    decision = Project.open(config, store).decide(record_a, record_b, "cannot_link", reason,
+                                                  _reviewer(reviewer))
+    click.echo(f"recorded decision {decision}: cannot_link; it applies from the next run")
+
+
+@app.group("review")
+def review_group() -> None:
+    """Pairs for people to judge, and their decisions."""
+
+
+@review_group.command("export")
+@config_option
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="File to write: .csv (to fill in and import) or .html (to read).")
+@store_option
+def review_export(config: Path, out: Path, store: Path | None) -> None:
+    """Write the pairs in the config's review band, both records side by side."""
+    rows = Project.open(config, store).export_review(out)
+    click.echo(f"wrote {rows} pairs to review to {out} (contains personal data)")
+
+
+@review_group.command("import")
+@config_option
+@click.argument("file", type=click.Path(path_type=Path))
+@reviewer_option
+@store_option
+def review_import(config: Path, file: Path, reviewer: str | None, store: Path | None) -> None:
+    """Record the decisions filled into a review CSV (decision: must_link or cannot_link)."""
+    count = Project.open(config, store).import_review(file, _reviewer(reviewer))
+    click.echo(f"recorded {count} decisions; they apply from the next run")
+
+
+@app.command("migrate")
+@config_option
+@store_option
+def migrate_command(config: Path, store: Path | None) -> None:
+    """Upgrade an older store to this linkage's schema version."""
+    done = Project.open(config, store).migrate()
+    click.echo("store is up to date" if not done else
+               "migrated store to schema version " + ", ".join(map(str, done)))
 
 
 @app.command()

@@ -54,6 +54,9 @@ class LinkingConfig(Strict):
 
     predict_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
     match_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.99
+    # Pairs with review_low <= probability < review_high go to reviewers.
+    review_low: Annotated[float, Field(gt=0, lt=1)] = 0.5
+    review_high: Annotated[float, Field(gt=0, le=1)] = 0.99
 
 
 class TrainingConfig(Strict):

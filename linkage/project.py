@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,14 +22,16 @@ from pathlib import Path
 from typing import Any
 
 from linkage.config import RunConfig, load_config
-from linkage.crosswalk import CrosswalkCounts, assign_enterprise_ids
+from linkage.crosswalk import (CrosswalkCounts, assign_enterprise_ids, history,
+                               resolve_enterprise_id)
 from linkage.evaluation import Metrics, evaluate
 from linkage.export import export_crosswalk
 from linkage.link import (LinkCounts, active_persons, card_path, link, load_model,
                           model_fingerprint, train)
 from linkage.sources import LandingCount, check_sources, land_sources
 from linkage.standardize import standardize
-from linkage.store import Step, Store, open_store
+from linkage.review import Decision, export_review, import_review, record_decisions
+from linkage.store import Step, Store, migrate, open_store
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,17 @@ class RunSummary:
         return asdict(self)
 
 
+# Fault injection for the crash tests: a run pauses before the named stage (or "commit")
+# so a test can kill it there. Unset in normal use.
+PAUSE_BEFORE = "LINKAGE_PAUSE_BEFORE_STAGE"
+
+
+def _maybe_pause(name: str) -> None:
+    if os.environ.get(PAUSE_BEFORE) == name:
+        print(f"paused before {name}", file=sys.stderr, flush=True)
+        time.sleep(3600)
+
+
 class StageClock:
     """Times each stage and reports progress (counts and ids only: no PII)."""
 
@@ -54,6 +69,7 @@ class StageClock:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        _maybe_pause(name)
         self._report(f"{name}: started")
         started = time.perf_counter()
         yield
@@ -103,6 +119,7 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
                 "model_fp": model_fingerprint(self.config.model),
                 "summary": json.dumps(summary.as_dict()),
             }))
+            _maybe_pause("commit")
         return summary
 
     def train(self, out: Path, report: Callable[[str], None] | None = None) -> dict[str, Any]:
@@ -135,9 +152,38 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             names = [column[0] for column in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
-    def export_crosswalk(self, out: Path) -> int:
+    def export_crosswalk(self, out: Path, as_of: int | None = None) -> int:
         with self.store(read_only=True) as store:
-            return export_crosswalk(store, out)
+            return export_crosswalk(store, out, as_of)
+
+    def resolve(self, enterprise_id: str) -> tuple[str, bool] | None:
+        """The active EID any EID ever issued ended up in (None if never issued)."""
+        with self.store(read_only=True) as store:
+            return resolve_enterprise_id(store, enterprise_id)
+
+    def history(self, enterprise_id: str) -> dict[str, Any] | None:
+        with self.store(read_only=True) as store:
+            return history(store, enterprise_id)
+
+    def decide(self, record_a: str, record_b: str, decision: str, reason: str,
+               reviewer: str) -> int:
+        """Record a must-link or cannot-link decision; it holds from the next run on."""
+        with self.store() as store:
+            return record_decisions(store, [Decision(record_a, record_b, decision, reviewer,
+                                                     reason)])[0]
+
+    def export_review(self, out: Path) -> int:
+        linking = self.config.linking
+        with self.store(read_only=True) as store:
+            return export_review(store, out, linking.review_low, linking.review_high)
+
+    def import_review(self, path: Path, reviewer: str) -> int:
+        with self.store() as store:
+            return import_review(store, path, reviewer)
+
+    def migrate(self) -> list[int]:
+        with open_store(self.config.store, migrating=True) as store:
+            return migrate(store)
 
     def evaluate(self, truth: str | Path) -> Metrics:
         with self.store(read_only=True) as store:

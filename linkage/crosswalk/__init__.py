@@ -1,6 +1,6 @@
 """Crosswalk: stable enterprise IDs for this run's clusters, with events and history."""
 
 from linkage.crosswalk.assign import CrosswalkCounts, assign_enterprise_ids
-from linkage.crosswalk.queries import resolve_enterprise_id
+from linkage.crosswalk.queries import history, resolve_enterprise_id
 
-__all__ = ["CrosswalkCounts", "assign_enterprise_ids", "resolve_enterprise_id"]
+__all__ = ["CrosswalkCounts", "assign_enterprise_ids", "history", "resolve_enterprise_id"]

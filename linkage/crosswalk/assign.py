@@ -103,17 +103,32 @@ _APPLY = [
     Step("event_eids", """
 INSERT INTO crosswalk_event
 SELECT $run_id, CASE WHEN split_from IS NULL THEN 'created' ELSE 'split' END,
-    enterprise_id, split_from, NULL, NULL
+    enterprise_id, split_from, NULL, NULL, NULL
 FROM new_eid
 UNION ALL
 SELECT $run_id, CASE WHEN merged_into IS NULL THEN 'deactivated' ELSE 'merged' END,
-    enterprise_id, merged_into, NULL, NULL
+    enterprise_id, merged_into, NULL, NULL, NULL
 FROM retired"""),
+    # Reviewer decisions that take effect in this run, with the EIDs they produced.
+    Step("event_decisions", """
+INSERT INTO crosswalk_event
+SELECT $run_id, CASE d.decision WHEN 'must_link' THEN 'manual_link' ELSE 'manual_unlink' END,
+    a.enterprise_id, b.enterprise_id, pa.source_system, pa.source_record_id, d.decision_id
+FROM manual_decision AS d
+JOIN person AS pa ON pa.record_key = d.record_key_a
+JOIN person AS pb ON pb.record_key = d.record_key_b
+JOIN assignment AS a
+    ON a.source_system = pa.source_system AND a.source_record_id = pa.source_record_id
+JOIN assignment AS b
+    ON b.source_system = pb.source_system AND b.source_record_id = pb.source_record_id
+WHERE d.applied_run IS NULL"""),
+    Step("mark_decisions", """
+UPDATE manual_decision SET applied_run = $run_id WHERE applied_run IS NULL"""),
     Step("event_records", """
 INSERT INTO crosswalk_event
 SELECT $run_id, event_type, coalesce(enterprise_id, previous_eid),
     CASE WHEN event_type = 'record_moved' THEN previous_eid END,
-    source_system, source_record_id
+    source_system, source_record_id, NULL
 FROM record_change"""),
     Step("close_rows", """
 UPDATE crosswalk SET valid_to_run = $run_id

@@ -13,16 +13,29 @@ SELECT enterprise_id, source_system, source_record_id, valid_from_run
 FROM crosswalk WHERE valid_to_run IS NULL
 ORDER BY source_system, source_record_id"""
 
+# The crosswalk as it stood right after run $as_of.
+CROSSWALK_AS_OF = """
+SELECT enterprise_id, source_system, source_record_id, valid_from_run
+FROM crosswalk
+WHERE valid_from_run <= $as_of AND (valid_to_run IS NULL OR valid_to_run > $as_of)
+ORDER BY source_system, source_record_id"""
+
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
 
 
-def export_crosswalk(store: Store, out: Path) -> int:
-    """Write the active crosswalk to `out` (CSV or Parquet by suffix); return its rows."""
+def export_crosswalk(store: Store, out: Path, as_of: int | None = None) -> int:
+    """Write the crosswalk (active, or as of a past run) to `out`; return its rows."""
     kind = FORMATS.get(out.suffix.lower())
     if kind is None:
         raise LinkageError(f"{out}: unsupported export format; use a .csv or .parquet file name")
+    if as_of is not None and not store.scalar("export", "find_run",
+                                              "SELECT count(*) FROM run WHERE run_id = $r",
+                                              {"r": as_of}):
+        raise LinkageError(f"run {as_of} is not in the store (see the run ids `linkage run` "
+                           "prints)")
     out.parent.mkdir(parents=True, exist_ok=True)
-    relation = store.con.sql(ACTIVE_CROSSWALK)
+    sql, params = (ACTIVE_CROSSWALK, None) if as_of is None else (CROSSWALK_AS_OF, {"as_of": as_of})
+    relation = store.con.sql(sql, params=params)
     temporary = out.with_name(out.name + ".tmp")
     previous_umask = os.umask(0o077)  # exports hold record keys: owner-only
     try:
@@ -33,7 +46,7 @@ def export_crosswalk(store: Store, out: Path) -> int:
     finally:
         os.umask(previous_umask)
     os.replace(temporary, out)
-    return store.scalar("export", "count", f"SELECT count(*) FROM ({ACTIVE_CROSSWALK})")
+    return store.scalar("export", "count", f"SELECT count(*) FROM ({sql})", params)
 
 
-__all__ = ["ACTIVE_CROSSWALK", "FORMATS", "export_crosswalk"]
+__all__ = ["ACTIVE_CROSSWALK", "CROSSWALK_AS_OF", "FORMATS", "export_crosswalk"]

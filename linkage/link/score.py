@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from linkage.config import LinkingConfig
+from linkage.link.decisions import enforce_decisions
 from linkage.link.splink_session import active_persons, splink_linker
 from linkage.store import Step, Store
 
@@ -20,6 +21,9 @@ class LinkCounts:
     pairs_kept: int  # pairs at or above the predict threshold, kept in pair_score
     pairs_matched: int  # pairs at or above the match threshold
     clusters: int
+    decisions_in_force: int = 0  # reviewer must-link / cannot-link decisions
+    clusters_rebuilt: int = 0  # clusters re-formed to honour a decision
+    decision_conflicts: int = 0  # must-links that contradict cannot-links, left unmet
 
 
 def link(store: Store, model: dict, linking: LinkingConfig, run_id: int) -> LinkCounts:
@@ -63,9 +67,11 @@ SELECT record_key, cluster_id FROM scored_clusters"""),
     finally:
         store.con.unregister("scored_pairs")
         store.con.unregister("scored_clusters")
+    decisions = enforce_decisions(store, linking.match_threshold)
     matched = store.scalar(STAGE, "count_matched",
                            "SELECT count(*) FROM pair_score WHERE match_probability >= $t",
                            {"t": linking.match_threshold})
     clusters_n = store.scalar(STAGE, "count_clusters",
                               "SELECT count(DISTINCT cluster_id) FROM cluster_membership")
-    return LinkCounts(persons.num_rows, pairs_compared, pairs.num_rows, matched, clusters_n)
+    return LinkCounts(persons.num_rows, pairs_compared, pairs.num_rows, matched, clusters_n,
+                      decisions.in_force, decisions.clusters_rebuilt, decisions.conflicts)

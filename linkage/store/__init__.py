@@ -1,6 +1,7 @@
 """The store: one DuckDB file with every stage's tables, the runs and the crosswalk."""
 
-from linkage.store.core import Step, Store, open_store, quote_identifier
+from linkage.store.core import Step, Store, migrate, open_store, quote_identifier, schema_version
 from linkage.store.schema import LANDED_COLUMNS, SCHEMA_VERSION
 
-__all__ = ["LANDED_COLUMNS", "SCHEMA_VERSION", "Step", "Store", "open_store", "quote_identifier"]
+__all__ = ["LANDED_COLUMNS", "SCHEMA_VERSION", "Step", "Store", "migrate", "open_store",
+           "quote_identifier", "schema_version"]

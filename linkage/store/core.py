@@ -83,7 +83,8 @@ class Store:
         self.con.execute("COMMIT")
 
 
-def open_store(path: str | Path, *, create: bool = False, read_only: bool = False) -> Store:
+def open_store(path: str | Path, *, create: bool = False, read_only: bool = False,
+               migrating: bool = False) -> Store:
     """Open (or, with `create`, create) the store file and check its schema version.
 
     `":memory:"` gives a scratch store that lives as long as the connection (training).
@@ -110,14 +111,14 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
         os.umask(previous_umask)
     store = Store(connection, str(path))
     try:
-        _check_schema(store, read_only=read_only)
+        _check_schema(store, read_only=read_only, migrating=migrating)
     except BaseException:
         store.close()
         raise
     return store
 
 
-def _check_schema(store: Store, *, read_only: bool) -> None:
+def _check_schema(store: Store, *, read_only: bool, migrating: bool) -> None:
     has_meta = store.scalar(
         "store", "find_meta",
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'store_meta'",
@@ -133,15 +134,36 @@ def _check_schema(store: Store, *, read_only: bool) -> None:
                 [str(SCHEMA_VERSION)],
             ))
         return
-    version = int(store.scalar(
-        "store", "read_version",
-        "SELECT value FROM store_meta WHERE key = 'schema_version'",
-    ))
-    if version != SCHEMA_VERSION:
+    version = schema_version(store)
+    if version < SCHEMA_VERSION and not migrating:
         raise StoreError(
-            f"{store.path}: store schema version {version}, this linkage expects "
-            f"{SCHEMA_VERSION}; no migration exists yet, so open it with a matching version"
-        )
+            f"{store.path}: store schema version {version} is older than this linkage's "
+            f"{SCHEMA_VERSION}; run `linkage migrate --config …` to upgrade it")
+    if version > SCHEMA_VERSION:
+        raise StoreError(
+            f"{store.path}: store schema version {version} is newer than this linkage's "
+            f"{SCHEMA_VERSION}; upgrade linkage to open it")
+
+
+def schema_version(store: Store) -> int:
+    return int(store.scalar("store", "read_version",
+                            "SELECT value FROM store_meta WHERE key = 'schema_version'"))
+
+
+def migrate(store: Store) -> list[int]:
+    """Bring the store to SCHEMA_VERSION, one version per transaction; return the steps."""
+    from linkage.store.migrations import MIGRATIONS
+
+    done = []
+    while (version := schema_version(store)) < SCHEMA_VERSION:
+        with store.transaction():
+            for name, sql in MIGRATIONS[version]:
+                store.run_step("migrate", Step(f"v{version}_{name}", sql))
+            store.run_step("migrate", Step(
+                "set_version", "UPDATE store_meta SET value = ? WHERE key = 'schema_version'",
+                [str(version + 1)]))
+        done.append(version + 1)
+    return done
 
 
 def quote_identifier(name: str) -> str:

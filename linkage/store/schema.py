@@ -1,12 +1,13 @@
 """The store's tables. One DuckDB file holds every stage's output, runs and the crosswalk.
 
-SCHEMA_VERSION goes up by one with each change to these tables; a store written by an
-older version is refused with a message until a migration exists for it.
+SCHEMA_VERSION goes up by one with each change to these tables, and
+linkage/store/migrations.py holds the steps that bring a store from each older version to
+the next; `linkage migrate` runs them.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 # The columns every source kind maps onto when it lands (all VARCHAR, raw as delivered).
 LANDED_COLUMNS = (
@@ -150,6 +151,19 @@ CREATE TABLE IF NOT EXISTS crosswalk_event (
     enterprise_id VARCHAR NOT NULL,
     related_enterprise_id VARCHAR,
     source_system VARCHAR,
-    source_record_id VARCHAR
+    source_record_id VARCHAR,
+    decision_id INTEGER
+)""",
+    # Reviewer decisions on record pairs; the newest decision on a pair is the one in force.
+    "manual_decision": """
+CREATE TABLE IF NOT EXISTS manual_decision (
+    decision_id INTEGER PRIMARY KEY,
+    decided_at TIMESTAMP NOT NULL,
+    record_key_a VARCHAR NOT NULL,
+    record_key_b VARCHAR NOT NULL,
+    decision VARCHAR NOT NULL CHECK (decision IN ('must_link', 'cannot_link')),
+    reviewer VARCHAR NOT NULL,
+    reason VARCHAR NOT NULL,
+    applied_run INTEGER
 )""",
 }

@@ -1,0 +1,123 @@
+"""Review files: the uncertain pairs side by side, as CSV and as a self-contained HTML page,
+and the import of a reviewed CSV back into decisions.
+
+These files hold personal data by design (a reviewer must see both records); they are
+written owner-only and nothing about their contents is logged.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+
+import duckdb
+
+from linkage.errors import LinkageError, SourceError
+from linkage.review.decisions import Decision, record_decisions
+from linkage.store import Store
+
+FIELDS = ("first_name", "middle_name", "last_name", "name_suffix", "dob", "sex", "ssn_last4",
+          "cin", "mrn", "street", "unit", "city", "zip5", "phone", "email")
+DECISION_WORDS = {"must_link": "must_link", "match": "must_link", "same": "must_link",
+                  "cannot_link": "cannot_link", "non_match": "cannot_link",
+                  "different": "cannot_link"}
+
+
+def _review_sql(low: float, high: float) -> tuple[str, dict]:
+    sides = ",\n    ".join(f"l.{field} AS {field}_l, r.{field} AS {field}_r" for field in FIELDS)
+    return f"""
+SELECT s.record_key_l, s.record_key_r, round(s.match_probability, 4) AS match_probability,
+    round(s.match_weight, 2) AS match_weight, cl.enterprise_id AS enterprise_id_l,
+    cr.enterprise_id AS enterprise_id_r,
+    {sides},
+    '' AS decision, '' AS reason
+FROM pair_score AS s
+JOIN person AS l ON l.record_key = s.record_key_l
+JOIN person AS r ON r.record_key = s.record_key_r
+LEFT JOIN crosswalk AS cl ON cl.valid_to_run IS NULL
+    AND cl.source_system = l.source_system AND cl.source_record_id = l.source_record_id
+LEFT JOIN crosswalk AS cr ON cr.valid_to_run IS NULL
+    AND cr.source_system = r.source_system AND cr.source_record_id = r.source_record_id
+WHERE s.match_probability >= $low AND s.match_probability < $high
+ORDER BY abs(s.match_weight), s.record_key_l, s.record_key_r""", {"low": low, "high": high}
+
+
+def export_review(store: Store, out: Path, low: float, high: float) -> int:
+    """Write the pairs with low <= probability < high to `out` (.csv or .html)."""
+    if out.suffix.lower() not in (".csv", ".html"):
+        raise LinkageError(f"{out}: review files are .csv or .html")
+    sql, params = _review_sql(low, high)
+    cursor = store.con.execute(sql, params)
+    columns = [column[0] for column in cursor.description]
+    rows = cursor.fetchall()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    previous = os.umask(0o077)
+    try:
+        if out.suffix.lower() == ".csv":
+            store.con.sql(sql, params=params).write_csv(str(out), header=True)
+        else:
+            out.write_text(_html(columns, rows, low, high), encoding="utf-8")
+    finally:
+        os.umask(previous)
+    return len(rows)
+
+
+def _html(columns: list[str], rows: list[tuple], low: float, high: float) -> str:
+    index = {name: i for i, name in enumerate(columns)}
+    cards = []
+    for row in rows:
+        lines = "".join(
+            f"<tr{' class=differ' if row[index[f + '_l']] != row[index[f + '_r']] else ''}>"
+            f"<th>{f}</th><td>{html.escape(str(row[index[f + '_l']] or ''))}</td>"
+            f"<td>{html.escape(str(row[index[f + '_r']] or ''))}</td></tr>" for f in FIELDS)
+        cards.append(
+            f"<section><h2>{html.escape(row[0])} ↔ {html.escape(row[1])}</h2>"
+            f"<p>match probability {row[2]} (weight {row[3]}); EIDs "
+            f"{html.escape(str(row[4]))} / {html.escape(str(row[5]))}</p>"
+            f"<table><tr><th></th><th>record A</th><th>record B</th></tr>{lines}</table>"
+            "</section>")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>linkage review</title>
+<style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:2px 8px;text-align:left}}tr.differ td{{background:#fde2e2}}
+section{{margin-bottom:2em}}</style></head><body>
+<h1>Pairs to review</h1>
+<p>{len(rows)} pairs with match probability from {low} up to {high}. Record your decision
+(must_link or cannot_link) and a reason in the CSV export, then run
+<code>linkage review import FILE</code>. Contains personal data: do not forward.</p>
+{''.join(cards)}
+</body></html>
+"""
+
+
+def import_review(store: Store, path: Path, reviewer: str) -> int:
+    """Record the decisions of a reviewed CSV (rows with an empty decision are skipped)."""
+    if not path.is_file():
+        raise SourceError(f"{path}: review file not found")
+    try:
+        with duckdb.connect() as con:
+            cursor = con.execute("SELECT * FROM read_csv($path, header = true, all_varchar = true)",
+                                 {"path": str(path)})
+            columns = [column[0] for column in cursor.description]
+            rows = cursor.fetchall()
+    except duckdb.Error as error:
+        raise SourceError(f"{path}: cannot read as CSV ({error.__class__.__name__})") from None
+    for column in ("record_key_l", "record_key_r", "decision", "reason"):
+        if column not in columns:
+            raise SourceError(f"{path}: missing required column '{column}' in the review file")
+    index = {name: i for i, name in enumerate(columns)}
+    decisions = []
+    for number, row in enumerate(rows, start=2):
+        word = (row[index["decision"]] or "").strip().lower()
+        if not word:
+            continue
+        if word not in DECISION_WORDS:
+            raise SourceError(f"{path}: line {number}: decision must be one of "
+                              f"{', '.join(sorted(DECISION_WORDS))}")
+        who = row[index["reviewer"]] if "reviewer" in index and row[index["reviewer"]] else reviewer
+        decisions.append(Decision(row[index["record_key_l"]], row[index["record_key_r"]],
+                                  DECISION_WORDS[word], who, row[index["reason"]] or ""))
+    if decisions:
+        record_decisions(store, decisions)
+    return len(decisions)

@@ -1,0 +1,29 @@
+"""Numbered migrations: MIGRATIONS[v] brings a store from schema version v to v + 1.
+
+Crosswalk tables (runs, EIDs, crosswalk rows, events) are altered in place: they are the
+history and must survive. Tables every run rebuilds from the source files (landed
+records, the person table, scored pairs) are recreated empty; the next run lands the
+sources again.
+"""
+
+from __future__ import annotations
+
+from linkage.store.schema import SCHEMA_VERSION, TABLES
+
+_REBUILT_EACH_RUN = ("source_record", "person", "pair_score")
+
+MIGRATIONS: dict[int, list[tuple[str, str]]] = {
+    # 1 -> 2: deliveries with content hashes, more landed columns, reviewer decisions.
+    1: [
+        *[(f"drop_{table}", f"DROP TABLE IF EXISTS {table}") for table in _REBUILT_EACH_RUN],
+        *[(f"create_{table}", TABLES[table]) for table in _REBUILT_EACH_RUN],
+        ("create_delivery", TABLES["delivery"]),
+        ("create_manual_decision", TABLES["manual_decision"]),
+        ("reject_delivery", "ALTER TABLE source_reject ADD COLUMN IF NOT EXISTS delivery_id INTEGER"),
+        ("reject_file_hash",
+         "ALTER TABLE source_reject ADD COLUMN IF NOT EXISTS source_file_hash VARCHAR"),
+        ("event_decision", "ALTER TABLE crosswalk_event ADD COLUMN IF NOT EXISTS decision_id INTEGER"),
+    ],
+}
+
+assert sorted(MIGRATIONS) == list(range(1, SCHEMA_VERSION)), "a migration per older version"
