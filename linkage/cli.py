@@ -66,11 +66,32 @@ def synth(people: int, seed: int, out: Path) -> None:
 
 @app.command()
 @config_option
+@click.option("--delivery", "deliveries", multiple=True, metavar="[SOURCE=]PATH",
+              help="Link only this delivery of new and changed records: SOURCE=PATH for one "
+                   "source, or a folder laid out like the sources' folder (its deleted.csv "
+                   "lists deletions). Repeatable.")
+@click.option("--deleted", type=click.Path(path_type=Path), default=None,
+              help="CSV of source_system, source_record_id deleted upstream.")
 @store_option
 @json_option
-def run(config: Path, store: Path | None, as_json: bool) -> None:
-    """Land, standardize, link and assign enterprise IDs for the configured sources."""
-    summary = Project.open(config, store).run(report=_progress)
+def run(config: Path, deliveries: tuple[str, ...], deleted: Path | None, store: Path | None,
+        as_json: bool) -> None:
+    """Land, standardize, link and assign enterprise IDs for the configured sources.
+
+    With --delivery, only the delivered records are scored against the population and
+    only the clusters they touch are rebuilt.
+    """
+    project = Project.open(config, store)
+    by_source: dict[str, Path] = {}
+    for delivery in deliveries:
+        name, separator, path = delivery.partition("=")
+        if separator:
+            by_source[name] = Path(path)
+        else:
+            folder_sources, folder_deleted = project.delivery_folder(Path(delivery))
+            by_source.update(folder_sources)
+            deleted = deleted or folder_deleted
+    summary = project.run(report=_progress, deliveries=by_source or None, deleted=deleted)
     click.echo(json.dumps(summary.as_dict()) if as_json else _describe_run(summary))
 
 
@@ -124,6 +145,17 @@ def rejects(config: Path, delivery_id: int | None, show_values: bool, store: Pat
         line = (f"  delivery {row['delivery_id']} {row['source_system']} {row['source_file']} "
                 f"row {row['source_row']}: {row['reason']}")
         click.echo(line + (f" {row['raw']}" if show_values else ""))
+
+
+@app.command("standardize")
+@config_option
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="File to write: .csv or .parquet (holds personal data; written owner-only).")
+@store_option
+def standardize_command(config: Path, out: Path, store: Path | None) -> None:
+    """Write the canonical person table of the configured sources, for inspection."""
+    rows = Project.open(config, store).standardize(out, report=_progress)
+    click.echo(f"wrote {rows} standardized records to {out}")
 
 
 @app.command("train")

@@ -21,15 +21,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from linkage.config import RunConfig, load_config
+from linkage.config import RunConfig, SourceConfig, load_config
+from linkage.errors import ConfigError, LinkageError, SourceError
 from linkage.crosswalk import (CrosswalkCounts, assign_enterprise_ids, history,
                                resolve_enterprise_id)
 from linkage.evaluation import Metrics, evaluate
 from linkage.export import export_crosswalk
-from linkage.link import (LinkCounts, active_persons, card_path, link, load_model,
-                          model_fingerprint, train)
-from linkage.sources import LandingCount, check_sources, land_sources
-from linkage.standardize import standardize
+from linkage.link import (LinkCounts, active_persons, card_path, link, link_incremental,
+                          load_model, model_fingerprint, train)
+from linkage.sources import LandingCount, apply_deletions, check_sources, land_sources
+from linkage.standardize import standardize, write_standardized
 from linkage.review import Decision, export_review, import_review, record_decisions
 from linkage.store import Step, Store, migrate, open_store
 
@@ -90,22 +91,37 @@ class Project:
     def store(self, *, create: bool = False, read_only: bool = False) -> Store:
         return open_store(self.config.store, create=create, read_only=read_only)
 
-    def run(self, report: Callable[[str], None] | None = None) -> RunSummary:
-        """Land, standardize, link and assign EIDs: all of it commits, or none of it does."""
+    def run(self, report: Callable[[str], None] | None = None,
+            deliveries: dict[str, Path] | None = None,
+            deleted: Path | None = None) -> RunSummary:
+        """Land, standardize, link and assign EIDs: all of it commits, or none of it does.
+
+        With `deliveries` (source name -> delta files) and/or `deleted` (a CSV of
+        source_system, source_record_id), only those records are landed, standardized
+        and scored, and only the clusters they touch are rebuilt.
+        """
         clock = StageClock(report)
+        incremental = bool(deliveries) or deleted is not None
         # Everything a user can get wrong is checked before the store is touched.
-        deliveries = check_sources(self.config.sources)
+        checked = check_sources(self._delta_sources(deliveries) if incremental
+                                else self.config.sources)
         model = load_model(self.config.model)
+        if incremental and not Path(self.config.store).exists():
+            raise LinkageError(f"{self.config.store}: an incremental delivery needs an existing "
+                               "store; run the full sources first")
         started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         with self.store(create=True) as store, store.transaction():
             run_id = store.scalar("run", "next_run_id",
                                   "SELECT coalesce(max(run_id), 0) + 1 FROM run")
             with clock.stage("land"):
-                landed = land_sources(store, deliveries, run_id)
+                landed = land_sources(store, checked, run_id, delta=incremental)
+                if deleted is not None:
+                    apply_deletions(store, deleted, run_id)
             with clock.stage("standardize"):
-                persons = standardize(store)
+                persons = standardize(store, changed_only=incremental)
             with clock.stage("link"):
-                link_counts = link(store, model, self.config.linking, run_id)
+                link_counts = (link_incremental if incremental else link)(
+                    store, model, self.config.linking, run_id)
             with clock.stage("crosswalk"):
                 crosswalk_counts = assign_enterprise_ids(store, run_id)
             summary = RunSummary(run_id, landed, persons, link_counts, crosswalk_counts,
@@ -121,6 +137,31 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             }))
             _maybe_pause("commit")
         return summary
+
+    def _delta_sources(self, deliveries: dict[str, Path] | None) -> list[SourceConfig]:
+        by_name = {source.name: source for source in self.config.sources}
+        unknown = sorted(set(deliveries or {}) - set(by_name))
+        if unknown:
+            raise ConfigError(f"{self.config.config_path}: no source named '{unknown[0]}' "
+                              f"(configured: {', '.join(by_name)})")
+        return [by_name[name].model_copy(update={"path": Path(path)})
+                for name, path in (deliveries or {}).items()]
+
+    def delivery_folder(self, folder: Path) -> tuple[dict[str, Path], Path | None]:
+        """Map a delivery folder laid out like the configured sources' folder (as
+        `linkage synth --deliveries` writes them) to delta paths per source, plus its
+        deleted.csv when present."""
+        paths = [source.path.resolve() for source in self.config.sources]
+        base = Path(os.path.commonpath(paths)) if len(paths) > 1 else paths[0].parent
+        deliveries = {}
+        for source in self.config.sources:
+            candidate = folder / source.path.resolve().relative_to(base)
+            if candidate.exists():
+                deliveries[source.name] = candidate
+        deleted = folder / "deleted.csv"
+        if not deliveries and not deleted.exists():
+            raise SourceError(f"{folder}: holds none of the configured sources' files")
+        return deliveries, deleted if deleted.exists() else None
 
     def train(self, out: Path, report: Callable[[str], None] | None = None) -> dict[str, Any]:
         """Train a model on the configured sources (landed in a scratch store) and write it."""
@@ -151,6 +192,18 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
                 {"delivery": delivery_id})
             names = [column[0] for column in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def standardize(self, out: Path, report: Callable[[str], None] | None = None) -> int:
+        """Land and standardize the configured sources in a scratch store (the run's store
+        is not touched) and write the canonical person table to `out` (.csv/.parquet)."""
+        clock = StageClock(report)
+        deliveries = check_sources(self.config.sources)
+        with open_store(":memory:", create=True) as scratch:
+            with clock.stage("land"):
+                land_sources(scratch, deliveries, run_id=0)
+            with clock.stage("standardize"):
+                standardize(scratch)
+            return write_standardized(scratch, out)
 
     def export_crosswalk(self, out: Path, as_of: int | None = None) -> int:
         with self.store(read_only=True) as store:

@@ -3,38 +3,40 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
+import hashlib
+import json
 
 import pytest
 
 from linkage.standardize import standardize
 from linkage.store import LANDED_COLUMNS, open_store
 
-_ids = itertools.count()
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    with open_store(tmp_path_factory.mktemp("std") / "store.duckdb", create=True) as store:
-        yield store
+def record_id(fields: dict) -> str:
+    """A record's id: its landed fields, so each distinct case lands once."""
+    return hashlib.sha1(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def standardized(store, **landed) -> dict:
-    """Land one record with these raw fields, standardize, and return its person row."""
-    record_id = f"r{next(_ids)}"
-    values = [landed.get(column) for column in LANDED_COLUMNS]
-    placeholders = ", ".join("?" for _ in LANDED_COLUMNS)
-    store.con.execute("DELETE FROM source_record")
-    store.con.execute(
-        f"INSERT INTO source_record VALUES (1, 'src', 'calsaws', 'f.csv', 1, ?, false, "
-        f"{placeholders}, '{{}}')", [record_id, *values])
-    standardize(store)
-    cursor = store.con.execute("SELECT * FROM person WHERE source_record_id = ?", [record_id])
-    names = [column[0] for column in cursor.description]
-    return dict(zip(names, cursor.fetchall()[0], strict=True))
+def standardize_all(path, cases: list[dict]) -> dict[str, dict]:
+    """Land every case as one record, standardize once, return person rows by record id."""
+    unique = {record_id(fields): fields for fields in cases}
+    with open_store(path, create=True) as store:
+        store.con.executemany(
+            f"INSERT INTO source_record (run_id, source_system, source_kind, source_file, "
+            f"source_row, source_record_id, is_deleted, {', '.join(LANDED_COLUMNS)}, raw) "
+            f"VALUES (1, 'src', 'calsaws', 'f.csv', 1, ?, false, "
+            f"{', '.join('?' for _ in LANDED_COLUMNS)}, '{{}}')",
+            [[key, *(fields.get(column) for column in LANDED_COLUMNS)]
+             for key, fields in unique.items()])
+        standardize(store)
+        cursor = store.con.execute("SELECT * FROM person")
+        names = [column[0] for column in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return {row["source_record_id"]: row for row in rows}
 
 
-@pytest.mark.parametrize("raw, expected", [
+NAME_CASES = [
     ({"first_name": "José", "last_name": "García-López"},
      {"first_name": "JOSE", "last_name": "GARCIA LOPEZ", "surname_parts": ["GARCIA", "LOPEZ"]}),
     ({"first_name": "maria", "last_name": "Garcia de Lopez"},
@@ -54,13 +56,8 @@ def standardized(store, **landed) -> dict:
     ({"first_name": "Zyxwv"}, {"first_name_canonical": "ZYXWV"}),
     ({"first_name": "Stephen", "last_name": "Smith"},
      {"first_name_phonetic": "STFN", "last_name_phonetic": "SM0"}),
-])
-def test_names(store, raw, expected):
-    person = standardized(store, **raw)
-    assert {key: person[key] for key in expected} == expected
-
-
-@pytest.mark.parametrize("raw, ssn, last4, quality", [
+]
+SSN_CASES = [
     ("123-45-6789", None, None, "invalid"),
     ("524-71-9043", "524719043", "9043", "full"),
     ("524719043", "524719043", "9043", "full"),
@@ -77,18 +74,8 @@ def test_names(store, raw, expected):
     ("xxxxx9043", None, "9043", "partial"),
     ("XXX-XX-9043", None, "9043", "partial"),
     ("", None, None, None),
-])
-def test_ssn_rules(store, raw, ssn, last4, quality):
-    person = standardized(store, ssn=raw, first_name="A")
-    assert (person["ssn"], person["ssn_last4"], person["ssn_quality"]) == (ssn, last4, quality)
-
-
-def test_hmis_partial_quality_ssn_is_never_a_full_ssn(store):
-    person = standardized(store, ssn="524719043", ssn_quality="2", first_name="A")
-    assert (person["ssn"], person["ssn_last4"], person["ssn_quality"]) == (None, "9043", "partial")
-
-
-@pytest.mark.parametrize("raw, dob, quality", [
+]
+DOB_CASES = [
     ("1980-03-15", dt.date(1980, 3, 15), "full"),
     ("03/15/1980", dt.date(1980, 3, 15), "full"),
     ("19800315", dt.date(1980, 3, 15), "full"),
@@ -100,13 +87,8 @@ def test_hmis_partial_quality_ssn_is_never_a_full_ssn(store):
     ("1985-01-01", dt.date(1985, 1, 1), "january_first"),
     ("15/03/1980", None, "unparseable"),
     ("", None, "missing"),
-])
-def test_dates_of_birth(store, raw, dob, quality):
-    person = standardized(store, dob=raw, first_name="A")
-    assert (person["dob"], person["dob_quality"]) == (dob, quality)
-
-
-@pytest.mark.parametrize("raw, expected", [
+]
+CONTACT_CASES = [
     ({"phone": "(213) 555-0134"}, {"phone": "2135550134"}),
     ({"phone": "1-213-555-0134"}, {"phone": "2135550134"}),
     ({"phone": "0000000000"}, {"phone": None}),
@@ -128,12 +110,49 @@ def test_dates_of_birth(store, raw, dob, quality):
     ({"street": "GENERAL DELIVERY"}, {"street": None, "address_kind": "general_delivery"}),
     ({"street": "Homeless"}, {"street": None, "address_kind": "homeless"}),
     ({"street": None}, {"address_kind": "none"}),
-])
-def test_identifiers_contacts_and_addresses(store, raw, expected):
-    person = standardized(store, first_name="A", **raw)
+]
+HMIS_PARTIAL = {"ssn": "524719043", "ssn_quality": "2", "first_name": "A"}
+
+
+@pytest.fixture(scope="module")
+def people(tmp_path_factory) -> dict[str, dict]:
+    cases = ([raw for raw, _ in NAME_CASES] + [{"ssn": raw, "first_name": "A"} for raw, *_ in SSN_CASES]
+             + [{"dob": raw, "first_name": "A"} for raw, *_ in DOB_CASES]
+             + [{"first_name": "A", **raw} for raw, _ in CONTACT_CASES] + [HMIS_PARTIAL])
+    return standardize_all(tmp_path_factory.mktemp("std") / "store.duckdb", cases)
+
+
+@pytest.mark.parametrize("raw, expected", NAME_CASES)
+def test_names(people, raw, expected):
+    person = people[record_id(raw)]
+    assert {key: person[key] for key in expected} == expected
     assert {key: person[key] for key in expected} == expected
 
 
-def test_record_key_joins_source_system_and_source_record_id(store):
-    person = standardized(store, first_name="A")
+@pytest.mark.parametrize("raw, ssn, last4, quality", SSN_CASES)
+def test_ssn_rules(people, raw, ssn, last4, quality):
+    person = people[record_id({"ssn": raw, "first_name": "A"})]
+    assert (person["ssn"], person["ssn_last4"], person["ssn_quality"]) == (ssn, last4, quality)
+
+
+def test_hmis_partial_quality_ssn_is_never_a_full_ssn(people):
+    person = people[record_id(HMIS_PARTIAL)]
+    assert (person["ssn"], person["ssn_last4"], person["ssn_quality"]) == (None, "9043", "partial")
+
+
+@pytest.mark.parametrize("raw, dob, quality", DOB_CASES)
+def test_dates_of_birth(people, raw, dob, quality):
+    person = people[record_id({"dob": raw, "first_name": "A"})]
+    assert (person["dob"], person["dob_quality"]) == (dob, quality)
+    assert (person["dob"], person["dob_quality"]) == (dob, quality)
+
+
+@pytest.mark.parametrize("raw, expected", CONTACT_CASES)
+def test_identifiers_contacts_and_addresses(people, raw, expected):
+    person = people[record_id({"first_name": "A", **raw})]
+    assert {key: person[key] for key in expected} == expected
+
+
+def test_record_key_joins_source_system_and_source_record_id(people):
+    person = people[record_id(HMIS_PARTIAL)]
     assert person["record_key"] == f"src:{person['source_record_id']}"

@@ -126,12 +126,18 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
     return Delivery(source, shape, reads, content.hexdigest())
 
 
-def land_sources(store: Store, deliveries: list[Delivery], run_id: int) -> list[LandingCount]:
-    """Land each delivery (replacing the source's snapshot) unless it is unchanged."""
-    return [_land(store, delivery, run_id) for delivery in deliveries]
+def land_sources(store: Store, deliveries: list[Delivery], run_id: int,
+                 delta: bool = False) -> list[LandingCount]:
+    """Land each delivery unless it is unchanged. A full delivery replaces the source's
+    snapshot; a `delta` one adds and replaces only its own records, and lists them in the
+    temp table `changed_record` (record_key) for the incremental stages."""
+    if delta:
+        store.run_step(STAGE, Step("changed_record", """
+CREATE TEMP TABLE IF NOT EXISTS changed_record (record_key VARCHAR)"""))
+    return [_land(store, delivery, run_id, delta) for delivery in deliveries]
 
 
-def _land(store: Store, delivery: Delivery, run_id: int) -> LandingCount:
+def _land(store: Store, delivery: Delivery, run_id: int, delta: bool = False) -> LandingCount:
     name = delivery.source.name
     count = LandingCount(name, delivery_id=store.scalar(
         STAGE, "next_delivery", "SELECT coalesce(max(delivery_id), 0) + 1 FROM delivery"))
@@ -150,9 +156,22 @@ ORDER BY delivery_id DESC LIMIT 1""", {"source": name})
     lineage = {"run_id": run_id, "source_system": name, "kind": delivery.shape.kind,
                "delivery_id": count.delivery_id}
     landed_columns = ", ".join(LANDED_COLUMNS)
+    if delta:
+        replace = [
+            Step("note_changed", """
+INSERT INTO changed_record SELECT DISTINCT $source_system || ':' || source_record_id
+FROM landing WHERE reject_reason IS NULL""", {"source_system": name}),
+            Step("replace_records", """
+DELETE FROM source_record WHERE source_system = $source_system AND source_record_id IN (
+    SELECT source_record_id FROM landing WHERE reject_reason IS NULL)""",
+                 {"source_system": name}),
+        ]
+    else:
+        replace = [Step("replace_snapshot",
+                        "DELETE FROM source_record WHERE source_system = $source_system",
+                        {"source_system": name})]
     store.run_steps(STAGE, [
-        Step("replace_snapshot", "DELETE FROM source_record WHERE source_system = $source_system",
-             {"source_system": name}),
+        *replace,
         Step("insert_records", f"""
 INSERT INTO source_record (run_id, source_system, source_kind, source_file, source_row,
     source_record_id, is_deleted, {landed_columns}, raw, delivery_id, source_file_hash)

@@ -1,5 +1,6 @@
 """Standardize: landed source records -> the canonical person table (DESIGN §4, §5)."""
 
-from linkage.standardize.person import standardize
+from linkage.standardize.export import write_standardized
+from linkage.standardize.person import PERSON_COLUMNS, standardize
 
-__all__ = ["standardize"]
+__all__ = ["PERSON_COLUMNS", "standardize", "write_standardized"]

@@ -1,112 +1,190 @@
-"""Build the canonical person table (DESIGN §4) from the landed source records."""
+"""Build the canonical person table (DESIGN §4) from the landed source records.
+
+Heavy rules run once per distinct value (names.py, addresses.py) and are joined back;
+the cheap ones are macros applied per row (rules.py).
+
+Name order: first and last stay as given. Swapped records still meet: the model compares
+first_name against last_name reversed (ColumnsReversedLevel), `name_tokens` holds every
+name word sorted, so two records with the same words in any order (first/last swapped,
+first/middle swapped, NGUYEN VAN AN against AN VAN NGUYEN) have equal tokens, and
+`family_name_first` flags a record whose first-name field holds a family name usually
+written first (NGUYEN, KIM, CHEN ...) while its last-name field does not.
+"""
 
 from __future__ import annotations
 
-from linkage.standardize.lookups import STAGE, add_phonetic_keys, install
+from linkage.standardize.addresses import NO_STREET_KINDS, build_address_values
+from linkage.standardize.lookups import STAGE, install
+from linkage.standardize.names import add_phonetic_keys, build_dob_values, build_name_values
+from linkage.standardize.rules import sql_list
 from linkage.store import Step, Store
+from linkage.store.schema import TABLES
 
-UNIT_DESIGNATORS = "APT|APARTMENT|UNIT|STE|SUITE|SPC|SPACE|RM|ROOM|NO|NUM|NUMBER"
+# Landed columns standardize reads that older stores may not have (mailing address).
+_OPTIONAL_COLUMNS = ("mail_street", "mail_unit", "mail_city", "mail_state", "mail_zip")
 
-_CLEANED = f"""
-CREATE OR REPLACE TEMP TABLE person_cleaned AS
-WITH cleaned AS (
-    SELECT r.*,
-        std_name(r.first_name) AS first_clean,
-        std_name(r.middle_name) AS middle_clean,
-        std_name(r.last_name) AS last_clean,
-        std_name(r.name_suffix) AS suffix_clean,
-        std_text(replace(r.street, '#', ' APT ')) AS street_clean,
-        regexp_replace(std_text(replace(r.unit, '#', ' ')), '^({UNIT_DESIGNATORS}) ', '') AS unit_clean,
-        -- HMIS SSN quality 2 is a partial or approximate SSN: its last four, never a full SSN.
-        CASE WHEN r.ssn_quality = '2' THEN NULL ELSE std_ssn(r.ssn) END AS ssn_valid
-    FROM source_record AS r
+PERSON_COLUMNS = (
+    "record_key", "source_system", "source_record_id", "run_id", "is_deleted",
+    "first_name", "middle_name", "last_name", "name_suffix", "surname_parts",
+    "first_name_canonical", "first_name_phonetic", "last_name_phonetic", "name_quality",
+    "dob", "dob_quality", "ssn", "ssn_last4", "ssn_quality", "sex", "cin", "mrn",
+    "mrn_authority", "street", "unit", "city", "state", "zip5", "address_kind", "phone",
+    "email", "household_id", "name_tokens", "family_name_first",
 )
-SELECT *,
-    regexp_extract(street_clean, '^(.*) ({UNIT_DESIGNATORS}) ([A-Z0-9]+)$',
-        ['street', 'designator', 'unit']) AS street_split,
-    CASE
-        WHEN street_clean IS NULL THEN 'none'
-        WHEN regexp_matches(street_clean, '\\bGENERAL DELIVERY\\b') THEN 'general_delivery'
-        WHEN regexp_matches(street_clean,
-            '\\b(HOMELESS|TRANSIENT|UNHOUSED|NO FIXED ADDRESS|NO ADDRESS|UNSHELTERED)\\b')
-            THEN 'homeless'
-        ELSE 'residential'
-    END AS address_kind
-FROM cleaned"""
 
-_INSERT = """
-INSERT INTO person
+_NAMED = """
+CREATE OR REPLACE TEMP TABLE person_named AS
+SELECT r.source_system, r.source_record_id, r.run_id, r.is_deleted, r.name_quality,
+    r.dob, r.dob_quality, r.ssn_quality, r.sex, r.mrn, r.mrn_authority, r.household_id,
+    r.street, r.unit, r.city, r.state, r.zip,
+    -- JOHN/JANE DOE is a placeholder as a whole, not a real first or last name.
+    (f.name IN ('JOHN', 'JANE') AND l.name = 'DOE') IS TRUE AS doe,
+    CASE WHEN NOT doe THEN f.name END AS first_clean,
+    CASE WHEN NOT doe THEN f.parts END AS first_parts,
+    m.name AS middle_clean, m.parts AS middle_parts,
+    CASE WHEN NOT doe THEN l.name END AS last_clean,
+    CASE WHEN NOT doe THEN l.parts END AS last_parts,
+    coalesce(s.as_suffix, l.trailing_suffix, f.trailing_suffix) AS suffix_clean,
+    -- Each identifier cleaned once here; the *_of macros then test the cleaned text.
+    ssn_chars(r.ssn) AS ssn_x, nullif(trim(r.ssn), '') IS NULL AS ssn_blank,
+    cin_chars(r.cin) AS cin_x, phone_ten(phone_digits(r.phone)) AS phone_ten,
+    lower(trim(r.email)) AS email_lower,
+    {mail}
+FROM standardize_input AS r
+LEFT JOIN name_value AS f ON f.raw = r.first_name
+LEFT JOIN name_value AS m ON m.raw = r.middle_name
+LEFT JOIN name_value AS l ON l.raw = r.last_name
+LEFT JOIN name_value AS s ON s.raw = r.name_suffix"""
+
+_NO_STREET = sql_list(NO_STREET_KINDS)
+_ADDRESS_KEY = ("street", "unit", "city", "state", "zip")
+
+
+def _address_join(alias: str, prefix: str, suffix: str) -> str:
+    return " AND ".join(f"{alias}.{column}_raw IS NOT DISTINCT FROM c.{prefix}{column}{suffix}"
+                        for column in _ADDRESS_KEY)
+
+
+_INSERT = f"""
+INSERT INTO person ({", ".join(PERSON_COLUMNS)})
+WITH based AS (
+    SELECT c.*, CASE WHEN c.ssn_quality = '2' THEN NULL ELSE valid_ssn_of(c.ssn_x) END AS ssn_valid,
+        -- The residence, unless it carries no street (homeless, none) and a usable
+        -- mailing address exists: then that one, of kind mailing unless known to be more.
+        (res.street IS NULL OR coalesce(res.kind, '') IN ({_NO_STREET}))
+            AND mail.street IS NOT NULL AS use_mail,
+        res.street AS res_street, res.unit AS res_unit, res.city AS res_city,
+        res.state AS res_state, res.zip5 AS res_zip5, res.kind AS res_kind,
+        mail.street AS mail_street, mail.unit AS mail_unit, mail.city AS mail_city,
+        mail.state AS mail_state, mail.zip5 AS mail_zip5, mail.kind AS mail_kind
+    FROM person_named AS c
+    LEFT JOIN address_value AS res ON {_address_join("res", "", "")}
+    LEFT JOIN address_value AS mail ON {_address_join("mail", "mail_", "_raw")}
+)
 SELECT
-    c.source_system || ':' || c.source_record_id AS record_key,
+    c.source_system || ':' || c.source_record_id,
     c.source_system, c.source_record_id, c.run_id, c.is_deleted,
-    n.first_name, c.middle_clean AS middle_name, n.last_name, n.name_suffix,
-    surname_parts(n.last_name) AS surname_parts,
-    coalesce(nick.canonical, n.first_name) AS first_name_canonical,
-    pf.metaphone AS first_name_phonetic,
-    pl.metaphone AS last_name_phonetic,
+    c.first_clean, c.middle_clean, c.last_clean, c.suffix_clean, c.last_parts,
+    coalesce(nick.canonical, c.first_clean),
+    pf.metaphone, pl.metaphone,
     CASE c.name_quality WHEN '1' THEN 'full' WHEN '2' THEN 'partial' WHEN '8' THEN 'not_known'
-        WHEN '9' THEN 'refused' WHEN '99' THEN 'not_collected' END AS name_quality,
-    std_dob(c.dob) AS dob,
+        WHEN '9' THEN 'refused' WHEN '99' THEN 'not_collected' END,
+    d.dob,
     CASE
-        WHEN coalesce(trim(c.dob), '') = '' THEN 'missing'
-        WHEN std_date(c.dob) IS NULL THEN 'unparseable'
-        WHEN std_dob(c.dob) IS NULL THEN 'invalid'
+        WHEN d.raw IS NULL THEN 'missing'
+        WHEN d.partial THEN 'partial'
+        WHEN d.parsed IS NULL THEN 'unparseable'
+        WHEN d.dob IS NULL THEN 'invalid'
         WHEN c.dob_quality = '2' THEN 'approximate'
-        WHEN year(std_dob(c.dob)) < 1915 THEN 'before_1915'
-        WHEN month(std_dob(c.dob)) = 1 AND day(std_dob(c.dob)) = 1 THEN 'january_first'
+        WHEN year(d.dob) < 1915 THEN 'before_1915'
+        WHEN month(d.dob) = 1 AND day(d.dob) = 1 THEN 'january_first'
         ELSE 'full'
-    END AS dob_quality,
-    c.ssn_valid AS ssn,
-    coalesce(right(c.ssn_valid, 4), partial_ssn_last4(c.ssn),
-        CASE WHEN c.ssn_quality = '2' AND regexp_full_match(right(ssn_chars(c.ssn), 4), '[0-9]{4}')
-            THEN right(ssn_chars(c.ssn), 4) END) AS ssn_last4,
+    END,
+    c.ssn_valid,
+    -- HMIS SSN quality 2 is a partial or approximate SSN: its last four, never a full SSN.
+    coalesce(right(c.ssn_valid, 4), partial_last4_of(c.ssn_x),
+        CASE WHEN c.ssn_quality = '2' AND regexp_full_match(right(c.ssn_x, 4), '[0-9]{{4}}')
+            THEN right(c.ssn_x, 4) END),
     CASE
         WHEN c.ssn_valid IS NOT NULL THEN 'full'
-        WHEN partial_ssn_last4(c.ssn) IS NOT NULL OR c.ssn_quality = '2' THEN 'partial'
-        WHEN coalesce(trim(c.ssn), '') = '' THEN NULL
+        WHEN is_partial_ssn_of(c.ssn_x) OR partial_last4_of(c.ssn_x) IS NOT NULL
+            OR c.ssn_quality = '2' THEN 'partial'
+        WHEN c.ssn_blank THEN NULL
         ELSE 'invalid'
-    END AS ssn_quality,
-    std_sex(c.sex) AS sex,
-    std_cin(c.cin) AS cin,
-    nullif(trim(c.mrn), '') AS mrn,
-    nullif(trim(c.mrn_authority), '') AS mrn_authority,
-    CASE WHEN c.address_kind = 'residential' THEN array_to_string(list_transform(
-        string_split(coalesce(nullif(c.street_split.street, ''), c.street_clean), ' '),
-        lambda word: coalesce(u.words[word], word)), ' ') END AS street,
-    coalesce(nullif(c.unit_clean, ''), nullif(c.street_split.unit, '')) AS unit,
-    std_text(c.city) AS city,
-    CASE WHEN regexp_full_match(upper(trim(c.state)), '[A-Z]{2}') THEN upper(trim(c.state)) END AS state,
-    std_zip5(c.zip) AS zip5,
-    c.address_kind,
-    std_phone(c.phone) AS phone,
-    std_email(c.email) AS email,
-    nullif(trim(c.household_id), '') AS household_id
-FROM person_cleaned AS c
-CROSS JOIN usps_word AS u
-CROSS JOIN LATERAL (
-    SELECT
-        -- JOHN/JANE DOE is a placeholder as a whole, not a real first or last name.
-        CASE WHEN c.first_clean IN ('JOHN', 'JANE') AND c.last_clean = 'DOE' THEN NULL
-            ELSE c.first_clean END AS first_name,
-        CASE WHEN c.first_clean IN ('JOHN', 'JANE') AND c.last_clean = 'DOE' THEN NULL
-            ELSE without_suffix(c.last_clean) END AS last_name,
-        coalesce(c.suffix_clean, trailing_suffix(c.last_clean)) AS name_suffix
-) AS n
-LEFT JOIN nickname_canonical AS nick ON nick.name = n.first_name
-LEFT JOIN phonetic AS pf ON pf.name = n.first_name
-LEFT JOIN phonetic AS pl ON pl.name = n.last_name"""
+    END,
+    std_sex(c.sex), valid_cin_of(c.cin_x), std_mrn(c.mrn),
+    CASE WHEN std_mrn(c.mrn) IS NOT NULL THEN std_authority(c.mrn_authority) END,
+    CASE WHEN c.use_mail THEN c.mail_street ELSE c.res_street END,
+    CASE WHEN c.use_mail THEN c.mail_unit ELSE c.res_unit END,
+    CASE WHEN c.use_mail THEN c.mail_city ELSE c.res_city END,
+    CASE WHEN c.use_mail THEN c.mail_state ELSE c.res_state END,
+    CASE WHEN c.use_mail THEN c.mail_zip5 ELSE c.res_zip5 END,
+    CASE WHEN c.use_mail THEN coalesce(c.mail_kind, 'mailing')
+        ELSE coalesce(c.res_kind, 'residential') END,
+    valid_phone_of(c.phone_ten), valid_email_of(c.email_lower), nullif(trim(c.household_id), ''),
+    nullif(list_sort(list_distinct(flatten([
+        coalesce(c.first_parts, []), coalesce(c.middle_parts, []), coalesce(c.last_parts, [])]))), []),
+    CASE WHEN c.first_clean IS NOT NULL AND c.last_clean IS NOT NULL
+        THEN ff.surname IS NOT NULL AND fl.surname IS NULL END
+FROM based AS c
+LEFT JOIN dob_value AS d ON d.raw = c.dob
+LEFT JOIN nickname_canonical AS nick ON nick.name = c.first_clean
+LEFT JOIN phonetic AS pf ON pf.name = c.first_clean
+LEFT JOIN phonetic AS pl ON pl.name = c.last_clean
+LEFT JOIN family_name_first AS ff ON ff.surname = c.first_clean
+LEFT JOIN family_name_first AS fl ON fl.surname = c.last_clean"""
 
 
-def standardize(store: Store) -> int:
-    """Rebuild `person` from `source_record`; return the number of person rows."""
+def _landed_columns(store: Store) -> set[str]:
+    rows = store.run_step(STAGE, Step("landed_columns", """
+SELECT column_name FROM information_schema.columns WHERE table_name = 'source_record'"""))
+    return {row[0] for row in rows}
+
+
+def _mail_columns(landed: set[str]) -> str:
+    return ",\n    ".join(
+        f"{'r.' + column if column in landed else 'NULL::VARCHAR'} AS {column}_raw"
+        for column in _OPTIONAL_COLUMNS)
+
+
+def standardize(store: Store, changed_only: bool = False) -> int:
+    """Rebuild `person` from `source_record`; return the number of person rows.
+
+    With `changed_only`, only the records listed in the temp table `changed_record`
+    (record_key) are standardized again, for an incremental delivery.
+    """
     install(store)
-    store.run_step(STAGE, Step("clean", _CLEANED))
+    landed = _landed_columns(store)
+    store.run_step(STAGE, Step("standardize_input", "CREATE OR REPLACE TEMP VIEW standardize_input AS "
+                               + ("""SELECT * FROM source_record
+WHERE source_system || ':' || source_record_id IN (SELECT record_key FROM changed_record)"""
+                                  if changed_only else "SELECT * FROM source_record")))
+    build_name_values(store, """
+SELECT first_name AS raw FROM standardize_input UNION SELECT middle_name FROM standardize_input
+UNION SELECT last_name FROM standardize_input UNION SELECT name_suffix FROM standardize_input""")
+    build_dob_values(store, "SELECT DISTINCT dob AS raw FROM standardize_input")
+    lines = ["SELECT street AS street_raw, unit AS unit_raw, city AS city_raw, state AS state_raw, "
+             "zip AS zip_raw FROM standardize_input"]
+    if set(_OPTIONAL_COLUMNS) <= landed:
+        lines.append("SELECT mail_street, mail_unit, mail_city, mail_state, mail_zip "
+                     "FROM standardize_input WHERE mail_street IS NOT NULL")
+    build_address_values(store, "\nUNION ".join(lines))
+    store.run_step(STAGE, Step("person_named", _NAMED.format(mail=_mail_columns(landed))))
     add_phonetic_keys(store, """
-SELECT first_clean FROM person_cleaned WHERE first_clean IS NOT NULL
-UNION SELECT without_suffix(last_clean) FROM person_cleaned WHERE last_clean IS NOT NULL""")
+SELECT first_clean FROM person_named WHERE first_clean IS NOT NULL
+UNION SELECT last_clean FROM person_named WHERE last_clean IS NOT NULL""")
+    if changed_only:
+        replace = [Step("drop_changed_person", """
+DELETE FROM person WHERE record_key IN (SELECT record_key FROM changed_record)""")]
+    else:
+        # Rebuilt whole: dropping and recreating is far cheaper than deleting a million
+        # rows and inserting them again under the same primary keys.
+        replace = [Step("drop_person", "DROP TABLE person"),
+                   Step("create_person", TABLES["person"])]
     store.run_steps(STAGE, [
-        Step("clear_person", "DELETE FROM person"),
+        *replace,
         Step("insert_person", _INSERT),
-        Step("drop_cleaned", "DROP TABLE person_cleaned"),
+        Step("drop_work_tables", "DROP TABLE person_named; DROP TABLE name_value; "
+             "DROP TABLE dob_value; DROP TABLE address_value; DROP VIEW standardize_input"),
     ])
     return store.scalar(STAGE, "count_person", "SELECT count(*) FROM person")

@@ -1,0 +1,34 @@
+"""Write the canonical person table to a file a data engineer can open."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from linkage.errors import LinkageError
+from linkage.standardize.person import PERSON_COLUMNS
+from linkage.store import Step, Store
+
+STAGE = "standardize"
+_FORMATS = {".csv": "(FORMAT csv, HEADER true)", ".parquet": "(FORMAT parquet)"}
+
+
+def write_standardized(store: Store, out: Path) -> int:
+    """Write `person` (every column, ordered by record_key) to `out` (.csv or .parquet).
+
+    The file holds PII, so it is created readable by its owner only. Returns the rows written.
+    """
+    out = Path(out)
+    options = _FORMATS.get(out.suffix.lower())
+    if options is None:
+        raise LinkageError(f"{out}: unsupported format '{out.suffix}'; expected .csv or .parquet")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    previous_umask = os.umask(0o077)
+    try:
+        store.run_step(STAGE, Step("write_standardized", f"""
+COPY (SELECT {", ".join(PERSON_COLUMNS)} FROM person ORDER BY record_key)
+TO $path {options}""", {"path": str(out)}))
+    finally:
+        os.umask(previous_umask)
+    os.chmod(out, 0o600)
+    return store.scalar(STAGE, "count_person", "SELECT count(*) FROM person")

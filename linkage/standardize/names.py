@@ -1,0 +1,87 @@
+"""Names and dates over distinct values: each raw spelling is cleaned once, then joined back.
+
+`name_value(raw, name, suffix)`: a raw first, middle or last name cleaned (DESIGN §5):
+upper case ASCII, punctuation dropped, a courtesy title and a trailing suffix split off,
+digits dropped, placeholders null. `phonetic(name, metaphone)`: the one per-value Python
+function (jellyfish's metaphone, no set-based form), once per distinct clean name.
+`dob_value(raw, partial, parsed, dob)`: a raw date of birth parsed by its shape; `dob` is
+null where the date is a placeholder, in the future or before 1900.
+"""
+
+from __future__ import annotations
+
+import jellyfish
+import pyarrow as pa
+
+from linkage.standardize.rules import (NAME_SUFFIXES, PLACEHOLDER_DOBS, TWO_DIGIT_YEAR_SHAPES,
+                                      date_parse_sql, date_text_sql)
+from linkage.store import Step, Store
+
+STAGE = "standardize"
+_PLACEHOLDER_DATES = ", ".join(f"DATE '{day}'" for day in PLACEHOLDER_DOBS)
+
+
+def build_name_values(store: Store, raw_names_sql: str) -> None:
+    """Clean every distinct raw name that `raw_names_sql` (a SELECT of one column) yields."""
+    suffixes = pa.table({"form": pa.array(list(NAME_SUFFIXES), pa.string()),
+                         "suffix": pa.array(list(NAME_SUFFIXES.values()), pa.string())})
+    store.con.register("name_suffix_values", suffixes)
+    try:
+        store.run_step(STAGE, Step("name_suffix", """
+CREATE OR REPLACE TEMP TABLE name_suffix AS SELECT * FROM name_suffix_values"""))
+    finally:
+        store.con.unregister("name_suffix_values")
+    store.run_step(STAGE, Step("name_value", f"""
+CREATE OR REPLACE TEMP TABLE name_value AS
+WITH raw_names AS ({raw_names_sql}), texts AS (
+    SELECT raw, name_text(raw) AS text FROM raw_names WHERE raw IS NOT NULL
+), split AS (
+    SELECT raw, text,
+        CASE WHEN is_name_placeholder(text) THEN NULL
+            ELSE name_letters(without_suffix(without_title(text))) END AS name,
+        trailing_suffix(text) AS suffix_form
+    FROM texts WHERE text IS NOT NULL
+)
+SELECT s.raw, c.name, surname_parts(c.name) AS parts,
+    sf.suffix AS trailing_suffix, whole.suffix AS as_suffix
+FROM split AS s
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN is_name_placeholder(s.name) THEN NULL ELSE s.name END AS name) AS c
+LEFT JOIN name_suffix AS sf ON sf.form = s.suffix_form
+LEFT JOIN name_suffix AS whole ON whole.form = s.text"""))
+
+
+def add_phonetic_keys(store: Store, names_sql: str) -> None:
+    """Build table `phonetic(name, metaphone)` over the distinct values `names_sql` yields."""
+    distinct = [row[0] for row in store.run_step(STAGE, Step("distinct_names", names_sql))]
+    keys = pa.table({
+        "name": pa.array(distinct, pa.string()),
+        "metaphone": pa.array([jellyfish.metaphone(name) or None for name in distinct], pa.string()),
+    })
+    store.con.register("phonetic_values", keys)
+    try:
+        store.run_step(STAGE, Step(
+            "phonetic", "CREATE OR REPLACE TEMP TABLE phonetic AS SELECT * FROM phonetic_values"))
+    finally:
+        store.con.unregister("phonetic_values")
+
+
+def build_dob_values(store: Store, raw_dates_sql: str) -> None:
+    """Parse every distinct raw date of birth; a two-digit year is never in the future."""
+    store.run_step(STAGE, Step("dob_value", f"""
+CREATE OR REPLACE TEMP TABLE dob_value AS
+WITH raw_dates AS ({raw_dates_sql}), parsed AS (
+    SELECT raw, {date_parse_sql('raw')} AS parsed,
+        regexp_full_match(trim(raw), '[0-9]{{4}}(-[0-9]{{2}})?') AS partial,
+        regexp_full_match({date_text_sql('raw')}, '{TWO_DIGIT_YEAR_SHAPES}') AS two_digit_year
+    FROM raw_dates WHERE nullif(trim(raw), '') IS NOT NULL
+)
+SELECT raw, partial, parsed, CASE
+        WHEN parsed < DATE '1900-01-01' OR parsed > current_date
+            OR parsed IN ({_PLACEHOLDER_DATES}) THEN NULL
+        ELSE parsed END AS dob
+FROM (
+    SELECT raw, partial, CASE WHEN two_digit_year AND parsed > current_date
+        THEN (parsed - INTERVAL 100 YEAR)::DATE ELSE parsed END AS parsed
+    FROM parsed
+)"""))

@@ -1,0 +1,107 @@
+"""An incremental delivery ends where a full run on the same final data ends."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import duckdb
+import pytest
+
+from conftest import ROOT, SAMPLE_CONFIG, SAMPLE_DATA, cli
+
+
+def read_rows(path):
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader)
+        return header, list(reader)
+
+
+def write_rows(path, header, rows):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def make_config(folder, data, store):
+    config = folder / f"{store.stem}.yaml"
+    config.write_text(SAMPLE_CONFIG.read_text().replace("../sample_data", str(data))
+                      .replace("../models", str(ROOT / "models"))
+                      .replace("../out/sample.duckdb", str(store)))
+    return config
+
+
+def active(store) -> dict:
+    with duckdb.connect(str(store), read_only=True) as con:
+        return dict(((s, r), e) for s, r, e in con.execute(
+            "SELECT source_system, source_record_id, enterprise_id FROM crosswalk "
+            "WHERE valid_to_run IS NULL").fetchall())
+
+
+@pytest.fixture(scope="module")
+def deliveries(tmp_path_factory):
+    """Day 0 (the sample less 60 EHR patients), a delta (those 60, 10 changed patients,
+    5 CalSAWS deletions) and the final full data."""
+    folder = tmp_path_factory.mktemp("incremental")
+    day0, final, delta = folder / "day0", folder / "final", folder / "delta"
+    for target in (day0, final):
+        shutil.copytree(SAMPLE_DATA, target)
+    header, rows = read_rows(SAMPLE_DATA / "ehr" / "patients.csv")
+    phone = header.index("phone")
+    changed = [list(row) for row in rows[:10]]
+    for row in changed:
+        row[phone] = "(415) 555-01" + row[0][-2:]
+    write_rows(day0 / "ehr" / "patients.csv", header, rows[:-60])
+    write_rows(final / "ehr" / "patients.csv", header, changed + rows[10:])
+    write_rows(delta / "ehr" / "patients.csv", header, changed + rows[-60:])
+    cal_header, cal_rows = read_rows(SAMPLE_DATA / "calsaws" / "persons.csv")
+    write_rows(final / "calsaws" / "persons.csv", cal_header, cal_rows[5:])
+    write_rows(delta / "deleted.csv", ["source_system", "source_record_id"],
+               [["calsaws", "-".join(row[:3])] for row in cal_rows[:5]])
+    return folder, day0, final, delta
+
+
+def test_incremental_delivery_agrees_with_a_full_rerun(deliveries, capsys):
+    folder, day0, final, delta = deliveries
+    incremental_store, full_store = folder / "incremental.duckdb", folder / "full.duckdb"
+    incremental_config = make_config(folder, day0, incremental_store)
+    full_config = make_config(folder, day0, full_store)
+    for config in (incremental_config, full_config):
+        assert cli("-q", "run", "--config", config) == 0
+    assert active(incremental_store) == active(full_store)
+
+    capsys.readouterr()
+    assert cli("-q", "run", "--config", incremental_config, "--delivery", delta, "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert [s["rows_landed"] for s in summary["sources"]] == [70]
+    assert summary["crosswalk"]["records_removed"] == 5
+    assert summary["persons"] == 5048  # every record kept: deleted ones inactive
+    assert summary["link"]["records"] == 5043
+
+    full_config.write_text(full_config.read_text().replace(str(day0), str(final)))
+    assert cli("-q", "run", "--config", full_config) == 0
+    assert active(incremental_store) == active(full_store)
+
+
+def test_incremental_run_scores_only_the_delivered_records(deliveries, capsys):
+    folder, day0, _, delta = deliveries
+    store = folder / "scored.duckdb"
+    config = make_config(folder, day0, store)
+    assert cli("-q", "run", "--config", config, "--json") == 0
+    full = json.loads(capsys.readouterr().out)
+    assert cli("-q", "run", "--config", config, "--delivery",
+               f"ehr_csv={delta / 'ehr' / 'patients.csv'}", "--json") == 0
+    incremental = json.loads(capsys.readouterr().out)
+    assert incremental["link"]["pairs_scored"] < full["link"]["pairs_scored"] / 10
+
+
+def test_a_delivery_for_an_unknown_source_is_refused(deliveries, capsys):
+    folder, day0, _, delta = deliveries
+    config = make_config(folder, day0, folder / "refused.duckdb")
+    assert cli("-q", "run", "--config", config) == 0
+    assert cli("run", "--config", config, "--delivery", f"nope={delta}") == 2
+    assert "no source named 'nope'" in capsys.readouterr().err
