@@ -249,3 +249,12 @@ def test_commands_reading_the_store_say_when_there_is_none(tmp_path, capsys):
     assert cli("crosswalk", "export", "--config", SAMPLE_CONFIG, "--store",
                tmp_path / "none.duckdb", "--out", tmp_path / "x.csv") == 3
     assert "store not found" in capsys.readouterr().err
+
+
+def test_engine_connections_draw_no_progress_bar_on_stdout(tmp_path):
+    # stdout carries the summary and --json; DuckDB's bar for long queries would corrupt it.
+    from linkage.store import open_store
+
+    with open_store(tmp_path / "s.duckdb", create=True) as store:
+        assert store.con.execute(
+            "SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]

@@ -20,7 +20,7 @@ from splink import DuckDBAPI, Linker, SettingsCreator
 
 from linkage.errors import ModelError
 from linkage.link.model import MODEL_COLUMNS
-from linkage.store import Step, Store
+from linkage.store import connect, Step, Store
 
 PERSON_INPUT = "person_input"
 
@@ -53,7 +53,7 @@ def model_fingerprint(path: Path) -> str:
 @contextmanager
 def splink_linker(persons: pa.Table, settings: SettingsCreator | dict) -> Iterator[Linker]:
     """A Linker over `persons`; its connection is closed on exit (no leaked spill files)."""
-    connection = duckdb.connect()
+    connection = connect()
     try:
         db_api = DuckDBAPI(connection)
         frame = db_api.register(persons, dataset_display_name=PERSON_INPUT)

@@ -15,7 +15,7 @@ import duckdb
 
 from linkage.errors import LinkageError, SourceError
 from linkage.review.decisions import Decision, record_decisions
-from linkage.store import Store
+from linkage.store import connect, Store
 
 FIELDS = ("first_name", "middle_name", "last_name", "name_suffix", "dob", "sex", "ssn_last4",
           "cin", "mrn", "street", "unit", "city", "zip5", "phone", "email")
@@ -96,7 +96,7 @@ def import_review(store: Store, path: Path, reviewer: str) -> int:
     if not path.is_file():
         raise SourceError(f"{path}: review file not found")
     try:
-        with duckdb.connect() as con:
+        with connect() as con:
             cursor = con.execute("SELECT * FROM read_csv($path, header = true, all_varchar = true)",
                                  {"path": str(path)})
             columns = [column[0] for column in cursor.description]

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from linkage.errors import SourceError
-from linkage.store import Step, Store
+from linkage.store import connect, Step, Store
 
 STAGE = "land"
 COLUMNS = ("source_system", "source_record_id")
@@ -22,7 +22,7 @@ def apply_deletions(store: Store, path: Path, run_id: int) -> tuple[int, int]:
     if not path.is_file():
         raise SourceError(f"{path}: deletions file not found")
     try:
-        with duckdb.connect() as con:
+        with connect() as con:
             header = [row[0] for row in con.execute(
                 "SELECT column_name FROM (DESCRIBE SELECT * FROM read_csv($p, header = true, "
                 "all_varchar = true))", {"p": str(path)}).fetchall()]

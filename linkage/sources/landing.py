@@ -22,7 +22,7 @@ from linkage.sources import files as source_files
 from linkage.sources.readers import (CSV_REJECTS, CSV_SCANS, csv_reader, ndjson_lines_reader,
                                      parquet_reader)
 from linkage.sources.shapes import DATE_FORMATS, HMIS_FY2024_GENDER, SHAPES, Shape
-from linkage.store import LANDED_COLUMNS, Step, Store
+from linkage.store import connect, LANDED_COLUMNS, Step, Store
 
 STAGE = "land"
 # Bump when landing rules change, so an unchanged file is landed again under new rules.
@@ -68,7 +68,7 @@ class LandingCount:
 
 def check_sources(sources: list[SourceConfig]) -> list[Delivery]:
     """Resolve, hash and check every source's files; raise SourceError on the first problem."""
-    con = duckdb.connect()
+    con = connect()
     try:
         return [_check_source(con, source) for source in sources]
     finally:

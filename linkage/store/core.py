@@ -25,6 +25,15 @@ from linkage.store.schema import SCHEMA_VERSION, TABLES
 log = logging.getLogger(__name__)
 
 
+
+def connect(database: str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that draws no progress bar: DuckDB prints one on stdout for
+    long queries, and stdout belongs to the CLI's summary (and --json)."""
+    connection = duckdb.connect(database, read_only=read_only)
+    connection.execute("SET enable_progress_bar = false")
+    return connection
+
+
 @dataclass(frozen=True)
 class Step:
     """A named SQL step: what it builds, the SQL, and its bound parameters."""
@@ -97,7 +106,7 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     previous_umask = os.umask(0o077)  # store and its WAL readable by the owner only
     try:
-        connection = duckdb.connect(str(path), read_only=read_only)
+        connection = connect(str(path), read_only=read_only)
     except duckdb.IOException as error:
         if "lock" in str(error).lower():
             raise StoreBusyError(
