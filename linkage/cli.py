@@ -55,13 +55,23 @@ def _progress(message: str) -> None:
               help="Random seed; the same seed gives byte-identical files.")
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Folder to write the population into.")
-def synth(people: int, seed: int, out: Path) -> None:
+@click.option("--deliveries", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Also write K later days under OUT/deliveries/dayNN/ (snapshot/ and delta/).")
+@click.option("--noise-config", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              default=None, help="YAML overriding the documented noise and coverage defaults.")
+def synth(people: int, seed: int, out: Path, deliveries: int, noise_config: Path | None) -> None:
     """Write a seeded synthetic population as CalSAWS, HMIS and EHR extracts plus truth.csv."""
-    from linkage.synth import generate_population
+    from linkage.errors import ConfigError
+    from linkage.synth import generate_population, load_synth_config
 
-    summary = generate_population(people, seed, out)
+    try:
+        settings = load_synth_config(noise_config)
+    except ValueError as error:
+        raise ConfigError(f"{noise_config}: {error}") from None
+    summary = generate_population(people, seed, out, deliveries=deliveries, config=settings)
     records = ", ".join(f"{name} {count}" for name, count in summary.records.items())
-    click.echo(f"wrote {summary.people} people to {out}: {records} records")
+    seconds = ", ".join(f"{part} {value:.1f}s" for part, value in summary.seconds.items())
+    click.echo(f"wrote {summary.people} people to {out}: {records} records ({seconds})")
 
 
 @app.command()

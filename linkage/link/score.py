@@ -60,9 +60,12 @@ def link(store: Store, model: dict, linking: LinkingConfig, run_id: int) -> Link
 INSERT INTO pair_score
 SELECT $run_id, record_key_l, record_key_r, match_weight, match_probability
 FROM scored_pairs""", {"run_id": run_id}),
+            # Clusters are named by their smallest record key, whatever Splink calls them,
+            # so a full run and an incremental one name the same cluster the same way.
             Step("cluster_membership", """
 CREATE OR REPLACE TEMP TABLE cluster_membership AS
-SELECT record_key, cluster_id FROM scored_clusters"""),
+SELECT record_key, min(record_key) OVER (PARTITION BY cluster_id) AS cluster_id
+FROM scored_clusters"""),
         ])
     finally:
         store.con.unregister("scored_pairs")

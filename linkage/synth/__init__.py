@@ -27,10 +27,19 @@ writers, so memory does not grow with the population.
 
 The noise registry (`noise.NOISE_TYPES`) is a tuple of `NoiseType` entries: a name, a
 description, a default rate per source system, when it can apply and what it does
-(typos, nicknames, accents, case, moved address, missing and partial values). Rates are
-probabilities per record where the noise is possible; override them with
-`generate_population(..., noise={"hmis": {"partial_ssn": 0.3}})`; unknown names are
-rejected with the valid options. `default_noise_rates()` lists every default.
+(maiden and compound-surname variants, typos, OCR errors, nicknames, family-name-first and
+first/last swaps, accents, case, placeholder names and SSNs, SSN typos, day/month swaps
+and wrong DOB digits, moved address, missing and partial values, a relative's CIN). Rates
+are probabilities per record where the noise is possible. Every default rate, the
+coverage (several CalSAWS cases, MEDS duplicate CINs, duplicate HMIS clients and MRNs)
+and the delivery change rates live in `noise_defaults.yaml`, each with its reason; a user
+file with the same sections overrides them (`load_synth_config(path)`, passed as
+`generate_population(..., config=...)`), and `noise={"hmis": {"partial_ssn": 0.3}}`
+overrides single rates; unknown names are rejected with the valid options.
+
+Deliveries: `generate_population(..., deliveries=K)` also writes
+`out_dir/deliveries/day01..dayKK/{snapshot,delta}/` with new, changed and deleted
+records and truth for each (layout in deliveries.py).
 
 Determinism: one seed, from which each stage and source derives its own `random.Random`
 (seeded by a string, which does not depend on PYTHONHASHSEED); no clock, no set iteration;
@@ -40,13 +49,16 @@ UTF-8 with `\\n` line endings. Same arguments, byte-identical files.
 from linkage.synth.generator import SynthSummary, generate_population
 from linkage.synth.noise import NOISE_TYPES, NoiseType, default_noise_rates
 from linkage.synth.population import SOURCE_SYSTEMS, Coverage
+from linkage.synth.settings import SynthConfig, load_synth_config
 
 __all__ = [
     "NOISE_TYPES",
     "SOURCE_SYSTEMS",
     "Coverage",
     "NoiseType",
+    "SynthConfig",
     "SynthSummary",
     "default_noise_rates",
     "generate_population",
+    "load_synth_config",
 ]

@@ -55,19 +55,24 @@ class CalsawsWriter(SourceWriter):
         program = (_FAMILY_PROGRAMS if has_children else _ADULT_PROGRAMS).draw(self.rng)
         keys = self._case(household, members, program, household.address.county_code)
         for person in members:
-            if person.records["calsaws"] > 1:
-                # The second case: the person alone, often another program or county.
+            # Further cases: the person alone, often another program or county; a MEDS
+            # duplicate CIN, when the person has one, shows up on the last case.
+            for case_index in range(1, person.records["calsaws"]):
                 county = (household.address.county_code if self.rng.random() < 0.8
                           else _OTHER_COUNTIES.draw(self.rng))
                 other_program = _ADULT_PROGRAMS.draw(self.rng) if person.is_adult else "Medi-Cal"
-                keys += self._case(household, [person], other_program, county)
+                last = case_index == person.records["calsaws"] - 1
+                keys += self._case(household, [person], other_program, county,
+                                   alt_cin=last and bool(person.alt_cin))
         return keys
 
     def _case(self, household: Household, members: list[Person], program: str,
-              county: str) -> list[tuple[str, str]]:
+              county: str, alt_cin: bool = False) -> list[tuple[str, str]]:
         case_number = self._case_numbers(self.rng)
         calworks_code = _CALWORKS_AID_CODES.draw(self.rng)
         drafts = [self.noise.draft(person, household) for person in members]
+        if alt_cin:
+            drafts[0].cin = members[0].alt_cin
         rows, keys = [], []
         for index, (person, draft) in enumerate(zip(members, drafts), start=1):
             person_number = f"{index:02d}"
@@ -88,7 +93,7 @@ class CalsawsWriter(SourceWriter):
         person = draft.person
         res = _address_fields(draft)
         return [
-            county, case_number, person_number, person.cin, self._ssn(draft.ssn),
+            county, case_number, person_number, draft.cin, self._ssn(draft.ssn),
             formats.name_case(draft.first_name, case), formats.name_case(draft.middle_name, case),
             formats.name_case(draft.last_name, case), draft.suffix.upper(),
             formats.iso_date(draft.dob), draft.sex,

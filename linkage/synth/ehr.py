@@ -21,6 +21,7 @@ CSV_ASSIGNING_AUTHORITY = "EASTSIDE_CHC"
 FHIR_MRN_SYSTEM = "urn:oid:2.16.840.1.113883.3.9999.2"
 SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
 V2_0203 = "http://terminology.hl7.org/CodeSystem/v2-0203"
+FHIR_PATH = "ehr/patients.ndjson"
 MAIDEN_NAME_RATE = 0.3  # of patients whose surname changed: an `old` name is on file
 _GENDERS = {"M": "male", "F": "female", "": "unknown"}
 
@@ -68,11 +69,11 @@ class FhirWriter(SourceWriter):
 
     def __init__(self, out_dir: Path, seed: int, rates: NoiseRates) -> None:
         super().__init__(out_dir, seed, rates)
-        path = out_dir / "ehr/patients.ndjson"
+        path = out_dir / FHIR_PATH
         path.parent.mkdir(parents=True, exist_ok=True)
         handle = path.open("w", encoding="utf-8", newline="\n")
         self._lines = self._track(handle, ShuffledOutput(
-            lambda line: handle.write(line + "\n"), self.order_rng))
+            lambda line: handle.write(line + "\n"), self.order_rng, FHIR_PATH))
         self._mrns = identifiers.UniqueDraws(
             lambda rng: identifiers.draw_digits(rng, 10, leading_zero=False))
 

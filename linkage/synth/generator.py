@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from linkage.synth import settings
 from linkage.synth.calsaws import CalsawsWriter
+from linkage.synth.deliveries import write_deliveries
 from linkage.synth.ehr import EhrCsvWriter, FhirWriter
 from linkage.synth.hmis import HmisWriter
 from linkage.synth.noise import resolve_noise_rates
@@ -19,10 +22,13 @@ WRITERS = (CalsawsWriter, HmisWriter, EhrCsvWriter, FhirWriter)
 
 @dataclass(frozen=True)
 class SynthSummary:
-    """What was generated: the number of people and the records written per source system."""
+    """What was generated: people and records per source system on day 0, the changes of
+    each later delivery, and the seconds it took (day 0, then all deliveries)."""
 
     people: int
     records: dict[str, int]
+    deliveries: list[dict[str, int]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def generate_population(
@@ -32,11 +38,16 @@ def generate_population(
     *,
     noise: Mapping[str, Mapping[str, float]] | None = None,
     coverage: Coverage | None = None,
+    deliveries: int = 0,
+    config: settings.SynthConfig | None = None,
 ) -> SynthSummary:
     """Write a synthetic population of `people` people and its ground truth under `out_dir`.
 
-    The same (people, seed, noise, coverage) always gives byte-identical files. `noise`
-    overrides rates of the registry in noise.py (source system -> noise type -> rate).
+    The same arguments always give byte-identical files. `config` is a settings file
+    loaded with `load_synth_config` (noise rates, coverage, delivery change rates; default:
+    noise_defaults.yaml); `noise` further overrides noise rates (source system -> noise
+    type -> rate) and `coverage` replaces the coverage. With `deliveries` K >= 1, days
+    1..K are written under out_dir/deliveries/ (see deliveries.py for the layout).
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as tmp:
@@ -48,18 +59,37 @@ def generate_population(
         raise ValueError(f"people must be a positive whole number, got {people!r}")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be a whole number, got {seed!r}")
-    rates = resolve_noise_rates(noise)
+    if isinstance(deliveries, bool) or not isinstance(deliveries, int) or deliveries < 0:
+        raise ValueError(f"deliveries must be a whole number >= 0, got {deliveries!r}")
+    config = config or settings.resolve()
+    rates = resolve_noise_rates({**config.noise, **{source: {**config.noise.get(source, {}),
+                                                             **values}
+                                                    for source, values in (noise or {}).items()}})
+    coverage = coverage or Coverage(**config.coverage)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    builder = PopulationBuilder(random.Random(f"{seed}/population"), coverage or Coverage())
+    started = time.perf_counter()
+    builder = PopulationBuilder(random.Random(f"{seed}/population"), coverage)
     writers = [writer_class(out_dir, seed, rates) for writer_class in WRITERS]
     truth = TruthWriter(out_dir / "truth.csv")
+    households = [] if deliveries else None
     try:
         for household in builder.households(people):
+            if households is not None:
+                households.append(household)
             for writer in writers:
                 truth.write(writer.source_system, writer.write_household(household))
     finally:
         for writer in writers:
             writer.close()
         truth.close()
-    return SynthSummary(people, {writer.source_system: writer.records for writer in writers})
+    records = {writer.source_system: writer.records for writer in writers}
+    seconds = {"day0": round(time.perf_counter() - started, 3)}
+    summary = SynthSummary(people, records, seconds=seconds)
+    if deliveries:
+        started = time.perf_counter()
+        changes = write_deliveries(out_dir, writers, households, builder, config.deliveries,
+                                   seed, deliveries)
+        seconds["deliveries"] = round(time.perf_counter() - started, 3)
+        summary = replace(summary, deliveries=changes)
+    return summary

@@ -18,8 +18,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from linkage.synth import names
-from linkage.synth.population import SOURCE_SYSTEMS, Address, Household, Person
+from linkage.synth import names, settings
+from linkage.synth.population import (REFERENCE_DATE, SOURCE_SYSTEMS, Address, Household, Person,
+                                      age_on)
 
 # HMIS data-quality codes for a value that is absent: client doesn't know, refused,
 # data not collected. Other sources simply leave the value empty.
@@ -42,6 +43,7 @@ class RecordDraft:
     phone: str
     email: str
     address: Address | None
+    cin: str = ""
     name_case: str | None = None  # None = the source's usual case; else upper/lower/title
     name_quality: int = 1
     ssn_quality: int = 1
@@ -51,7 +53,7 @@ class RecordDraft:
     def from_truth(cls, person: Person, household: Household) -> RecordDraft:
         return cls(person, household, person.first_name, person.middle_name, person.last_name,
                    person.suffix, person.dob, person.sex, person.ssn, person.phone,
-                   person.email, household.address)
+                   person.email, household.address, person.cin)
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,8 @@ def _nickname(rng: random.Random, draft: RecordDraft) -> None:
 
 def _accent(rng: random.Random, draft: RecordDraft) -> None:
     draft.first_name = names.ACCENTED.get(draft.first_name, draft.first_name)
-    draft.last_name = names.ACCENTED.get(draft.last_name, draft.last_name)
+    draft.last_name = " ".join(names.ACCENTED.get(part, part)
+                               for part in draft.last_name.split(" "))
 
 
 def _moved(rng: random.Random, draft: RecordDraft) -> None:
@@ -128,6 +131,117 @@ def _partial_ssn(rng: random.Random, draft: RecordDraft) -> None:
 def _approximate_dob(rng: random.Random, draft: RecordDraft) -> None:
     draft.dob = date(draft.dob.year, 1, 1)  # the usual imputed date for "about N years old"
     draft.dob_quality = 2
+
+
+def _maiden_name(rng: random.Random, draft: RecordDraft) -> None:
+    draft.last_name = draft.person.birth_surname
+
+
+def _compound_surname_variant(rng: random.Random, draft: RecordDraft) -> None:
+    paternal = draft.person.last_name[:-len(draft.person.maternal_surname) - 1]
+    maternal = draft.person.maternal_surname
+    draw = rng.random()
+    if draw < 0.60:
+        draft.last_name = paternal
+    elif draw < 0.85:
+        draft.last_name = f"{paternal}-{maternal}"
+    elif draw < 0.92:
+        draft.last_name = f"{paternal}{maternal}".replace(" ", "")
+    else:
+        draft.last_name = maternal
+
+
+# Vietnamese, Chinese and Korean names are written family name first at home; US forms
+# that expect given name first get them in either order.
+FAMILY_NAME_FIRST_GROUPS = ("vietnamese", "chinese", "korean")
+
+
+def _swap_first_last(rng: random.Random, draft: RecordDraft) -> None:
+    draft.first_name, draft.last_name = draft.last_name, draft.first_name
+
+
+# What OCR reads for a glyph: pairs of (printed, read).
+_OCR_CONFUSIONS = (("RN", "M"), ("M", "RN"), ("CL", "D"), ("O", "0"), ("I", "1"), ("L", "1"),
+                   ("S", "5"), ("B", "8"), ("G", "6"), ("E", "F"), ("H", "N"), ("U", "V"))
+
+
+def ocr_error(rng: random.Random, text: str) -> str:
+    """One OCR confusion at a random place where one can happen (else the text unchanged).
+
+    >>> ocr_error(random.Random(2), "MORNING")
+    'RNORNING'
+    """
+    upper = text.upper()
+    spots = [(i, printed, read) for printed, read in _OCR_CONFUSIONS
+             for i in range(len(upper)) if upper.startswith(printed, i)]
+    if not spots:
+        return text
+    spots.sort()
+    i, printed, read = rng.choice(spots)
+    return text[:i] + read + text[i + len(printed):]
+
+
+def _ocr_error(rng: random.Random, draft: RecordDraft) -> None:
+    if rng.random() < 0.5 and draft.first_name:
+        draft.first_name = ocr_error(rng, draft.first_name)
+    else:
+        draft.last_name = ocr_error(rng, draft.last_name)
+
+
+def _newborn_placeholder(rng: random.Random, draft: RecordDraft) -> None:
+    draft.first_name = "BABY BOY" if draft.sex == "M" else "BABY GIRL"
+    draft.middle_name = ""
+
+
+_UNKNOWN_NAMES = (("UNKNOWN", "UNKNOWN"), ("JOHN", "DOE"), ("JANE", "DOE"), ("TRAUMA", "ALPHA"))
+
+
+def _unknown_placeholder(rng: random.Random, draft: RecordDraft) -> None:
+    first, last = rng.choice(_UNKNOWN_NAMES)
+    if first == "JOHN" and draft.sex == "F":
+        first = "JANE"
+    draft.first_name, draft.last_name, draft.middle_name, draft.suffix = first, last, "", ""
+
+
+def _ssn_typo(rng: random.Random, draft: RecordDraft) -> None:
+    ssn = list(draft.ssn)
+    i = rng.randrange(len(ssn) - 1)
+    if rng.random() < 0.5 and ssn[i] != ssn[i + 1]:
+        ssn[i], ssn[i + 1] = ssn[i + 1], ssn[i]
+    else:
+        ssn[i] = rng.choice([d for d in "0123456789" if d != ssn[i]])
+    draft.ssn = "".join(ssn)
+
+
+_PLACEHOLDER_SSNS = ("123456789", "123456789", "999999999", "000000000")
+
+
+def _placeholder_ssn(rng: random.Random, draft: RecordDraft) -> None:
+    draft.ssn = rng.choice(_PLACEHOLDER_SSNS)
+    draft.ssn_quality = 1  # typed to get past a required field, so marked as full
+
+
+def _dob_day_month_swap(rng: random.Random, draft: RecordDraft) -> None:
+    draft.dob = date(draft.dob.year, draft.dob.day, draft.dob.month)
+
+
+def _dob_digit_error(rng: random.Random, draft: RecordDraft) -> None:
+    digits = draft.dob.strftime("%Y%m%d")
+    for _ in range(20):  # most single-digit changes give a valid date; retry the rest
+        i = rng.randrange(2, 8)  # the century is rarely mistyped
+        candidate = digits[:i] + rng.choice("0123456789") + digits[i + 1:]
+        try:
+            changed = date(int(candidate[:4]), int(candidate[4:6]), int(candidate[6:]))
+        except ValueError:
+            continue
+        if changed != draft.dob and changed <= REFERENCE_DATE:
+            draft.dob = changed
+            return
+
+
+def _shared_cin(rng: random.Random, draft: RecordDraft) -> None:
+    others = [m.cin for m in draft.household.members if m.cin and m.cin != draft.cin]
+    draft.cin = rng.choice(others)
 
 
 def _drop_names(rng: random.Random, draft: RecordDraft) -> None:
@@ -155,52 +269,97 @@ def _has(field_name: str) -> Callable[[RecordDraft], bool]:
     return lambda draft: bool(getattr(draft, field_name))
 
 
-def _rates(calsaws: float, hmis: float, ehr_csv: float, ehr_fhir: float) -> dict[str, float]:
-    return dict(zip(SOURCE_SYSTEMS, (calsaws, hmis, ehr_csv, ehr_fhir)))
+def _rates(name: str) -> dict[str, float]:
+    """Default rates of `name` per source system, from noise_defaults.yaml."""
+    try:
+        rates = settings.DEFAULTS["noise"][name]
+    except KeyError:
+        raise ValueError(f"{settings.DEFAULTS_PATH.name} has no rates for noise type {name!r}") \
+            from None
+    missing = [source for source in SOURCE_SYSTEMS if source not in rates]
+    if missing:
+        raise ValueError(f"{settings.DEFAULTS_PATH.name}: noise.{name} lacks {missing}")
+    return {source: float(rates[source]) for source in SOURCE_SYSTEMS}
 
 
 # -- the registry ----------------------------------------------------------------------
-# Order matters: value changes come before values are dropped, and partial SSNs are drawn
-# from SSNs that survived `missing_ssn`. HMIS FY2024 Client.csv has no address, phone or
-# e-mail, so those rates are 0 there.
+# Order matters: surnames change before typos touch them, value changes come before values
+# are dropped, partial SSNs are drawn from SSNs that survived `missing_ssn`, and placeholder
+# SSNs fill only records left without one. HMIS FY2024 Client.csv has no address, phone or
+# e-mail, so those rates are 0 there. Rates live in noise_defaults.yaml, with reasons.
 
 NOISE_TYPES: tuple[NoiseType, ...] = (
+    NoiseType("maiden_name", "the birth surname of someone who took a spouse's surname",
+              _rates("maiden_name"),
+              lambda d: d.person.birth_surname != d.person.last_name
+              and d.last_name == d.person.last_name, _maiden_name),
+    NoiseType("compound_surname_variant",
+              "a compound Hispanic surname cut to one part, hyphenated or run together",
+              _rates("compound_surname_variant"),
+              lambda d: bool(d.person.maternal_surname) and d.last_name == d.person.last_name,
+              _compound_surname_variant),
     NoiseType("moved_address", "the record shows the household's previous address",
-              _rates(0.08, 0.0, 0.12, 0.12),
-              _has("address"), _moved),
+              _rates("moved_address"), _has("address"), _moved),
     NoiseType("nickname", "a common English or Spanish nickname replaces the first name",
-              _rates(0.02, 0.08, 0.06, 0.05),
-              lambda d: d.first_name in names.NICKNAMES, _nickname),
+              _rates("nickname"), lambda d: d.first_name in names.NICKNAMES, _nickname),
     NoiseType("name_typo", "one keyboard error in the first or last name",
-              _rates(0.03, 0.04, 0.03, 0.03), _has("last_name"), _name_typo),
-    NoiseType("accent", "Spanish diacritics kept (JOSÉ, MARTÍNEZ)",
-              _rates(0.0, 0.10, 0.25, 0.35),
-              lambda d: d.first_name in names.ACCENTED or d.last_name in names.ACCENTED,
+              _rates("name_typo"), _has("last_name"), _name_typo),
+    NoiseType("ocr_error", "an OCR confusion (RN/M, CL/D, O/0, I/1, S/5) in a name",
+              _rates("ocr_error"), _has("last_name"), _ocr_error),
+    NoiseType("family_name_first", "an East Asian name recorded family name first",
+              _rates("family_name_first"),
+              lambda d: d.person.name_group in FAMILY_NAME_FIRST_GROUPS and bool(d.first_name),
+              _swap_first_last),
+    NoiseType("name_order_swap", "first and last name swapped",
+              _rates("name_order_swap"), lambda d: bool(d.first_name and d.last_name),
+              _swap_first_last),
+    NoiseType("accent", "Spanish diacritics kept (JOSÉ, MARTÍNEZ)", _rates("accent"),
+              lambda d: d.first_name in names.ACCENTED or d.last_name in names.ACCENTED
+              or any(part in names.ACCENTED for part in d.last_name.split(" ")),
               _accent),
     NoiseType("case_variation", "names typed in another case than the source usually uses",
-              _rates(0.02, 0.30, 0.05, 0.03), _has("last_name"), _case_variation),
+              _rates("case_variation"), _has("last_name"), _case_variation),
+    NoiseType("newborn_placeholder_name", "an infant registered as BABY BOY / BABY GIRL",
+              _rates("newborn_placeholder_name"),
+              lambda d: age_on(d.person.dob, REFERENCE_DATE) < 1 and bool(d.first_name),
+              _newborn_placeholder),
+    NoiseType("unknown_name_placeholder", "an unidentified patient: UNKNOWN, JOHN/JANE DOE",
+              _rates("unknown_name_placeholder"), _has("last_name"), _unknown_placeholder),
     NoiseType("missing_middle_name", "middle name not recorded",
-              _rates(0.15, 0.40, 0.30, 0.30), _has("middle_name"), _clear("middle_name")),
+              _rates("missing_middle_name"), _has("middle_name"), _clear("middle_name")),
     NoiseType("missing_suffix", "JR/SR suffix not recorded",
-              _rates(0.25, 0.40, 0.30, 0.30), _has("suffix"), _clear("suffix")),
+              _rates("missing_suffix"), _has("suffix"), _clear("suffix")),
     NoiseType("missing_name", "anonymous client: no name given (HMIS DQ 8/9/99)",
-              _rates(0.0, 0.01, 0.0, 0.0), _has("last_name"), _drop_names),
-    NoiseType("missing_ssn", "SSN not recorded",
-              _rates(0.08, 0.25, 0.60, 0.70), _has("ssn"), _drop_ssn),
+              _rates("missing_name"), _has("last_name"), _drop_names),
+    NoiseType("ssn_typo", "one SSN digit wrong or two adjacent digits swapped",
+              _rates("ssn_typo"), _has("ssn"), _ssn_typo),
+    NoiseType("missing_ssn", "SSN not recorded", _rates("missing_ssn"), _has("ssn"), _drop_ssn),
     NoiseType("partial_ssn", "only some SSN digits known (HMIS DQ 2, x for unknown digits)",
-              _rates(0.0, 0.12, 0.0, 0.0), _has("ssn"), _partial_ssn),
+              _rates("partial_ssn"), _has("ssn"), _partial_ssn),
+    NoiseType("placeholder_ssn", "123456789, 999999999 or 000000000 where no SSN is known",
+              _rates("placeholder_ssn"), lambda d: not d.ssn, _placeholder_ssn),
+    NoiseType("dob_day_month_swap", "day and month of the birth date swapped",
+              _rates("dob_day_month_swap"),
+              lambda d: d.dob is not None and d.dob.day <= 12 and d.dob.day != d.dob.month,
+              _dob_day_month_swap),
+    NoiseType("dob_digit_error", "one digit of the birth date mistyped",
+              _rates("dob_digit_error"), _has("dob"), _dob_digit_error),
     NoiseType("approximate_dob", "DOB imputed as January 1 of the birth year (HMIS DQ 2)",
-              _rates(0.0, 0.03, 0.005, 0.005), _has("dob"), _approximate_dob),
-    NoiseType("missing_dob", "DOB not recorded",
-              _rates(0.002, 0.02, 0.005, 0.005), _has("dob"), _drop_dob),
+              _rates("approximate_dob"), _has("dob"), _approximate_dob),
+    NoiseType("missing_dob", "DOB not recorded", _rates("missing_dob"), _has("dob"), _drop_dob),
     NoiseType("missing_phone", "phone not recorded",
-              _rates(0.20, 0.0, 0.15, 0.20), _has("phone"), _clear("phone")),
+              _rates("missing_phone"), _has("phone"), _clear("phone")),
     NoiseType("missing_email", "e-mail not recorded",
-              _rates(0.0, 0.0, 0.30, 0.25), _has("email"), _clear("email")),
+              _rates("missing_email"), _has("email"), _clear("email")),
     NoiseType("unknown_sex", "sex recorded as unknown",
-              _rates(0.0, 0.0, 0.0, 0.01), _has("sex"), _clear("sex")),
+              _rates("unknown_sex"), _has("sex"), _clear("sex")),
     NoiseType("missing_address", "no address on the record",
-              _rates(0.0, 0.0, 0.05, 0.05), _has("address"), _clear("address")),
+              _rates("missing_address"), _has("address"), _clear("address")),
+    NoiseType("shared_cin", "another household member's CIN on the record",
+              _rates("shared_cin"),
+              lambda d: bool(d.cin) and any(m.cin and m.cin != d.cin
+                                            for m in d.household.members),
+              _shared_cin),
 )
 NOISE_TYPE_NAMES = tuple(noise.name for noise in NOISE_TYPES)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from linkage.synth import identifiers, names, places
+from linkage.synth import identifiers, names, places, settings
 from linkage.synth.weighted import Weighted
 
 SOURCE_SYSTEMS = ("calsaws", "hmis", "ehr_csv", "ehr_fhir")
@@ -20,24 +20,30 @@ SOURCE_SYSTEMS = ("calsaws", "hmis", "ehr_csv", "ehr_fhir")
 REFERENCE_DATE = date(2025, 6, 30)
 
 
+_COVERAGE = settings.DEFAULTS["coverage"]
+
+
 @dataclass(frozen=True)
 class Coverage:
-    """How people are spread over systems; defaults give roughly 60% of people in CalSAWS,
-    35% in HMIS and 55% in an EHR, each person in at least one system."""
+    """How people are spread over systems; defaults (noise_defaults.yaml, with reasons) give
+    roughly 60% of people in CalSAWS, 35% in HMIS and 55% in an EHR, each person in at least
+    one system."""
 
-    calsaws_household: float = 0.56  # a household has a CalSAWS case
-    hmis_single: float = 0.55  # a single adult has HMIS records
-    hmis_family: float = 0.30  # a family was enrolled in HMIS together
-    member_included: float = 0.92  # a member of a covered household is on its case/enrollment
-    ehr: float = 0.48  # a person is a patient at one of the two facilities (or both)
-    ehr_csv_share: float = 0.55  # of EHR patients: CSV facility only
-    ehr_fhir_share: float = 0.30  # FHIR facility only; the rest are patients at both
-    second_calsaws_case: float = 0.10  # also on a second case (own case, other program)
-    duplicate_hmis_client: float = 0.04  # a second PersonalID for the same adult
-    duplicate_ehr_csv: float = 0.03  # a duplicate MRN registration
-    duplicate_ehr_fhir: float = 0.01
-    homeless_single: float = 0.5  # of single adults in HMIS: now in a shelter or unsheltered
-    homeless_family: float = 0.25
+    calsaws_household: float = _COVERAGE["calsaws_household"]
+    hmis_single: float = _COVERAGE["hmis_single"]
+    hmis_family: float = _COVERAGE["hmis_family"]
+    member_included: float = _COVERAGE["member_included"]
+    ehr: float = _COVERAGE["ehr"]
+    ehr_csv_share: float = _COVERAGE["ehr_csv_share"]
+    ehr_fhir_share: float = _COVERAGE["ehr_fhir_share"]
+    second_calsaws_case: float = _COVERAGE["second_calsaws_case"]
+    third_calsaws_case: float = _COVERAGE["third_calsaws_case"]
+    second_cin: float = _COVERAGE["second_cin"]
+    duplicate_hmis_client: float = _COVERAGE["duplicate_hmis_client"]
+    duplicate_ehr_csv: float = _COVERAGE["duplicate_ehr_csv"]
+    duplicate_ehr_fhir: float = _COVERAGE["duplicate_ehr_fhir"]
+    homeless_single: float = _COVERAGE["homeless_single"]
+    homeless_family: float = _COVERAGE["homeless_family"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,9 @@ class Person:
     veteran: bool
     relationship: str  # to the head of household: self / spouse / child
     records: dict[str, int] = field(default_factory=dict)  # source system -> record count
+    name_group: str = ""  # names.GROUPS naming tradition (hispanic, vietnamese, ...)
+    maternal_surname: str = ""  # second part of a compound surname (GARCIA LOPEZ -> LOPEZ)
+    alt_cin: str = ""  # a second CIN (MEDS duplicate) shown on a later CalSAWS case
 
     @property
     def is_adult(self) -> bool:
@@ -114,6 +123,9 @@ _RACES: dict[str, Weighted[tuple[str, ...]]] = {
 }
 _ASIAN = Weighted([(("Asian",), 1)])
 
+# Of Hispanic households: the family carries both surnames (paternal maternal), as on
+# Mexican and Central American documents.
+COMPOUND_SURNAME_RATE = 0.25
 TWIN_RATE = 0.06  # of families with two or more children
 JR_SR_RATE = 0.10  # of families with a father: the first son is his namesake
 
@@ -142,6 +154,13 @@ class PopulationBuilder:
         rng = self.rng
         group = names.GROUP_TABLE.draw(rng)
         surname = names.SURNAMES[group.name].draw(rng)
+        maternal = ""
+        if group.name == "hispanic" and rng.random() < COMPOUND_SURNAME_RATE:
+            maternal = names.SURNAMES["hispanic"].draw(rng)
+            if maternal != surname:
+                surname = f"{surname} {maternal}"
+            else:
+                maternal = ""
         language = group.languages.draw(rng)
         kind = _HOUSEHOLD_KINDS.draw(rng) if room > 1 else "single"
         if kind == "single":
@@ -149,6 +168,10 @@ class PopulationBuilder:
                                     surname, "self", language)]
         else:
             members = self._family(group, surname, language, kind, room)
+        for person in members:
+            person.name_group = group.name
+            if maternal and person.last_name == surname:
+                person.maternal_surname = maternal
         homeless = self._assign_coverage(members)
         previous = _residential_address(rng)
         address = _shelter_address(rng) if homeless else _residential_address(rng)
@@ -260,7 +283,9 @@ class PopulationBuilder:
                 # Everyone generated is known to at least one system.
                 counts[rng.choice(("calsaws", "calsaws", "hmis", "ehr_csv", "ehr_fhir"))] = 1
             if counts["calsaws"] and rng.random() < cov.second_calsaws_case:
-                counts["calsaws"] = 2
+                counts["calsaws"] = 3 if rng.random() < cov.third_calsaws_case else 2
+                if person.cin and rng.random() < cov.second_cin:
+                    person.alt_cin = self._cins(rng)
             if counts["hmis"] and person.is_adult and rng.random() < cov.duplicate_hmis_client:
                 counts["hmis"] = 2
             if counts["ehr_csv"] and rng.random() < cov.duplicate_ehr_csv:

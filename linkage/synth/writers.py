@@ -26,9 +26,11 @@ class ShuffledOutput:
     only the order of groups within a block is shuffled.
     """
 
-    def __init__(self, emit: Callable[[Any], None], rng: random.Random) -> None:
+    def __init__(self, emit: Callable[[Any], None], rng: random.Random,
+                 relative_path: str = "") -> None:
         self._emit = emit
         self._rng = rng
+        self.relative_path = relative_path  # the file it writes, e.g. calsaws/persons.csv
         self._groups: list[Sequence[Any]] = []
 
     def add(self, rows: Sequence[Any]) -> None:
@@ -79,14 +81,25 @@ class SourceWriter:
         raise NotImplementedError
 
     def close(self) -> None:
-        for output in self._outputs:
-            output.flush()
+        self.flush()
         for handle in self._handles:
             handle.close()
+        self._handles.clear()
+
+    def flush(self) -> None:
+        for output in self._outputs:
+            output.flush()
+
+    def redirect(self, emitters: dict[str, Callable[[Any], None]]) -> None:
+        """Send later rows to `emitters[relative_path]` instead of the (closed) files; the
+        delivery generator collects each day's new records this way, with the same keys,
+        RNGs and formats as day 0."""
+        for output in self._outputs:
+            output._emit = emitters[output.relative_path]
 
     def _csv_output(self, relative_path: str, header: Sequence[str]) -> ShuffledOutput:
         handle, writer = open_csv(self.out_dir / relative_path, header)
-        return self._track(handle, ShuffledOutput(writer.writerow, self.order_rng))
+        return self._track(handle, ShuffledOutput(writer.writerow, self.order_rng, relative_path))
 
     def _track(self, handle: Any, output: ShuffledOutput) -> ShuffledOutput:
         self._handles.append(handle)
