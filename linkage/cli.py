@@ -250,34 +250,29 @@ reviewer_option = click.option("--reviewer", default=None,
                                help="Who decides (default: the login name).")
 
 
-@app.command()
-@config_option
-@click.argument("record_a")
-@click.argument("record_b")
-@click.option("--reason", required=True, help="Why: kept with the decision.")
-@reviewer_option
-@store_option
-def link(config: Path, record_a: str, record_b: str, reason: str, reviewer: str | None,
-         store: Path | None) -> None:
-    """Must-link RECORD_A and RECORD_B (source_system:source_record_id) from the next run on."""
-    decision = Project.open(config, store).decide(record_a, record_b, "must_link", reason,
-                                                  _reviewer(reviewer))
-    click.echo(f"recorded decision {decision}: must_link; it applies from the next run")
+def _decision_command(name: str, decision: str, help_text: str):
+    @app.command(name, help=help_text)
+    @config_option
+    @click.argument("record_a")
+    @click.argument("record_b")
+    @click.option("--reason", required=True, help="Why: kept with the decision.")
+    @reviewer_option
+    @store_option
+    def command(config: Path, record_a: str, record_b: str, reason: str,
+                reviewer: str | None, store: Path | None) -> None:
+        decision_id = Project.open(config, store).decide(record_a, record_b, decision, reason,
+                                                         _reviewer(reviewer))
+        click.echo(f"recorded decision {decision_id}: {decision}; it applies from the next run")
+
+    return command
 
 
-@app.command()
-@config_option
-@click.argument("record_a")
-@click.argument("record_b")
-@click.option("--reason", required=True, help="Why: kept with the decision.")
-@reviewer_option
-@store_option
-def unlink(config: Path, record_a: str, record_b: str, reason: str, reviewer: str | None,
-           store: Path | None) -> None:
-    """Cannot-link RECORD_A and RECORD_B: they never share an EID, from the next run on."""
-    decision = Project.open(config, store).decide(record_a, record_b, "cannot_link", reason,
-                                                  _reviewer(reviewer))
-    click.echo(f"recorded decision {decision}: cannot_link; it applies from the next run")
+link = _decision_command(
+    "link", "must_link",
+    "Must-link RECORD_A and RECORD_B (source_system:source_record_id) from the next run on.")
+unlink = _decision_command(
+    "unlink", "cannot_link",
+    "Cannot-link RECORD_A and RECORD_B: they never share an EID, from the next run on.")
 
 
 @app.group("review")

@@ -14,9 +14,8 @@ from __future__ import annotations
 import pyarrow as pa
 
 from linkage.config import LinkingConfig
-from linkage.link.decisions import enforce_decisions
 from linkage.link.model import MODEL_COLUMNS
-from linkage.link.score import LinkCounts
+from linkage.link.score import LinkCounts, finish_clusters
 from linkage.link.splink_session import active_persons, splink_linker
 from linkage.store import Step, Store
 
@@ -83,14 +82,7 @@ INSERT INTO pair_score SELECT $run_id, record_key_l, record_key_r, match_weight,
     finally:
         store.con.unregister("new_pairs")
     _rebuild_touched_clusters(store, linking.match_threshold)
-    decisions = enforce_decisions(store, linking.match_threshold)
-    matched = store.scalar(STAGE, "count_matched",
-                           "SELECT count(*) FROM pair_score WHERE match_probability >= $t",
-                           {"t": linking.match_threshold})
-    clusters = store.scalar(STAGE, "count_clusters",
-                            "SELECT count(DISTINCT cluster_id) FROM cluster_membership")
-    return LinkCounts(persons.num_rows, compared, pairs.num_rows, matched, clusters,
-                      decisions.in_force, decisions.clusters_rebuilt, decisions.conflicts)
+    return finish_clusters(store, linking, persons.num_rows, compared, pairs.num_rows)
 
 
 def _rebuild_touched_clusters(store: Store, threshold: float) -> None:

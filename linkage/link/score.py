@@ -70,11 +70,17 @@ FROM scored_clusters"""),
     finally:
         store.con.unregister("scored_pairs")
         store.con.unregister("scored_clusters")
+    return finish_clusters(store, linking, persons.num_rows, pairs_compared, pairs.num_rows)
+
+
+def finish_clusters(store: Store, linking: LinkingConfig, records: int, compared: int,
+                    kept: int) -> LinkCounts:
+    """Apply reviewer decisions to `cluster_membership` and count what the stage did."""
     decisions = enforce_decisions(store, linking.match_threshold)
     matched = store.scalar(STAGE, "count_matched",
                            "SELECT count(*) FROM pair_score WHERE match_probability >= $t",
                            {"t": linking.match_threshold})
-    clusters_n = store.scalar(STAGE, "count_clusters",
-                              "SELECT count(DISTINCT cluster_id) FROM cluster_membership")
-    return LinkCounts(persons.num_rows, pairs_compared, pairs.num_rows, matched, clusters_n,
+    clusters = store.scalar(STAGE, "count_clusters",
+                            "SELECT count(DISTINCT cluster_id) FROM cluster_membership")
+    return LinkCounts(records, compared, kept, matched, clusters,
                       decisions.in_force, decisions.clusters_rebuilt, decisions.conflicts)
