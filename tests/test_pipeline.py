@@ -233,7 +233,9 @@ def test_train_writes_a_model_and_card_the_run_can_use(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("command", [
-    [], ["run"], ["train"], ["synth"], ["evaluate"], ["crosswalk"], ["crosswalk", "export"]])
+    [], ["run"], ["train"], ["synth"], ["evaluate"], ["crosswalk"], ["crosswalk", "export"],
+    ["standardize"], ["rejects"], ["resolve"], ["history"], ["link"], ["unlink"], ["review"],
+    ["review", "export"], ["review", "import"], ["migrate"]])
 def test_every_command_has_help(command, capsys):
     assert cli(*command, "--help") == 0
     assert "Usage:" in capsys.readouterr().out
@@ -258,3 +260,19 @@ def test_engine_connections_draw_no_progress_bar_on_stdout(tmp_path):
     with open_store(tmp_path / "s.duckdb", create=True) as store:
         assert store.con.execute(
             "SELECT current_setting('enable_progress_bar')").fetchall() == [(False,)]
+
+
+def test_standardize_writes_the_canonical_table_without_touching_the_store(sample_copy, tmp_path,
+                                                                           capfd):
+    out = tmp_path / "person.parquet"
+    assert cli("standardize", "--config", sample_copy, "--out", out) == 0
+    output = "".join(capfd.readouterr())
+    with duckdb.connect() as con:
+        rows = con.execute("SELECT count(*), count(DISTINCT record_key) FROM read_parquet(?)",
+                           [str(out)]).fetchall()[0]
+    with open(SAMPLE_DATA / "truth.csv") as handle:
+        records = sum(1 for _ in handle) - 1
+    assert rows == (records, records)
+    assert out.stat().st_mode & 0o077 == 0
+    assert not (sample_copy.parent / "store.duckdb").exists()
+    assert f"wrote {records} standardized records" in output
