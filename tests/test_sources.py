@@ -127,6 +127,7 @@ ROW_OUTCOMES = [
     ("FHIR Patient without an MR identifier", "ehr_fhir", "fhir_without_mr.ndjson", {},
      ["p1", "M2"], []),
     ("blank lines in NDJSON", "ehr_fhir", "fhir_blank_lines.ndjson", {}, ["M1", "M2"], []),
+    ("empty NDJSON: a delivery of no patients", "ehr_fhir", "empty.ndjson", {}, [], []),
     ("county column names mapped by config", "ehr_csv", "county_column_names.csv", {"columns": {
         "MRN": "mrn", "AUTH": "assigning_authority", "LNAME": "last_name", "FNAME": "first_name",
         "MNAME": "middle_name", "SFX": "suffix", "BIRTH_DT": "dob", "SEX": "gender",

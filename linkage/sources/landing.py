@@ -106,9 +106,9 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
             file = source_files.fingerprint(path)
             hashed.append(file)
             if shape.kind == "ehr_fhir":
+                # NDJSON has no header: an empty file is a delivery of no patients.
                 if file.bytes == 0:
-                    raise SourceError(f"{file.path}: empty file; expected NDJSON, one FHIR "
-                                      "Patient resource per line")
+                    continue
                 reader = ndjson_lines_reader(encoding)
             else:
                 header = source_files.read_header(con, file, encoding)
