@@ -95,7 +95,7 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
             file_header = header if file is client else source_files.read_header(con, file, encoding)
             source_files.check_columns(file, file_header, shape.required[name], {}, source, "hmis")
             parameter = "file" if file is client else f"file_{name.split('.')[0].lower()}"
-            readers[name] = csv_reader(file_header, encoding, {}, ()).replace("$file", f"${parameter}")
+            readers[name] = csv_reader(file_header, encoding, {}, (), parameter)
             params[parameter] = str(file.path)
         reads = [FileRead(client, readers, params)]
         hashed = [client, enrollment, export]

@@ -19,11 +19,12 @@ def _string_literal(value: str) -> str:
 
 
 def csv_reader(header: list[str], encoding: str, renames: dict[str, str],
-               optional: tuple[str, ...]) -> str:
-    """Every column as text, named as the shape names them, plus `__source_row`."""
+               optional: tuple[str, ...], parameter: str = "file") -> str:
+    """Every column as text, named as the shape names them, plus `__source_row`; the file's
+    path is bound as `$parameter`."""
     columns = ", ".join(f"{_string_literal(name)}: 'VARCHAR'" for name in header)
     return _with_shape_names(
-        f"""read_csv($file, header = true, columns = {{{columns}}}, delim = ',', quote = '"',
+        f"""read_csv(${parameter}, header = true, columns = {{{columns}}}, delim = ',', quote = '"',
         escape = '"', encoding = '{encoding}', auto_detect = false, ignore_errors = true,
         store_rejects = true, rejects_table = '{CSV_REJECTS}', rejects_scan = '{CSV_SCANS}',
         max_line_size = 10000000)""",

@@ -96,11 +96,17 @@ def typo(rng: random.Random, text: str) -> str:
     return text[:low] + text[high] + text[low] + text[high + 1:]
 
 
-def _name_typo(rng: random.Random, draft: RecordDraft) -> None:
+def _garble_a_name(rng: random.Random, draft: RecordDraft,
+                   garble: Callable[[random.Random, str], str]) -> None:
+    """Apply `garble` to the first name or (half the time, or when it is empty) the last."""
     if rng.random() < 0.5 and draft.first_name:
-        draft.first_name = typo(rng, draft.first_name)
+        draft.first_name = garble(rng, draft.first_name)
     else:
-        draft.last_name = typo(rng, draft.last_name)
+        draft.last_name = garble(rng, draft.last_name)
+
+
+def _name_typo(rng: random.Random, draft: RecordDraft) -> None:
+    _garble_a_name(rng, draft, typo)
 
 
 def _nickname(rng: random.Random, draft: RecordDraft) -> None:
@@ -182,10 +188,7 @@ def ocr_error(rng: random.Random, text: str) -> str:
 
 
 def _ocr_error(rng: random.Random, draft: RecordDraft) -> None:
-    if rng.random() < 0.5 and draft.first_name:
-        draft.first_name = ocr_error(rng, draft.first_name)
-    else:
-        draft.last_name = ocr_error(rng, draft.last_name)
+    _garble_a_name(rng, draft, ocr_error)
 
 
 def _newborn_placeholder(rng: random.Random, draft: RecordDraft) -> None:
