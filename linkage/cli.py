@@ -16,6 +16,7 @@ from pathlib import Path
 import click
 
 from linkage.errors import LinkageError
+from linkage.evaluation import SWEEP_THRESHOLDS
 from linkage.project import Project, RunSummary
 
 INTERNAL_ERROR = 70
@@ -120,7 +121,11 @@ def _describe_run(summary: RunSummary) -> str:
     lines += [
         f"  person records: {summary.persons} ({link.records} active)",
         f"  pairs scored: {link.pairs_scored}; kept {link.pairs_kept}; matched {link.pairs_matched}",
-        f"  clusters: {link.clusters}",
+        f"  clusters: {link.clusters} (by records: "
+        + ", ".join(f"{size}: {n}" for size, n in link.cluster_sizes.items() if n) + ")",
+        f"  cannot-link evidence: {link.evidence_conflicts} pairs; clusters rebuilt "
+        f"{link.clusters_rebuilt}, split {link.clusters_split}, flagged for review "
+        f"{link.clusters_flagged}",
         f"  enterprise IDs: {cw.eids_active} active; created {cw.eids_created}, "
         f"kept {cw.eids_kept}, retired {cw.eids_retired}",
         f"  records: added {cw.records_added}, moved {cw.records_moved}, "
@@ -312,17 +317,38 @@ def migrate_command(config: Path, store: Path | None) -> None:
                "migrated store to schema version " + ", ".join(map(str, done)))
 
 
+def _thresholds(value: str | None) -> tuple[float, ...]:
+    if value is None:
+        return SWEEP_THRESHOLDS
+    if value == "none":
+        return ()
+    try:
+        thresholds = tuple(float(part) for part in value.split(","))
+    except ValueError:
+        raise click.BadParameter("a comma-separated list of probabilities, or 'none'") from None
+    if not all(0 < threshold < 1 for threshold in thresholds):
+        raise click.BadParameter("thresholds are probabilities between 0 and 1")
+    return thresholds
+
+
 @app.command()
 @config_option
 @click.option("--truth", type=click.Path(path_type=Path), required=True,
               help="Truth CSV: source_system, source_record_id, person_id.")
+@click.option("--thresholds", default=None, metavar="LIST",
+              help="Match thresholds to sweep, comma-separated, or 'none' "
+                   f"[default: {','.join(map(str, SWEEP_THRESHOLDS))}].")
 @store_option
 @json_option
-def evaluate(config: Path, truth: Path, store: Path | None, as_json: bool) -> None:
-    """Pairwise and cluster-level precision, recall and F1 of the crosswalk against truth."""
-    metrics = Project.open(config, store).evaluate(truth)
+def evaluate(config: Path, truth: Path, thresholds: str | None, store: Path | None,
+             as_json: bool) -> None:
+    """Precision, recall and F1 of the crosswalk against truth, and what they would be at
+    other match thresholds (the stored pair scores re-clustered; the store is unchanged)."""
+    project = Project.open(config, store)
+    metrics = project.evaluate(truth)
+    sweep = project.threshold_sweep(truth, _thresholds(thresholds))
     if as_json:
-        click.echo(json.dumps(metrics.as_dict()))
+        click.echo(json.dumps({**metrics.as_dict(), "sweep": sweep.to_dict("records")}))
         return
     click.echo(
         f"records {metrics.records}, true persons {metrics.true_persons}, "
@@ -332,6 +358,44 @@ def evaluate(config: Path, truth: Path, store: Path | None, as_json: bool) -> No
         f"matched {metrics.matched_pairs})\n"
         f"B-cubed: precision {metrics.bcubed_precision:.4f}, recall {metrics.bcubed_recall:.4f}, "
         f"F1 {metrics.bcubed_f1:.4f}")
+    if len(sweep):
+        click.echo(f"\nat other match thresholds (this run used "
+                   f"{project.config.linking.match_threshold}):")
+        table = sweep[["match_threshold", "precision", "recall", "f1", "bcubed_f1",
+                       "enterprise_ids", "clusters_flagged"]].rename(
+            columns={"match_threshold": "threshold", "enterprise_ids": "clusters",
+                     "clusters_flagged": "flagged", "bcubed_f1": "b3_f1"})
+        click.echo(table.to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+
+
+@app.command()
+@config_option
+@click.argument("records", nargs=-1, metavar="[RECORD_A RECORD_B]")
+@click.option("--eid", "enterprise_id", default=None,
+              help="Explain this enterprise ID's records instead of a pair.")
+@click.option("--html", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Also write the pair's Splink waterfall chart to this file: one "
+                   "self-contained HTML page that works offline. No file unless given.")
+@click.option("--show-values", is_flag=True,
+              help="Also print the records' values, and put them in the chart "
+                   "(personal data: handle with care).")
+@store_option
+@json_option
+def explain(config: Path, records: tuple[str, ...], enterprise_id: str | None, html: Path | None,
+            show_values: bool, store: Path | None, as_json: bool) -> None:
+    """Why RECORD_A and RECORD_B (source_system:source_record_id) score as they do: each
+    comparison's level and match weight, the final match weight and probability.
+
+    With --eid, the EID's records (ids only unless --show-values) and the scored pairs at or
+    above the match threshold that hold them together, strongest first.
+    """
+    pair = enterprise_id is None
+    if len(records) != (2 if pair else 0) or (html and not pair):
+        raise click.UsageError("give RECORD_A RECORD_B (and optionally --html), or --eid EID")
+    project = Project.open(config, store)
+    explained = (project.explain_pair(*records, html=html, show_values=show_values) if pair
+                 else project.explain_cluster(enterprise_id, show_values=show_values))
+    click.echo(json.dumps(explained.as_dict(), default=str) if as_json else explained.describe())
 
 
 def main(argv: list[str] | None = None) -> int:

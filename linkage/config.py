@@ -47,6 +47,9 @@ class SourceConfig(Strict):
         description="file column name -> shape column name, for flat files whose headers differ",
     )
     encoding: Literal["utf-8", "latin-1", "utf-16"] = "utf-8"
+    # True when the source keeps one record per person (an MPI-cleaned extract): two of
+    # its records are then never clustered together.
+    deduplicated: bool = False
 
 
 class LinkingConfig(Strict):
@@ -57,12 +60,20 @@ class LinkingConfig(Strict):
     # Pairs with review_low <= probability < review_high go to reviewers.
     review_low: Annotated[float, Field(gt=0, lt=1)] = 0.5
     review_high: Annotated[float, Field(gt=0, le=1)] = 0.99
+    # A cluster larger than this, or with fewer than this share of its record pairs matched,
+    # is re-formed at stricter thresholds and, if still so, flagged for review.
+    max_cluster_size: Annotated[int, Field(ge=2)] = 12
+    min_cluster_density: Annotated[float, Field(ge=0, le=1)] = 0.4
 
 
 class TrainingConfig(Strict):
     seed: int = 42
     max_pairs_u: Annotated[int, Field(gt=0)] = 2_000_000
     em_max_iterations: Annotated[int, Field(gt=0)] = 25
+    # A synthetic population the model never saw, linked end to end after training; its
+    # accuracy goes into the model card. 0 skips it.
+    holdout_people: Annotated[int, Field(ge=0)] = 3000
+    holdout_seed: int = 7
 
 
 class RunConfig(Strict):
@@ -82,6 +93,10 @@ class RunConfig(Strict):
         if duplicates:
             raise ValueError(f"source names must be unique; repeated: {', '.join(duplicates)}")
         return sources
+
+    @property
+    def deduplicated_sources(self) -> tuple[str, ...]:
+        return tuple(source.name for source in self.sources if source.deduplicated)
 
 
 def load_config(path: str | Path, store: str | Path | None = None) -> RunConfig:

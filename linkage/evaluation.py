@@ -20,12 +20,16 @@ truth count.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import duckdb
 
+from linkage.config import LinkingConfig
 from linkage.errors import SourceError
+from linkage.link.cluster_quality import ClusterShape
+from linkage.link.score import cluster_scored_pairs
 from linkage.store import Store
 
 
@@ -52,14 +56,22 @@ def _f1(precision: float, recall: float) -> float:
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
-def cluster_metrics(con: duckdb.DuckDBPyConnection, truth_table: str) -> Metrics:
-    """Pairwise and B-cubed metrics of the active crosswalk against `truth_table`."""
+# The active crosswalk, and clusters not yet published (a threshold sweep's), as
+# (enterprise_id, source_system, source_record_id).
+ACTIVE_CROSSWALK = "SELECT * FROM crosswalk WHERE valid_to_run IS NULL"
+CLUSTERS = """SELECT m.cluster_id AS enterprise_id, p.source_system, p.source_record_id
+FROM cluster_membership AS m JOIN person AS p USING (record_key)"""
+
+
+def cluster_metrics(con: duckdb.DuckDBPyConnection, truth_table: str,
+                    assignment: str = ACTIVE_CROSSWALK) -> Metrics:
+    """Pairwise and B-cubed metrics of an assignment of records to enterprise IDs (by
+    default the active crosswalk) against `truth_table`. Both names are fixed by callers."""
     row = con.execute(f"""
-WITH joined AS (
+WITH assigned AS ({assignment}), joined AS (
     SELECT cw.enterprise_id, t.person_id
-    FROM crosswalk AS cw
+    FROM assigned AS cw
     JOIN {truth_table} AS t USING (source_system, source_record_id)
-    WHERE cw.valid_to_run IS NULL
 ), by_eid AS (SELECT enterprise_id, count(*) AS n FROM joined GROUP BY ALL),
 by_person AS (SELECT person_id, count(*) AS n FROM joined GROUP BY ALL),
 by_both AS (SELECT enterprise_id, person_id, count(*) AS n FROM joined GROUP BY ALL),
@@ -89,6 +101,31 @@ TRUTH_COLUMNS = ("source_system", "source_record_id", "person_id")
 
 def evaluate(store: Store, truth: Path) -> Metrics:
     """Metrics of the store's active crosswalk against a truth CSV file."""
+    load_truth(store, truth)
+    return cluster_metrics(store.con, "truth")
+
+
+# Match thresholds an analyst usually chooses between.
+SWEEP_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9999)
+
+
+def threshold_sweep(store: Store, truth: Path, linking: LinkingConfig,
+                    deduplicated_sources: Sequence[str],
+                    thresholds: Sequence[float]) -> list[tuple[float, Metrics, ClusterShape]]:
+    """Metrics at each match threshold, clustering the stored pair scores as a run would
+    (constraints, splitting of sparse clusters). Thresholds below the run's predict
+    threshold see only the pairs it kept. The store is not changed."""
+    load_truth(store, truth)
+    results = []
+    for threshold in thresholds:
+        at = linking.model_copy(update={"match_threshold": threshold})
+        shape = cluster_scored_pairs(store, at, deduplicated_sources)
+        results.append((threshold, cluster_metrics(store.con, "truth", CLUSTERS), shape))
+    return results
+
+
+def load_truth(store: Store, truth: Path) -> None:
+    """The truth CSV as the temporary table `truth`, with a clear error if malformed."""
     if not truth.is_file():
         raise SourceError(f"{truth}: truth file not found")
     try:
@@ -103,4 +140,3 @@ def evaluate(store: Store, truth: Path) -> Metrics:
     store.con.execute(
         "CREATE OR REPLACE TEMP TABLE truth AS SELECT source_system, source_record_id, person_id "
         "FROM read_csv($path, header = true, all_varchar = true)", {"path": str(truth)})
-    return cluster_metrics(store.con, "truth")

@@ -14,25 +14,33 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+import yaml
+
 from linkage.config import RunConfig, SourceConfig, load_config
 from linkage.errors import ConfigError, LinkageError, SourceError
 from linkage.crosswalk import (CrosswalkCounts, assign_enterprise_ids, history,
                                resolve_enterprise_id)
-from linkage.evaluation import Metrics, evaluate
+from linkage.evaluation import SWEEP_THRESHOLDS, Metrics, evaluate, threshold_sweep
+from linkage.explain import (ClusterExplanation, PairExplanation, explain_cluster,
+                             explain_pair)
 from linkage.export import export_crosswalk
 from linkage.link import (LinkCounts, active_persons, card_path, link, link_incremental,
                           load_model, model_fingerprint, train)
+from linkage.link.train import write_card
 from linkage.sources import LandingCount, apply_deletions, check_sources, land_sources
 from linkage.standardize import standardize, write_standardized
 from linkage.review import Decision, export_review, import_review, record_decisions
 from linkage.store import Step, Store, migrate, open_store
+from linkage.synth import SOURCE_PATHS, generate_population
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +129,7 @@ class Project:
                 persons = standardize(store, changed_only=incremental)
             with clock.stage("link"):
                 link_counts = (link_incremental if incremental else link)(
-                    store, model, self.config.linking, run_id)
+                    store, model, self.config.linking, run_id, self.config.deduplicated_sources)
             with clock.stage("crosswalk"):
                 crosswalk_counts = assign_enterprise_ids(store, run_id)
             summary = RunSummary(run_id, landed, persons, link_counts, crosswalk_counts,
@@ -174,10 +182,34 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
                 standardize(scratch)
             persons = active_persons(scratch, "train")
         with clock.stage("train"):
-            return train(persons, self.config.training, out, trained_on={
+            card = train(persons, self.config.training, out, trained_on={
                 "config": self.config.config_path.name,
                 "sources": {count.source_system: count.rows_landed for count in landed},
             })
+        if self.config.training.holdout_people:
+            with clock.stage("held-back evaluation"):
+                card["held_back_accuracy"] = self._held_back_accuracy(out)
+            write_card(out, card)
+        return card
+
+    def _held_back_accuracy(self, model: Path) -> dict[str, Any]:
+        """Link a fresh synthetic population with `model` and measure it against truth."""
+        people, seed = self.config.training.holdout_people, self.config.training.holdout_seed
+        with tempfile.TemporaryDirectory(prefix="linkage-holdout-") as folder:
+            root = Path(folder)
+            generate_population(people, seed, root / "data")
+            config = root / "holdout.yaml"
+            config.write_text(yaml.safe_dump({
+                "store": "store.duckdb", "model": str(model.resolve()),
+                "sources": [{"name": name, "kind": name, "path": f"data/{path}"}
+                            for name, path in SOURCE_PATHS.items()],
+                "linking": self.config.linking.model_dump(),
+            }), encoding="utf-8")
+            holdout = Project.open(config)
+            holdout.run()
+            metrics = holdout.evaluate(root / "data" / "truth.csv")
+        return {"people": people, "seed": seed, "match_threshold":
+                self.config.linking.match_threshold, **metrics.as_dict()}
 
     def rejects(self, delivery_id: int | None = None, *,
                 show_values: bool = False) -> list[dict[str, Any]]:
@@ -239,8 +271,37 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             return migrate(store)
 
     def evaluate(self, truth: str | Path) -> Metrics:
+        """Accuracy of the active crosswalk against a truth file."""
         with self.store(read_only=True) as store:
             return evaluate(store, Path(truth))
+
+    def threshold_sweep(self, truth: str | Path,
+                        thresholds: Sequence[float] = SWEEP_THRESHOLDS) -> pd.DataFrame:
+        """Accuracy and cluster counts if the stored pair scores were clustered at each
+        match threshold, one row per threshold; the store is not changed."""
+        with self.store(read_only=True) as store:
+            results = threshold_sweep(store, Path(truth), self.config.linking,
+                                      self.config.deduplicated_sources, thresholds)
+        return pd.DataFrame([{"match_threshold": threshold, **metrics.as_dict(),
+                              "clusters_split": shape.split,
+                              "clusters_flagged": shape.flagged}
+                             for threshold, metrics, shape in results])
+
+    def explain_pair(self, record_a: str, record_b: str, html: str | Path | None = None, *,
+                     show_values: bool = False) -> PairExplanation:
+        """Each comparison's level and weight for two records (source_system:source_record_id),
+        scored with the config's model; with `html`, Splink's waterfall chart, offline."""
+        with self.store(read_only=True) as store:
+            return explain_pair(store, self.config.model, record_a, record_b,
+                                self.config.linking.match_threshold,
+                                html=Path(html) if html else None, show_values=show_values)
+
+    def explain_cluster(self, enterprise_id: str, *,
+                        show_values: bool = False) -> ClusterExplanation:
+        """An EID's records and the pairs at or above the match threshold that join them."""
+        with self.store(read_only=True) as store:
+            return explain_cluster(store, enterprise_id, self.config.linking.match_threshold,
+                                   show_values=show_values)
 
     @property
     def model_card(self) -> Path:

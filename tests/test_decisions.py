@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from linkage.crosswalk import assign_enterprise_ids, resolve_enterprise_id
 from linkage.errors import LinkageError
-from linkage.link.decisions import enforce_decisions
+from linkage.link.constraints import enforce_constraints
 from linkage.review import Decision, record_decisions
 from linkage.store import open_store
 
@@ -47,7 +47,7 @@ def load_run(store, run_id: int, records: list[str], edges: list[tuple[str, str,
         members = sorted(r for r in records if find(r) == find(record))
         store.con.execute("INSERT INTO cluster_membership VALUES (?, ?)",
                           [f"src:{record}", f"src:{members[0]}"])
-    decisions = enforce_decisions(store, THRESHOLD)
+    decisions = enforce_constraints(store, THRESHOLD)
     counts = assign_enterprise_ids(store, run_id)
     return decisions, counts
 
@@ -109,7 +109,7 @@ def test_must_link_contradicting_a_cannot_link_is_counted_not_applied(store):
     decide(store, "a", "b", "must_link")
     decide(store, "b", "c", "must_link")
     decisions, _ = load_run(store, 2, records, [])
-    assert decisions.conflicts == 1
+    assert decisions.decision_conflicts == 1
     assert eid_of(store, "a") != eid_of(store, "c")
 
 

@@ -11,9 +11,12 @@ term-frequency drift on pairs that were not rescored.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pyarrow as pa
 
 from linkage.config import LinkingConfig
+from linkage.link.constraints import Components
 from linkage.link.model import MODEL_COLUMNS
 from linkage.link.score import LinkCounts, finish_clusters
 from linkage.link.splink_session import active_persons, splink_linker
@@ -32,7 +35,8 @@ def _tf_columns(model: dict) -> list[str]:
     return columns
 
 
-def link_incremental(store: Store, model: dict, linking: LinkingConfig, run_id: int) -> LinkCounts:
+def link_incremental(store: Store, model: dict, linking: LinkingConfig, run_id: int,
+                     deduplicated_sources: Sequence[str] = ()) -> LinkCounts:
     """Score the changed records, update `pair_score`, and leave `cluster_membership`."""
     persons = active_persons(store, STAGE)
     columns = ", ".join(MODEL_COLUMNS)
@@ -82,7 +86,8 @@ INSERT INTO pair_score SELECT $run_id, record_key_l, record_key_r, match_weight,
     finally:
         store.con.unregister("new_pairs")
     _rebuild_touched_clusters(store, linking.match_threshold)
-    return finish_clusters(store, linking, persons.num_rows, compared, pairs.num_rows)
+    return finish_clusters(store, linking, deduplicated_sources, persons.num_rows, compared,
+                           pairs.num_rows)
 
 
 def _rebuild_touched_clusters(store: Store, threshold: float) -> None:
@@ -121,20 +126,11 @@ WHERE NOT p.is_deleted AND c.record_key NOT IN (SELECT record_key FROM touched_r
 SELECT record_key_l, record_key_r FROM pair_score
 WHERE match_probability >= $t AND record_key_l IN (SELECT record_key FROM touched_record)
     AND record_key_r IN (SELECT record_key FROM touched_record)""", {"t": threshold}))
-    parent = {record: record for record in records}
-
-    def find(record: str) -> str:
-        while parent[record] != record:
-            parent[record] = parent[parent[record]]
-            record = parent[record]
-        return record
-
+    components = Components(records)
     for left, right in edges:
-        root_l, root_r = find(left), find(right)
-        if root_l != root_r:
-            parent[max(root_l, root_r)] = min(root_l, root_r)
+        components.join(left, right)
     if records:
         store.con.executemany("INSERT INTO cluster_membership VALUES (?, ?)",
-                              [(record, find(record)) for record in records])
+                              components.clusters())
     store.run_steps(STAGE, [Step("drop_current", "DROP TABLE current_cluster"),
                             Step("drop_touched", "DROP TABLE touched_record")])

@@ -26,7 +26,11 @@ def _first_name() -> cl.CustomComparison:
         comparison_levels=[
             cll.NullLevel("first_name"),
             cll.ExactMatchLevel("first_name").configure(tf_adjustment_column="first_name"),
-            cll.ExactMatchLevel("first_name_canonical"),
+            cll.CustomLevel(
+                "first_name_canonical_l = first_name_canonical_r "
+                "OR first_name_canonical_l = first_name_r OR first_name_l = first_name_canonical_r",
+                "nickname of the same name",
+            ),
             cll.ColumnsReversedLevel("first_name", "last_name"),
             cll.JaroWinklerLevel("first_name", 0.92),
             cll.ExactMatchLevel("first_name_phonetic"),
@@ -41,6 +45,7 @@ def _last_name() -> cl.CustomComparison:
         comparison_levels=[
             cll.NullLevel("last_name"),
             cll.ExactMatchLevel("last_name").configure(tf_adjustment_column="last_name"),
+            cll.ColumnsReversedLevel("last_name", "first_name"),
             cll.ArrayIntersectLevel("surname_parts", 1),
             cll.JaroWinklerLevel("last_name", 0.92),
             cll.ExactMatchLevel("last_name_phonetic"),
@@ -64,6 +69,12 @@ def _dob() -> cl.CustomComparison:
                 "damerau_levenshtein(strftime(dob_l, '%Y%m%d'), strftime(dob_r, '%Y%m%d')) <= 1",
                 "one digit off",
             ),
+            # HMIS imputes an unknown day and month as January 1 (DOBDataQuality 2).
+            cll.CustomLevel(
+                "year(dob_l) = year(dob_r) AND (strftime(dob_l, '%m%d') = '0101' "
+                "OR strftime(dob_r, '%m%d') = '0101')",
+                "same year, one date imputed to January 1",
+            ),
             cll.CustomLevel("year(dob_l) = year(dob_r)", "same year"),
             cll.ElseLevel(),
         ],
@@ -79,6 +90,18 @@ def _ssn() -> cl.CustomComparison:
             cll.ExactMatchLevel("ssn"),
             cll.CustomLevel("damerau_levenshtein(ssn_l, ssn_r) <= 1", "full SSN one digit off"),
             cll.ExactMatchLevel("ssn_last4"),
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def _name_suffix() -> cl.CustomComparison:
+    # JR against SR is a father and son; a suffix on one side only says nothing.
+    return cl.CustomComparison(
+        output_column_name="name_suffix",
+        comparison_levels=[
+            cll.NullLevel("name_suffix"),
+            cll.ExactMatchLevel("name_suffix"),
             cll.ElseLevel(),
         ],
     )
@@ -111,21 +134,38 @@ def comparisons() -> list:
         _dob(),
         _ssn(),
         cl.ExactMatch("sex"),
-        # JR against SR is a father and son; a suffix on one side only says little.
-        cl.ExactMatch("name_suffix"),
+        _name_suffix(),
         cl.ExactMatch("cin"),
         _contact(),
         cl.ExactMatch("email"),
     ]
 
 
-# Blocking for prediction: each rule keeps pairs per record near constant as N grows.
+# Blocking for prediction, chosen with Splink's blocking analysis (see
+# benchmarks/bench_blocking.py and benchmarks/RESULTS.md for the pair counts). Every rule
+# joins on a key whose blocks stay small as the population grows, so pairs per record stay
+# near flat: no rule joins on a date of birth or a common name alone.
 PREDICT_BLOCKING = (
-    block_on("dob"),
     block_on("ssn"),
     block_on("cin"),
     block_on("phone"),
-    block_on("first_name_canonical", "last_name"),
+    block_on("email"),
+    block_on("dob", "first_name_phonetic"),
+    block_on("dob", "first_name_canonical"),
+    block_on("dob", "last_name_phonetic"),
+    block_on("dob", "list_extract(surname_parts, 1)"),
+    block_on("dob", "list_extract(surname_parts, -1)"),
+    # Given and family name swapped (the reversal is symmetric, so one direction will do).
+    "l.dob = r.dob AND l.first_name = r.last_name",
+    # A date of birth with a typo or a day/month swap, or imputed to January 1.
+    block_on("first_name_canonical", "last_name_phonetic", "year(dob)"),
+    block_on("first_name_canonical", "last_name_phonetic", "month(dob)", "day(dob)"),
+    # No date of birth on one side: names alone, but only from the records missing one
+    # (each side's filter is pushed below the join, so the join stays small).
+    "l.first_name_canonical = r.first_name_canonical AND l.last_name = r.last_name "
+    "AND l.dob IS NULL",
+    "l.first_name_canonical = r.first_name_canonical AND l.last_name = r.last_name "
+    "AND r.dob IS NULL",
     block_on("last_name_phonetic", "first_name_phonetic", "zip5"),
     block_on("ssn_last4", "year(dob)"),
 )

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pyarrow as pa
 
 from linkage.config import LinkingConfig
-from linkage.link.decisions import enforce_decisions
+from linkage.link.cluster_quality import ClusterShape, shape_clusters
+from linkage.link.constraints import Components, enforce_constraints
 from linkage.link.splink_session import active_persons, splink_linker
 from linkage.store import Step, Store
 
@@ -22,11 +26,16 @@ class LinkCounts:
     pairs_matched: int  # pairs at or above the match threshold
     clusters: int
     decisions_in_force: int = 0  # reviewer must-link / cannot-link decisions
-    clusters_rebuilt: int = 0  # clusters re-formed to honour a decision
+    evidence_conflicts: int = 0  # pairs in one cluster whose records say they differ
+    clusters_rebuilt: int = 0  # clusters re-formed to honour a constraint
     decision_conflicts: int = 0  # must-links that contradict cannot-links, left unmet
+    clusters_split: int = 0  # oversized or sparse clusters re-formed at a stricter threshold
+    clusters_flagged: int = 0  # clusters still oversized or sparse, left for review
+    cluster_sizes: dict[str, int] = field(default_factory=dict)  # size bucket -> clusters
 
 
-def link(store: Store, model: dict, linking: LinkingConfig, run_id: int) -> LinkCounts:
+def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
+         deduplicated_sources: Sequence[str] = ()) -> LinkCounts:
     """Score active persons, keep pairs in `pair_score`, and leave `cluster_membership`
     (record_key, cluster_id) for the crosswalk stage."""
     persons = active_persons(store, STAGE)
@@ -70,17 +79,45 @@ FROM scored_clusters"""),
     finally:
         store.con.unregister("scored_pairs")
         store.con.unregister("scored_clusters")
-    return finish_clusters(store, linking, persons.num_rows, pairs_compared, pairs.num_rows)
+    return finish_clusters(store, linking, deduplicated_sources, persons.num_rows,
+                           pairs_compared, pairs.num_rows)
 
 
-def finish_clusters(store: Store, linking: LinkingConfig, records: int, compared: int,
-                    kept: int) -> LinkCounts:
-    """Apply reviewer decisions to `cluster_membership` and count what the stage did."""
-    decisions = enforce_decisions(store, linking.match_threshold)
+def cluster_scored_pairs(store: Store, linking: LinkingConfig,
+                         deduplicated_sources: Sequence[str] = ()) -> ClusterShape:
+    """Cluster the active records again from the stored pair scores at
+    `linking.match_threshold`, under the same constraints as a run, into
+    `cluster_membership`. Changes only temporary tables, so it works read-only."""
+    records = store.con.sql("SELECT record_key FROM person WHERE NOT is_deleted "
+                            "ORDER BY record_key").fetchall()
+    components = Components([row[0] for row in records])
+    for left, right in store.run_step(STAGE, Step("matched_pairs", """
+SELECT record_key_l, record_key_r FROM pair_score WHERE match_probability >= $t
+ORDER BY match_probability DESC""", {"t": linking.match_threshold})):
+        components.join(left, right)
+    keys, clusters = zip(*components.clusters()) if records else ((), ())
+    store.con.register("reclustered", pa.table({"record_key": pa.array(keys, pa.string()),
+                                                "cluster_id": pa.array(clusters, pa.string())}))
+    try:
+        store.run_step(STAGE, Step("recluster", "CREATE OR REPLACE TEMP TABLE cluster_membership "
+                                                "AS SELECT * FROM reclustered"))
+    finally:
+        store.con.unregister("reclustered")
+    enforce_constraints(store, linking.match_threshold, deduplicated_sources)
+    return shape_clusters(store, linking)
+
+
+def finish_clusters(store: Store, linking: LinkingConfig, deduplicated_sources: Sequence[str],
+                    records: int, compared: int, kept: int) -> LinkCounts:
+    """Split clusters that break a constraint and count what the stage did."""
+    constraints = enforce_constraints(store, linking.match_threshold, deduplicated_sources)
+    shape = shape_clusters(store, linking)
     matched = store.scalar(STAGE, "count_matched",
                            "SELECT count(*) FROM pair_score WHERE match_probability >= $t",
                            {"t": linking.match_threshold})
     clusters = store.scalar(STAGE, "count_clusters",
                             "SELECT count(DISTINCT cluster_id) FROM cluster_membership")
     return LinkCounts(records, compared, kept, matched, clusters,
-                      decisions.in_force, decisions.clusters_rebuilt, decisions.conflicts)
+                      constraints.decisions_in_force, constraints.evidence_conflicts,
+                      constraints.clusters_rebuilt, constraints.decision_conflicts,
+                      shape.split, shape.flagged, shape.sizes)

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 # Share of true matches the deterministic rules are believed to find (for the prior).
 DETERMINISTIC_RECALL = 0.7
 EM_MAX_PAIRS = 2_000_000
+SIGNIFICANT_DIGITS = 10
 
 
 def card_path(model_path: Path) -> Path:
@@ -53,9 +54,15 @@ def train(persons: pa.Table, training: TrainingConfig, out: Path,
                 rule, max_pairs=EM_MAX_PAIRS)
         model = linker.misc.save_model_to_json(None)
 
-    # Splink gives each linker a random uid; fix it so the same data and seed give the
-    # same model file byte for byte.
+    # Splink gives each linker a random uid, and DuckDB's parallel sums differ in the last
+    # bits from run to run; fix the one and round the other so the same data and seed give
+    # the same model file byte for byte.
     model["linker_uid"] = f"linkage-{training.seed}"
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            for key in ("m_probability", "u_probability"):
+                if isinstance(level.get(key), float):
+                    level[key] = float(f"{level[key]:.{SIGNIFICANT_DIGITS}g}")
     text = json.dumps(model, indent=2, sort_keys=True) + "\n"
     settings_fingerprint = hashlib.sha256(
         json.dumps(settings(training.em_max_iterations).get_settings("duckdb").as_dict(),
@@ -77,8 +84,16 @@ def train(persons: pa.Table, training: TrainingConfig, out: Path,
         "probability_two_random_records_match": model["probability_two_random_records_match"],
     }
     out.parent.mkdir(parents=True, exist_ok=True)
-    for path, content in ((out, text), (card_path(out), json.dumps(card, indent=2) + "\n")):
-        temporary = path.with_suffix(path.suffix + ".tmp")
-        temporary.write_text(content, encoding="utf-8")
-        os.replace(temporary, path)
+    _write_atomically(out, text)
+    write_card(out, card)
     return card
+
+
+def write_card(model_path: Path, card: dict[str, Any]) -> None:
+    _write_atomically(card_path(model_path), json.dumps(card, indent=2) + "\n")
+
+
+def _write_atomically(path: Path, content: str) -> None:
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(content, encoding="utf-8")
+    os.replace(temporary, path)

@@ -51,8 +51,13 @@ from linkage.synth.noise import NOISE_TYPES, NoiseType, default_noise_rates
 from linkage.synth.population import SOURCE_SYSTEMS, Coverage
 from linkage.synth.settings import SynthConfig, load_synth_config
 
+# Where a generated population keeps each source, as a run config's `path` (source = kind).
+SOURCE_PATHS = {"calsaws": "calsaws/persons.csv", "hmis": "hmis",
+                "ehr_csv": "ehr/patients.csv", "ehr_fhir": "ehr/patients.ndjson"}
+
 __all__ = [
     "NOISE_TYPES",
+    "SOURCE_PATHS",
     "SOURCE_SYSTEMS",
     "Coverage",
     "NoiseType",
