@@ -67,19 +67,24 @@ class ClusterShape:
 
 def shape_clusters(store: Store, linking: LinkingConfig) -> ClusterShape:
     """Re-form suspicious clusters in `cluster_membership` at stricter thresholds, then
-    report sizes and how many clusters remain suspicious."""
-    threshold, split = linking.match_threshold, 0
+    report sizes and how many clusters remain suspicious.
+
+    Density is always judged on pairs at the match threshold, so a cluster that is not
+    suspicious is never touched; only suspicious ones are re-formed, each round stricter."""
+    judged_at, threshold, split = _params(linking, linking.match_threshold), \
+        linking.match_threshold, 0
+    find = Step("suspicious", "CREATE OR REPLACE TEMP TABLE suspicious AS "
+                + suspicious_sql("cluster_membership"), judged_at)
     for _ in range(SPLIT_ROUNDS):
-        store.run_step(STAGE, Step("suspicious", "CREATE OR REPLACE TEMP TABLE suspicious AS "
-                                   + suspicious_sql("cluster_membership"),
-                                   _params(linking, threshold)))
-        if not store.scalar(STAGE, "count_suspicious", "SELECT count(*) FROM suspicious"):
+        store.run_step(STAGE, find)
+        suspicious = store.scalar(STAGE, "count_suspicious", "SELECT count(*) FROM suspicious")
+        if not suspicious:
             break
-        split += store.scalar(STAGE, "count_split", "SELECT count(*) FROM suspicious")
+        split += suspicious
         threshold = 1 - (1 - threshold) / 10
         _reform(store, threshold)
-    flagged = store.scalar(STAGE, "count_flagged", "SELECT count(*) FROM (" + suspicious_sql(
-        "cluster_membership") + ")", _params(linking, threshold))
+    store.run_step(STAGE, find)
+    flagged = store.scalar(STAGE, "count_flagged", "SELECT count(*) FROM suspicious")
     rows = store.run_step(STAGE, Step("cluster_sizes", """
 SELECT records, count(*) FROM (SELECT count(*) AS records FROM cluster_membership
 GROUP BY cluster_id) GROUP BY records"""))
