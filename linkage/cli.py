@@ -398,6 +398,33 @@ def explain(config: Path, records: tuple[str, ...], enterprise_id: str | None, h
     click.echo(json.dumps(explained.as_dict(), default=str) if as_json else explained.describe())
 
 
+@app.command("search")
+@config_option
+@click.option("--first-name", default=None, help="First (given) name.")
+@click.option("--last-name", default=None, help="Last (family) name.")
+@click.option("--dob", required=True, help="Date of birth, YYYY-MM-DD.")
+@click.option("--ssn-last4", default=None, help="Last four digits of the SSN.")
+@click.option("--zip", "zip5", default=None, help="ZIP code.")
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
+              help="At most this many enterprise IDs.")
+@store_option
+@json_option
+def search_command(config: Path, first_name: str | None, last_name: str | None, dob: str,
+                   ssn_last4: str | None, zip5: str | None, limit: int, store: Path | None,
+                   as_json: bool) -> None:
+    """The current enterprise IDs most likely to be this person, ranked by the model's match
+    probability, with each comparison's level for the EID's best-matching record. Give a
+    first or last name and the date of birth; names are standardized as records are
+    (nicknames, accents, case). Only the fields given count. Values typed on a command line
+    can stay in the shell's history: for many searches, use the Python API."""
+    from linkage.search import as_json as json_results, describe
+
+    found = Project.open(config, store).search(first_name=first_name, last_name=last_name,
+                                               dob=dob, ssn_last4=ssn_last4, zip5=zip5,
+                                               limit=limit)
+    click.echo(json_results(found) if as_json else describe(found))
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: known errors as one red line and their exit code; bugs as code 70."""
     try:

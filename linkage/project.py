@@ -39,6 +39,7 @@ from linkage.link.train import write_card
 from linkage.sources import LandingCount, apply_deletions, check_sources, land_sources
 from linkage.standardize import standardize, write_standardized
 from linkage.review import Decision, export_review, import_review, record_decisions
+from linkage.search import Searcher
 from linkage.store import Step, Store, migrate, open_store
 from linkage.synth import SOURCE_PATHS, generate_population
 
@@ -302,6 +303,25 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         with self.store(read_only=True) as store:
             return explain_cluster(store, enterprise_id, self.config.linking.match_threshold,
                                    show_values=show_values)
+
+    def searcher(self, *, preload: bool = True) -> Searcher:
+        """The store opened read-only for many searches; close it (or use `with`) when done,
+        since a run cannot write the store meanwhile:
+
+            with project.searcher() as searcher:
+                searcher.search(first_name="Bob", last_name="Smith", dob="1980-03-15")
+        """
+        return Searcher.open(self.config.store, self.config.model, preload=preload)
+
+    def search(self, *, dob: str | dt.date, first_name: str | None = None,
+               last_name: str | None = None, ssn_last4: str | None = None,
+               zip5: str | None = None, limit: int = 10) -> pd.DataFrame:
+        """The current EIDs most likely to be this person, best first, with each comparison's
+        level for the EID's best-matching record (linkage.search). Opens and closes the
+        store: for many searches, use `searcher()`."""
+        with self.searcher(preload=False) as searcher:
+            return searcher.search(dob=dob, first_name=first_name, last_name=last_name,
+                                   ssn_last4=ssn_last4, zip5=zip5, limit=limit)
 
     @property
     def model_card(self) -> Path:

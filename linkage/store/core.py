@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from linkage.errors import StoreBusyError, StoreError
 from linkage.store.schema import SCHEMA_VERSION, TABLES
@@ -61,16 +62,26 @@ class Store:
 
     def run_step(self, stage: str, step: Step) -> list[tuple]:
         """Run one step and return its rows (drained, so the connection is free again)."""
+        with self._timed(stage, step):
+            return self.con.execute(step.sql, step.params).fetchall()
+
+    def run_arrow(self, stage: str, step: Step) -> pa.Table:
+        """Run one step and return its rows as an Arrow table, typed (lists, dates) as the
+        database holds them."""
+        with self._timed(stage, step):
+            return self.con.sql(step.sql, params=step.params).to_arrow_table()
+
+    @contextmanager
+    def _timed(self, stage: str, step: Step) -> Iterator[None]:
         started = time.perf_counter()
         try:
-            rows = self.con.execute(step.sql, step.params).fetchall()
+            yield
         except duckdb.Error as error:
             raise StoreError(
                 f"stage '{stage}', step '{step.name}' failed: {_first_line(error)}",
                 detail=_first_line(error),
             ) from error
         log.debug("%s.%s took %.3fs", stage, step.name, time.perf_counter() - started)
-        return rows
 
     def run_steps(self, stage: str, steps: Sequence[Step]) -> None:
         for step in steps:
