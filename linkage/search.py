@@ -47,6 +47,7 @@ from splink.internals.realtime import compare_records
 from linkage.errors import LinkageError
 from linkage.link import load_model, model_fingerprint
 from linkage.link.model import MODEL_COLUMNS
+from linkage.link.splink_session import tf_columns
 from linkage.standardize import install, standardize
 from linkage.store import Step, Store, open_store, quote_identifier
 
@@ -196,7 +197,7 @@ class Searcher:
         self._model = model
         self._cache_key = f"linkage.search:{model_fingerprint(model_path)}"
         self._evidence = _evidence(model)
-        self._tf_columns = _tf_columns(model)
+        self._tf_columns = tf_columns(model)
         self._unique_id = model.get("unique_id_column_name", "unique_id")
         self._preloaded = preload
         self.seconds: dict[str, float] = {}  # the last search's time per step
@@ -447,16 +448,6 @@ def _evidence(model: dict[str, Any]) -> list[Evidence]:
         {level.comparison_vector_value: level.label_for_charts
          for level in comparison.comparison_levels},
     ) for comparison in settings.comparisons]
-
-
-def _tf_columns(model: dict[str, Any]) -> list[str]:
-    columns: list[str] = []
-    for comparison in model["comparisons"]:
-        for level in comparison["comparison_levels"]:
-            column = level.get("tf_adjustment_column")
-            if column and column not in columns:
-                columns.append(column)
-    return columns
 
 
 def describe(found: pd.DataFrame) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from linkage.config import LinkingConfig
-from linkage.link.constraints import Components
+from linkage.link.constraints import Components, add_to_membership
 from linkage.store import Step, Store
 
 STAGE = "link"
@@ -118,5 +118,4 @@ WHERE d.decision = 'must_link'""", {"threshold": threshold}))
         components.join(left, right)
     store.run_step(STAGE, Step("drop_suspicious", "DELETE FROM cluster_membership WHERE "
                                "record_key IN (SELECT record_key FROM suspicious_record)"))
-    store.con.executemany("INSERT INTO cluster_membership VALUES (?, ?)",
-                          components.clusters())
+    add_to_membership(store, components)

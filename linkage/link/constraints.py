@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import pyarrow as pa
+
 from linkage.store import Step, Store
 
 STAGE = "link"
@@ -148,6 +150,19 @@ class Components:
         return [(record, min(members)) for members in groups.values() for record in members]
 
 
+def add_to_membership(store: Store, components: Components) -> None:
+    """Append the components' clusters to `cluster_membership`, in one set-based insert."""
+    rows = components.clusters()
+    keys, clusters = zip(*rows) if rows else ((), ())
+    store.con.register("formed_cluster", pa.table({
+        "record_key": pa.array(keys, pa.string()), "cluster_id": pa.array(clusters, pa.string())}))
+    try:
+        store.run_step(STAGE, Step("add_clusters", "INSERT INTO cluster_membership "
+                                   "SELECT record_key, cluster_id FROM formed_cluster"))
+    finally:
+        store.con.unregister("formed_cluster")
+
+
 def enforce_constraints(store: Store, match_threshold: float,
                         deduplicated_sources: Sequence[str] = ()) -> ConstraintCounts:
     """Rewrite `cluster_membership` so no cluster holds a cannot-link pair and every
@@ -179,6 +194,6 @@ def enforce_constraints(store: Store, match_threshold: float,
 
     store.run_step(STAGE, Step("drop_broken", "DELETE FROM cluster_membership WHERE record_key "
                                               "IN (SELECT record_key FROM broken_record)"))
-    store.con.executemany("INSERT INTO cluster_membership VALUES (?, ?)", components.clusters())
+    add_to_membership(store, components)
     store.run_step(STAGE, Step("drop_broken_table", "DROP TABLE broken_record"))
     return ConstraintCounts(in_force, evidence, rebuilt, conflicts)

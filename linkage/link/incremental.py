@@ -16,23 +16,13 @@ from collections.abc import Sequence
 import pyarrow as pa
 
 from linkage.config import LinkingConfig
-from linkage.link.constraints import Components
+from linkage.link.constraints import Components, add_to_membership
 from linkage.link.model import MODEL_COLUMNS
 from linkage.link.score import LinkCounts, finish_clusters
-from linkage.link.splink_session import active_persons, splink_linker
+from linkage.link.splink_session import active_persons, splink_linker, tf_columns
 from linkage.store import Step, Store
 
 STAGE = "link"
-
-
-def _tf_columns(model: dict) -> list[str]:
-    columns = []
-    for comparison in model["comparisons"]:
-        for level in comparison["comparison_levels"]:
-            column = level.get("tf_adjustment_column")
-            if column and column not in columns:
-                columns.append(column)
-    return columns
 
 
 def link_incremental(store: Store, model: dict, linking: LinkingConfig, run_id: int,
@@ -54,7 +44,7 @@ SELECT {columns} FROM person WHERE NOT is_deleted
     compared = 0
     if changed_active.num_rows:
         with splink_linker(persons, model) as linker:
-            for column in _tf_columns(model):
+            for column in tf_columns(model):
                 linker.table_management.compute_tf_table(column)
             db_api = linker._db_api
             changed_frame = db_api.register(changed_active, dataset_display_name="changed_records")
@@ -129,8 +119,6 @@ WHERE match_probability >= $t AND record_key_l IN (SELECT record_key FROM touche
     components = Components(records)
     for left, right in edges:
         components.join(left, right)
-    if records:
-        store.con.executemany("INSERT INTO cluster_membership VALUES (?, ?)",
-                              components.clusters())
+    add_to_membership(store, components)
     store.run_steps(STAGE, [Step("drop_current", "DROP TABLE current_cluster"),
                             Step("drop_touched", "DROP TABLE touched_record")])

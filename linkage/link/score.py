@@ -6,11 +6,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import pyarrow as pa
-
 from linkage.config import LinkingConfig
 from linkage.link.cluster_quality import ClusterShape, shape_clusters
-from linkage.link.constraints import Components, enforce_constraints
+from linkage.link.constraints import Components, add_to_membership, enforce_constraints
 from linkage.link.splink_session import active_persons, splink_linker
 from linkage.store import Step, Store
 
@@ -95,14 +93,9 @@ def cluster_scored_pairs(store: Store, linking: LinkingConfig,
 SELECT record_key_l, record_key_r FROM pair_score WHERE match_probability >= $t
 ORDER BY match_probability DESC""", {"t": linking.match_threshold})):
         components.join(left, right)
-    keys, clusters = zip(*components.clusters()) if records else ((), ())
-    store.con.register("reclustered", pa.table({"record_key": pa.array(keys, pa.string()),
-                                                "cluster_id": pa.array(clusters, pa.string())}))
-    try:
-        store.run_step(STAGE, Step("recluster", "CREATE OR REPLACE TEMP TABLE cluster_membership "
-                                                "AS SELECT * FROM reclustered"))
-    finally:
-        store.con.unregister("reclustered")
+    store.run_step(STAGE, Step("recluster", "CREATE OR REPLACE TEMP TABLE cluster_membership "
+                                            "(record_key VARCHAR, cluster_id VARCHAR)"))
+    add_to_membership(store, components)
     enforce_constraints(store, linking.match_threshold, deduplicated_sources)
     return shape_clusters(store, linking)
 

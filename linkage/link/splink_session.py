@@ -45,6 +45,17 @@ def load_model(path: Path) -> dict[str, Any]:
     return model
 
 
+def tf_columns(model: dict[str, Any]) -> list[str]:
+    """The columns the model adjusts by term frequency, in the order it names them."""
+    columns: list[str] = []
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            column = level.get("tf_adjustment_column")
+            if column and column not in columns:
+                columns.append(column)
+    return columns
+
+
 def model_fingerprint(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
