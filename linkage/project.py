@@ -35,6 +35,7 @@ from linkage.explain import (ClusterExplanation, PairExplanation, explain_cluste
 from linkage.export import export_crosswalk
 from linkage.link import (LinkCounts, active_persons, card_path, link, link_incremental,
                           load_model, model_fingerprint, train)
+from linkage.link.cluster_quality import flagged_params, flagged_sql
 from linkage.link.train import write_card
 from linkage.sources import LandingCount, apply_deletions, check_sources, land_sources
 from linkage.standardize import standardize, write_standardized
@@ -258,10 +259,19 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             return record_decisions(store, [Decision(record_a, record_b, decision, reviewer,
                                                      reason)])[0]
 
-    def export_review(self, out: Path) -> int:
-        linking = self.config.linking
+    def export_review(self, out: str | Path) -> int:
+        """Write the pairs to review (the review band, then the pairs inside flagged
+        clusters) to a .csv to fill in and import, or an .html to read."""
         with self.store(read_only=True) as store:
-            return export_review(store, out, linking.review_low, linking.review_high)
+            return export_review(store, Path(out), self.config.linking)
+
+    def flagged_clusters(self) -> pd.DataFrame:
+        """Active EIDs still too large or too loosely held together after the last run
+        re-formed them: enterprise_id, records, density (matched pairs / possible pairs at
+        the match threshold) and reason (oversized or low_density)."""
+        with self.store(read_only=True) as store:
+            return store.con.sql(flagged_sql() + " ORDER BY records DESC, density, enterprise_id",
+                                 params=flagged_params(self.config.linking)).df()
 
     def import_review(self, path: Path, reviewer: str) -> int:
         with self.store() as store:

@@ -3,6 +3,7 @@ the threshold sweep and the model card's held-back accuracy."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
 
@@ -163,3 +164,27 @@ def test_the_run_reports_cluster_sizes_and_evidence(linked_store):
     link = summary["link"]
     assert sum(link["cluster_sizes"].values()) == link["clusters"]
     assert link["evidence_conflicts"] > 0  # the sample has fathers and sons at one address
+
+
+def test_flagged_clusters_are_listed_and_their_pairs_go_to_review(sample_copy, tmp_path):
+    text = sample_copy.read_text().replace(
+        "match_threshold: 0.99", "match_threshold: 0.99\n  max_cluster_size: 3")
+    sample_copy.write_text(text)
+    project = Project.open(sample_copy)
+    summary = project.run()
+    flagged = project.flagged_clusters()
+    # Clusters of four or more that no stricter threshold breaks stay flagged, one EID each.
+    assert summary.link.clusters_flagged == len(flagged) > 0
+    assert (flagged["records"] > 3).all() and set(flagged["reason"]) == {"oversized"}
+    out = tmp_path / "review.csv"
+    rows = project.export_review(out)
+    with out.open(newline="") as handle:
+        exported = list(csv.DictReader(handle))
+    assert len(exported) == rows
+    in_flagged = [row for row in exported if row["review_reason"] == "flagged_cluster_oversized"]
+    # Every flagged EID is held together by matched pairs, and they are all in the file.
+    assert {row["enterprise_id_l"] for row in in_flagged} == set(flagged["enterprise_id"])
+    assert all(row["enterprise_id_l"] == row["enterprise_id_r"] for row in in_flagged)
+    uncertain = [row for row in exported if row["review_reason"] == "uncertain"]
+    low, high = project.config.linking.review_low, project.config.linking.review_high
+    assert all(low <= float(row["match_probability"]) < high for row in uncertain)

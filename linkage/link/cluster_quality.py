@@ -53,6 +53,25 @@ FROM judged
 WHERE records > $max_size OR density < $min_density"""
 
 
+# The active crosswalk as a membership (record_key, cluster_id = EID), for suspicious_sql.
+ACTIVE_MEMBERSHIP = """(
+    SELECT p.record_key, cw.enterprise_id AS cluster_id
+    FROM crosswalk AS cw JOIN person AS p
+        ON p.source_system = cw.source_system AND p.source_record_id = cw.source_record_id
+    WHERE cw.valid_to_run IS NULL AND NOT p.is_deleted)"""
+
+
+def flagged_sql() -> str:
+    """Active EIDs whose records are still oversized or sparse after the run re-formed them:
+    enterprise_id, records, density (matched pairs / possible pairs), reason."""
+    return ("SELECT cluster_id AS enterprise_id, records, density, reason FROM ("
+            + suspicious_sql(ACTIVE_MEMBERSHIP) + ")")
+
+
+def flagged_params(linking: LinkingConfig) -> dict:
+    return _params(linking, linking.match_threshold)
+
+
 def _params(linking: LinkingConfig, threshold: float) -> dict:
     return {"threshold": threshold, "max_size": linking.max_cluster_size,
             "min_density": linking.min_cluster_density}

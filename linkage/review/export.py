@@ -13,7 +13,9 @@ from pathlib import Path
 
 import duckdb
 
+from linkage.config import LinkingConfig
 from linkage.errors import LinkageError, SourceError
+from linkage.link.cluster_quality import flagged_params, flagged_sql
 from linkage.review.decisions import Decision, record_decisions
 from linkage.store import connect, Store
 
@@ -24,30 +26,49 @@ DECISION_WORDS = {"must_link": "must_link", "match": "must_link", "same": "must_
                   "different": "cannot_link"}
 
 
-def _review_sql(low: float, high: float) -> tuple[str, dict]:
+def _review_sql(linking: LinkingConfig) -> tuple[str, dict]:
+    """The pairs a reviewer should judge: those in the review band, then every scored pair
+    inside a flagged EID (one still oversized or sparse after the run re-formed it)."""
     sides = ",\n    ".join(f"l.{field} AS {field}_l, r.{field} AS {field}_r" for field in FIELDS)
     return f"""
+WITH flagged AS ({flagged_sql()}),
+member AS (
+    SELECT p.record_key, cw.enterprise_id
+    FROM crosswalk AS cw JOIN person AS p
+        ON p.source_system = cw.source_system AND p.source_record_id = cw.source_record_id
+    WHERE cw.valid_to_run IS NULL
+), to_review AS (
+    SELECT s.*, 'uncertain' AS review_reason, NULL AS flagged_eid FROM pair_score AS s
+    WHERE s.match_probability >= $low AND s.match_probability < $high
+    UNION ALL BY NAME
+    SELECT s.*, 'flagged_cluster_' || f.reason AS review_reason, f.enterprise_id AS flagged_eid
+    FROM pair_score AS s
+    JOIN member AS ml ON ml.record_key = s.record_key_l
+    JOIN member AS mr ON mr.record_key = s.record_key_r AND mr.enterprise_id = ml.enterprise_id
+    JOIN flagged AS f ON f.enterprise_id = ml.enterprise_id
+    WHERE s.match_probability < $low OR s.match_probability >= $high
+)
 SELECT s.record_key_l, s.record_key_r, round(s.match_probability, 4) AS match_probability,
-    round(s.match_weight, 2) AS match_weight, cl.enterprise_id AS enterprise_id_l,
-    cr.enterprise_id AS enterprise_id_r,
+    round(s.match_weight, 2) AS match_weight, s.review_reason,
+    cl.enterprise_id AS enterprise_id_l, cr.enterprise_id AS enterprise_id_r,
     {sides},
     '' AS decision, '' AS reason
-FROM pair_score AS s
+FROM to_review AS s
 JOIN person AS l ON l.record_key = s.record_key_l
 JOIN person AS r ON r.record_key = s.record_key_r
 LEFT JOIN crosswalk AS cl ON cl.valid_to_run IS NULL
     AND cl.source_system = l.source_system AND cl.source_record_id = l.source_record_id
 LEFT JOIN crosswalk AS cr ON cr.valid_to_run IS NULL
     AND cr.source_system = r.source_system AND cr.source_record_id = r.source_record_id
-WHERE s.match_probability >= $low AND s.match_probability < $high
-ORDER BY abs(s.match_weight), s.record_key_l, s.record_key_r""", {"low": low, "high": high}
+ORDER BY s.flagged_eid NULLS FIRST, abs(s.match_weight), s.record_key_l, s.record_key_r""", {
+        "low": linking.review_low, "high": linking.review_high, **flagged_params(linking)}
 
 
-def export_review(store: Store, out: Path, low: float, high: float) -> int:
-    """Write the pairs with low <= probability < high to `out` (.csv or .html)."""
+def export_review(store: Store, out: Path, linking: LinkingConfig) -> int:
+    """Write the pairs to review (see `_review_sql`) to `out` (.csv or .html)."""
     if out.suffix.lower() not in (".csv", ".html"):
         raise LinkageError(f"{out}: review files are .csv or .html")
-    sql, params = _review_sql(low, high)
+    sql, params = _review_sql(linking)
     cursor = store.con.execute(sql, params)
     columns = [column[0] for column in cursor.description]
     rows = cursor.fetchall()
@@ -57,7 +78,8 @@ def export_review(store: Store, out: Path, low: float, high: float) -> int:
         if out.suffix.lower() == ".csv":
             store.con.sql(sql, params=params).write_csv(str(out), header=True)
         else:
-            out.write_text(_html(columns, rows, low, high), encoding="utf-8")
+            out.write_text(_html(columns, rows, linking.review_low, linking.review_high),
+                           encoding="utf-8")
     finally:
         os.umask(previous)
     return len(rows)
@@ -73,8 +95,10 @@ def _html(columns: list[str], rows: list[tuple], low: float, high: float) -> str
             f"<td>{html.escape(str(row[index[f + '_r']] or ''))}</td></tr>" for f in FIELDS)
         cards.append(
             f"<section><h2>{html.escape(row[0])} ↔ {html.escape(row[1])}</h2>"
-            f"<p>match probability {row[2]} (weight {row[3]}); EIDs "
-            f"{html.escape(str(row[4]))} / {html.escape(str(row[5]))}</p>"
+            f"<p>{html.escape(row[index['review_reason']].replace('_', ' '))}: match "
+            f"probability {row[2]} (weight {row[3]}); EIDs "
+            f"{html.escape(str(row[index['enterprise_id_l']]))} / "
+            f"{html.escape(str(row[index['enterprise_id_r']]))}</p>"
             f"<table><tr><th></th><th>record A</th><th>record B</th></tr>{lines}</table>"
             "</section>")
     return f"""<!doctype html>
@@ -83,7 +107,8 @@ def _html(columns: list[str], rows: list[tuple], low: float, high: float) -> str
 td,th{{border:1px solid #ccc;padding:2px 8px;text-align:left}}tr.differ td{{background:#fde2e2}}
 section{{margin-bottom:2em}}</style></head><body>
 <h1>Pairs to review</h1>
-<p>{len(rows)} pairs with match probability from {low} up to {high}. Record your decision
+<p>{len(rows)} pairs: those with match probability from {low} up to {high}, then the
+pairs inside clusters flagged as too large or too loosely held together. Record your decision
 (must_link or cannot_link) and a reason in the CSV export, then run
 <code>linkage review import FILE</code>. Contains personal data: do not forward.</p>
 {''.join(cards)}
