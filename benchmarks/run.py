@@ -78,12 +78,11 @@ def _run_linkage(sampler: Any, args: dict[str, Any]) -> dict[str, Any]:
     project = Project.open(args["config"], store=args["store"])
     peaks: dict[str, float] = {}
 
-    def report(message: str) -> None:
-        stage, _, event = message.partition(": ")
-        if event == "started":
+    def report(event) -> None:
+        if event.kind == "stage_started":
             sampler.mark()
-        elif event.startswith("done"):
-            peaks[stage] = sampler.peak_mb()
+        elif event.kind == "stage_done":
+            peaks[event.stage] = sampler.peak_mb()
 
     started = time.perf_counter()
     summary = project.run(report=report)

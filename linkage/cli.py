@@ -11,32 +11,42 @@ import json
 import logging
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 
 from linkage.errors import LinkageError
 from linkage.evaluation import SWEEP_THRESHOLDS
+from linkage.progress import Report, Stages, TerminalBars, json_lines, plain_lines
 from linkage.project import Project, RunSummary
 
 INTERNAL_ERROR = 70
-_state = {"debug": False, "quiet": False}
+_state = {"debug": False, "quiet": False, "progress": "auto"}
+PROGRESS_MODES = ("auto", "bars", "plain", "json", "none")
 
 config_option = click.option("--config", "-c", "config", required=True,
                              type=click.Path(path_type=Path), help="Run config (YAML).")
 store_option = click.option("--store", type=click.Path(path_type=Path), default=None,
                             help="Store file; overrides the config's `store`.")
 json_option = click.option("--json", "as_json", is_flag=True,
-                           help="Print one JSON object (for schedulers).")
+                           help="Print the result as one JSON object on stdout, and progress as "
+                                "JSON lines on stderr (for schedulers).")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show tracebacks and SQL timings.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress lines.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress output (as --progress none).")
+@click.option("--progress", "progress_mode", type=click.Choice(PROGRESS_MODES),
+              default="auto", show_default=True,
+              help="Progress on stderr: bars in a terminal; otherwise plain lines, or JSON "
+                   "lines when the command has --json. Or force one.")
 @click.version_option(package_name="linkage")
-def app(debug: bool, quiet: bool) -> None:
+def app(debug: bool, quiet: bool, progress_mode: str) -> None:
     """Probabilistic identity resolution with a persistent enterprise ID crosswalk."""
-    _state.update(debug=debug, quiet=quiet)
+    _state.update(debug=debug, quiet=quiet, progress=progress_mode)
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -44,9 +54,19 @@ def app(debug: bool, quiet: bool) -> None:
     logging.getLogger("splink").setLevel(logging.DEBUG if debug else logging.ERROR)
 
 
-def _progress(message: str) -> None:
-    if not _state["quiet"]:
-        click.echo(message, err=True)
+@contextmanager
+def _reporting(as_json: bool = False) -> Iterator[Report | None]:
+    """Where a long command's progress goes: stderr, so stdout keeps only its result."""
+    mode = "none" if _state["quiet"] else _state["progress"]
+    if mode == "auto":
+        # Under --debug, log lines interleave with progress: plain lines keep both readable.
+        mode = ("json" if as_json else
+                "bars" if sys.stderr.isatty() and not _state["debug"] else "plain")
+    if mode == "bars":
+        with TerminalBars(sys.stderr) as bars:
+            yield bars
+    else:
+        yield {"plain": plain_lines, "json": json_lines}.get(mode, lambda _: None)(sys.stderr)
 
 
 @app.command()
@@ -60,7 +80,9 @@ def _progress(message: str) -> None:
               help="Also write K later days under OUT/deliveries/dayNN/ (snapshot/ and delta/).")
 @click.option("--noise-config", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               default=None, help="YAML overriding the documented noise and coverage defaults.")
-def synth(people: int, seed: int, out: Path, deliveries: int, noise_config: Path | None) -> None:
+@json_option
+def synth(people: int, seed: int, out: Path, deliveries: int, noise_config: Path | None,
+          as_json: bool) -> None:
     """Write a seeded synthetic population as CalSAWS, HMIS and EHR extracts plus truth.csv."""
     from linkage.errors import ConfigError
     from linkage.synth import generate_population, load_synth_config
@@ -69,7 +91,14 @@ def synth(people: int, seed: int, out: Path, deliveries: int, noise_config: Path
         settings = load_synth_config(noise_config)
     except ValueError as error:
         raise ConfigError(f"{noise_config}: {error}") from None
-    summary = generate_population(people, seed, out, deliveries=deliveries, config=settings)
+    with _reporting(as_json) as report:
+        stages = Stages(report, ["generate"])
+        with stages.stage("generate"):
+            summary = generate_population(people, seed, out, deliveries=deliveries,
+                                          config=settings)
+    if as_json:
+        click.echo(json.dumps(asdict(summary)))
+        return
     records = ", ".join(f"{name} {count}" for name, count in summary.records.items())
     seconds = ", ".join(f"{part} {value:.1f}s" for part, value in summary.seconds.items())
     click.echo(f"wrote {summary.people} people to {out}: {records} records ({seconds})")
@@ -102,7 +131,8 @@ def run(config: Path, deliveries: tuple[str, ...], deleted: Path | None, store: 
             folder_sources, folder_deleted = project.delivery_folder(Path(delivery))
             by_source.update(folder_sources)
             deleted = deleted or folder_deleted
-    summary = project.run(report=_progress, deliveries=by_source or None, deleted=deleted)
+    with _reporting(as_json) as report:
+        summary = project.run(report=report, deliveries=by_source or None, deleted=deleted)
     click.echo(json.dumps(summary.as_dict()) if as_json else _describe_run(summary))
 
 
@@ -167,10 +197,13 @@ def rejects(config: Path, delivery_id: int | None, show_values: bool, store: Pat
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="File to write: .csv or .parquet (holds personal data; written owner-only).")
 @store_option
-def standardize_command(config: Path, out: Path, store: Path | None) -> None:
+@json_option
+def standardize_command(config: Path, out: Path, store: Path | None, as_json: bool) -> None:
     """Write the canonical person table of the configured sources, for inspection."""
-    rows = Project.open(config, store).standardize(out, report=_progress)
-    click.echo(f"wrote {rows} standardized records to {out}")
+    with _reporting(as_json) as report:
+        rows = Project.open(config, store).standardize(out, report=report)
+    click.echo(json.dumps({"records": rows, "out": str(out)}) if as_json else
+               f"wrote {rows} standardized records to {out}")
 
 
 @app.command("train")
@@ -178,9 +211,14 @@ def standardize_command(config: Path, out: Path, store: Path | None) -> None:
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Model file to write (models/NAME.json); the card goes beside it.")
 @store_option
-def train_command(config: Path, out: Path, store: Path | None) -> None:
+@json_option
+def train_command(config: Path, out: Path, store: Path | None, as_json: bool) -> None:
     """Estimate the model on the configured sources; write it with a model card beside it."""
-    card = Project.open(config, store).train(out, report=_progress)
+    with _reporting(as_json) as report:
+        card = Project.open(config, store).train(out, report=report)
+    if as_json:
+        click.echo(json.dumps(card, default=str))
+        return
     click.echo(f"wrote {out} trained on {card['trained_on']['records']} records "
                f"(data {card['trained_on']['data_fingerprint']})")
 
@@ -291,7 +329,8 @@ def review_group() -> None:
               help="File to write: .csv (to fill in and import) or .html (to read).")
 @store_option
 def review_export(config: Path, out: Path, store: Path | None) -> None:
-    """Write the pairs in the config's review band, both records side by side."""
+    """Write the pairs to review, both records side by side: those in the config's review
+    band, then those inside clusters flagged as too large or too loosely held together."""
     rows = Project.open(config, store).export_review(out)
     click.echo(f"wrote {rows} pairs to review to {out} (contains personal data)")
 

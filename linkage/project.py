@@ -16,7 +16,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -39,6 +39,7 @@ from linkage.link.cluster_quality import flagged_params, flagged_sql
 from linkage.link.train import write_card
 from linkage.sources import LandingCount, apply_deletions, check_sources, land_sources
 from linkage.standardize import standardize, write_standardized
+from linkage.progress import Report, Stages
 from linkage.review import Decision, export_review, import_review, record_decisions
 from linkage.search import Searcher
 from linkage.store import Step, Store, migrate, open_store
@@ -64,6 +65,8 @@ class RunSummary:
 # so a test can kill it there. Unset in normal use.
 PAUSE_BEFORE = "LINKAGE_PAUSE_BEFORE_STAGE"
 
+RUN_STAGES = ("land", "standardize", "link", "crosswalk")
+
 
 def _maybe_pause(name: str) -> None:
     if os.environ.get(PAUSE_BEFORE) == name:
@@ -71,21 +74,14 @@ def _maybe_pause(name: str) -> None:
         time.sleep(3600)
 
 
-class StageClock:
-    """Times each stage and reports progress (counts and ids only: no PII)."""
-
-    def __init__(self, report: Callable[[str], None] | None = None) -> None:
-        self.seconds: dict[str, float] = {}
-        self._report = report or (lambda message: log.info(message))
+class StageClock(Stages):
+    """A job's stages, timed and reported (names, counts and timings only: no PII)."""
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         _maybe_pause(name)
-        self._report(f"{name}: started")
-        started = time.perf_counter()
-        yield
-        self.seconds[name] = round(time.perf_counter() - started, 3)
-        self._report(f"{name}: done in {self.seconds[name]:.2f}s")
+        with super().stage(name):
+            yield
 
 
 class Project:
@@ -101,7 +97,7 @@ class Project:
     def store(self, *, create: bool = False, read_only: bool = False) -> Store:
         return open_store(self.config.store, create=create, read_only=read_only)
 
-    def run(self, report: Callable[[str], None] | None = None,
+    def run(self, report: Report | None = None,
             deliveries: dict[str, Path] | None = None,
             deleted: Path | None = None) -> RunSummary:
         """Land, standardize, link and assign EIDs: all of it commits, or none of it does.
@@ -110,7 +106,7 @@ class Project:
         source_system, source_record_id), only those records are landed, standardized
         and scored, and only the clusters they touch are rebuilt.
         """
-        clock = StageClock(report)
+        clock = StageClock(report, RUN_STAGES)
         incremental = bool(deliveries) or deleted is not None
         # Everything a user can get wrong is checked before the store is touched.
         checked = check_sources(self._delta_sources(deliveries) if incremental
@@ -173,9 +169,12 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             raise SourceError(f"{folder}: holds none of the configured sources' files")
         return deliveries, deleted if deleted.exists() else None
 
-    def train(self, out: Path, report: Callable[[str], None] | None = None) -> dict[str, Any]:
+    def train(self, out: Path, report: Report | None = None) -> dict[str, Any]:
         """Train a model on the configured sources (landed in a scratch store) and write it."""
-        clock = StageClock(report)
+        stages = ["land", "standardize", "train"]
+        if self.config.training.holdout_people:
+            stages.append("held-back evaluation")
+        clock = StageClock(report, stages)
         deliveries = check_sources(self.config.sources)
         with open_store(":memory:", create=True) as scratch:
             with clock.stage("land"):
@@ -227,17 +226,18 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             names = [column[0] for column in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
-    def standardize(self, out: Path, report: Callable[[str], None] | None = None) -> int:
+    def standardize(self, out: Path, report: Report | None = None) -> int:
         """Land and standardize the configured sources in a scratch store (the run's store
         is not touched) and write the canonical person table to `out` (.csv/.parquet)."""
-        clock = StageClock(report)
+        clock = StageClock(report, ["land", "standardize", "write"])
         deliveries = check_sources(self.config.sources)
         with open_store(":memory:", create=True) as scratch:
             with clock.stage("land"):
                 land_sources(scratch, deliveries, run_id=0)
             with clock.stage("standardize"):
                 standardize(scratch)
-            return write_standardized(scratch, out)
+            with clock.stage("write"):
+                return write_standardized(scratch, out)
 
     def export_crosswalk(self, out: Path, as_of: int | None = None) -> int:
         with self.store(read_only=True) as store:

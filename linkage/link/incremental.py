@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
+from linkage import progress
 from linkage.config import LinkingConfig
 from linkage.link.constraints import Components, add_to_membership
 from linkage.link.model import MODEL_COLUMNS
@@ -48,14 +49,17 @@ SELECT {columns} FROM person WHERE NOT is_deleted
                 linker.table_management.compute_tf_table(column)
             db_api = linker._db_api
             changed_frame = db_api.register(changed_active, dataset_display_name="changed_records")
-            results = [linker.inference.predict_within(
-                changed_frame, threshold_match_probability=linking.predict_threshold,
-                warning_mode="never")]
+            with progress.step("score_changed_within"):
+                results = [linker.inference.predict_within(
+                    changed_frame, threshold_match_probability=linking.predict_threshold,
+                    warning_mode="never")]
             if others.num_rows:
                 others_frame = db_api.register(others, dataset_display_name="other_records")
-                results.append(linker.inference.predict_between(
-                    changed_frame, others_frame,
-                    threshold_match_probability=linking.predict_threshold, warning_mode="never"))
+                with progress.step("score_changed_against_others"):
+                    results.append(linker.inference.predict_between(
+                        changed_frame, others_frame,
+                        threshold_match_probability=linking.predict_threshold,
+                        warning_mode="never"))
             tables = [result.as_duckdbpyrelation().select(
                 "least(record_key_l, record_key_r) AS record_key_l, "
                 "greatest(record_key_l, record_key_r) AS record_key_r, "

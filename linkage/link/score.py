@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from linkage import progress
 from linkage.config import LinkingConfig
 from linkage.link.cluster_quality import ClusterShape, shape_clusters
 from linkage.link.constraints import Components, add_to_membership, enforce_constraints
@@ -47,16 +48,19 @@ def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
 
     with splink_linker(persons, model) as linker:
         # Materialised once and cached by Splink, so predict reuses it: the count is free.
-        blocked = linker.inference.compute_blocked_pairs_for_predict()
-        pairs_compared = blocked.as_duckdbpyrelation().aggregate("count(*)").fetchall()[0][0]
-        predictions = linker.inference.predict(
-            threshold_match_probability=linking.predict_threshold, warning_mode="never")
-        clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-            predictions, threshold_match_probability=linking.match_threshold)
-        pairs = predictions.as_duckdbpyrelation().select(
-            "record_key_l, record_key_r, match_weight, match_probability").to_arrow_table()
-        membership = clusters.as_duckdbpyrelation().select(
-            "record_key, cluster_id").to_arrow_table()
+        with progress.step("block"):
+            blocked = linker.inference.compute_blocked_pairs_for_predict()
+            pairs_compared = blocked.as_duckdbpyrelation().aggregate("count(*)").fetchall()[0][0]
+        with progress.step("score_pairs"):
+            predictions = linker.inference.predict(
+                threshold_match_probability=linking.predict_threshold, warning_mode="never")
+        with progress.step("connected_components"):
+            clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+                predictions, threshold_match_probability=linking.match_threshold)
+            pairs = predictions.as_duckdbpyrelation().select(
+                "record_key_l, record_key_r, match_weight, match_probability").to_arrow_table()
+            membership = clusters.as_duckdbpyrelation().select(
+                "record_key, cluster_id").to_arrow_table()
 
     store.con.register("scored_pairs", pairs)
     store.con.register("scored_clusters", membership)

@@ -14,6 +14,7 @@ from typing import Any
 import pyarrow as pa
 import splink
 
+from linkage import progress
 from linkage.config import TrainingConfig
 from linkage.link.model import DETERMINISTIC_RULES, TRAINING_BLOCKING, settings
 from linkage.link.splink_session import splink_linker
@@ -45,13 +46,16 @@ def train(persons: pa.Table, training: TrainingConfig, out: Path,
           trained_on: dict[str, Any]) -> dict[str, Any]:
     """Estimate the model on `persons` and write it to `out`; return the model card."""
     with splink_linker(persons, settings(training.em_max_iterations)) as linker:
-        linker.training.estimate_probability_two_random_records_match(
-            list(DETERMINISTIC_RULES), recall=DETERMINISTIC_RECALL)
-        linker.training.estimate_u_using_random_sampling(
-            max_pairs=training.max_pairs_u, seed=training.seed)
-        for rule in TRAINING_BLOCKING:
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                rule, max_pairs=EM_MAX_PAIRS)
+        with progress.step("estimate_prior"):
+            linker.training.estimate_probability_two_random_records_match(
+                list(DETERMINISTIC_RULES), recall=DETERMINISTIC_RECALL)
+        with progress.step("estimate_u"):
+            linker.training.estimate_u_using_random_sampling(
+                max_pairs=training.max_pairs_u, seed=training.seed)
+        for number, rule in enumerate(TRAINING_BLOCKING, start=1):
+            with progress.step(f"estimate_m_em_{number}_of_{len(TRAINING_BLOCKING)}"):
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, max_pairs=EM_MAX_PAIRS)
         model = linker.misc.save_model_to_json(None)
 
     # Splink gives each linker a random uid, and DuckDB's parallel sums differ in the last

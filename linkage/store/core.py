@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from linkage import progress
 from linkage.errors import StoreBusyError, StoreError
 from linkage.store.schema import SCHEMA_VERSION, TABLES
 
@@ -75,7 +76,8 @@ class Store:
     def _timed(self, stage: str, step: Step) -> Iterator[None]:
         started = time.perf_counter()
         try:
-            yield
+            with progress.step(step.name):
+                yield
         except duckdb.Error as error:
             raise StoreError(
                 f"stage '{stage}', step '{step.name}' failed: {_first_line(error)}",

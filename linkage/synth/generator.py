@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from linkage import progress
 from linkage.synth import settings
 from linkage.synth.calsaws import CalsawsWriter
 from linkage.synth.deliveries import write_deliveries
@@ -18,6 +19,8 @@ from linkage.synth.population import Coverage, PopulationBuilder
 from linkage.synth.writers import TruthWriter
 
 WRITERS = (CalsawsWriter, HmisWriter, EhrCsvWriter, FhirWriter)
+# People between two progress reports while generating.
+PROGRESS_EVERY = 1000
 
 
 @dataclass(frozen=True)
@@ -73,12 +76,17 @@ def generate_population(
     writers = [writer_class(out_dir, seed, rates) for writer_class in WRITERS]
     truth = TruthWriter(out_dir / "truth.csv")
     households = [] if deliveries else None
+    written, reported = 0, 0
     try:
         for household in builder.households(people):
             if households is not None:
                 households.append(household)
             for writer in writers:
                 truth.write(writer.source_system, writer.write_household(household))
+            written += len(household.members)
+            if written - reported >= PROGRESS_EVERY or written == people:
+                progress.advance(written, people)
+                reported = written
     finally:
         for writer in writers:
             writer.close()
