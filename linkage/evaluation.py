@@ -1,4 +1,5 @@
-"""Accuracy of the crosswalk against a truth file (source_system, source_record_id, person_id).
+"""Accuracy of the crosswalk against a truth file (source_system, source_record_id, person_id),
+and Splink's accuracy charts of the model's pair scores against truth or reviewer labels.
 
 Counts are set-based: the pairs a grouping implies are sum(n * (n - 1) / 2) over its
 groups, so nothing enumerates pairs. Only records present in both the crosswalk and the
@@ -23,14 +24,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
+from linkage.charts import Chart
 from linkage.config import LinkingConfig
-from linkage.errors import SourceError
+from linkage.errors import LinkageError, SourceError
 from linkage.link.cluster_quality import ClusterShape
+from linkage.link.model import MODEL_COLUMNS
 from linkage.link.score import cluster_scored_pairs
-from linkage.store import Store
+from linkage.link.splink_session import active_persons, splink_linker
+from linkage.store import Step, Store
+
+STAGE = "evaluate"
 
 
 @dataclass(frozen=True)
@@ -140,3 +147,71 @@ def load_truth(store: Store, truth: Path) -> None:
     store.con.execute(
         "CREATE OR REPLACE TEMP TABLE truth AS SELECT source_system, source_record_id, person_id "
         "FROM read_csv($path, header = true, all_varchar = true)", {"path": str(truth)})
+
+
+# Splink's accuracy charts of the model's pair scores. These judge pairs before clustering
+# (how well the match probability separates labelled matches from non-matches);
+# `threshold_sweep` says what clustering at each threshold does to the EIDs.
+ACCURACY_CHARTS = ("threshold_selection", "precision_recall", "accuracy", "roc")
+REVIEWER_LABELS = "reviewer"
+TRUTH_LABEL = "truth_person_id"  # the truth file's person_id beside each record
+
+_TRUTH_PERSONS = f"""
+SELECT {', '.join(f'p.{column}' for column in MODEL_COLUMNS)}, t.person_id AS {TRUTH_LABEL}
+FROM person AS p JOIN truth AS t USING (source_system, source_record_id)
+WHERE NOT p.is_deleted
+ORDER BY p.record_key"""
+
+# The reviewer decision in force on each pair of active records (the newest), as Splink's
+# labels table: must-link 1, cannot-link 0.
+_REVIEWER_LABELS = """
+WITH in_force AS (
+    SELECT least(record_key_a, record_key_b) AS record_key_l,
+        greatest(record_key_a, record_key_b) AS record_key_r, decision
+    FROM manual_decision
+    QUALIFY row_number() OVER (PARTITION BY least(record_key_a, record_key_b),
+        greatest(record_key_a, record_key_b) ORDER BY decision_id DESC) = 1
+), active AS (SELECT record_key FROM person WHERE NOT is_deleted)
+SELECT record_key_l, record_key_r,
+    CASE WHEN decision = 'must_link' THEN 1.0 ELSE 0.0 END AS clerical_match_score
+FROM in_force
+WHERE record_key_l IN (SELECT record_key FROM active)
+    AND record_key_r IN (SELECT record_key FROM active)
+ORDER BY record_key_l, record_key_r"""
+
+
+def accuracy_chart(store: Store, model: dict[str, Any], kind: str = "threshold_selection", *,
+                   truth: Path | None = None, labels: str | None = None) -> Chart:
+    """Splink's accuracy analysis of `model` over the store's active records: against a
+    truth file (every pair of records, those blocking never scored counted at zero), or
+    against the reviewers' decisions in force (`labels="reviewer"`, the labelled pairs only).
+
+    `kind` is Splink's output type: threshold_selection, precision_recall, accuracy or roc."""
+    if kind not in ACCURACY_CHARTS:
+        raise LinkageError(f"accuracy chart '{kind}': choose one of {', '.join(ACCURACY_CHARTS)}")
+    if labels not in (None, REVIEWER_LABELS):
+        raise LinkageError(f"labels '{labels}': the only labels in a store are "
+                           f"'{REVIEWER_LABELS}' (decisions); else give a truth file")
+    if (truth is None) == (labels is None):
+        raise LinkageError(f"give a truth file or labels='{REVIEWER_LABELS}', one of the two")
+    # Splink's accuracy analysis reads the comparison columns it scored.
+    settings = {**model, "retain_matching_columns": True,
+                "retain_intermediate_calculation_columns": True}
+    add_metrics = ["f1"] if kind in ("threshold_selection", "accuracy") else []
+    if truth is not None:
+        load_truth(store, truth)
+        persons = store.run_arrow(STAGE, Step("truth_persons", _TRUTH_PERSONS))
+        if persons.num_rows < 2:
+            raise LinkageError(f"{truth}: fewer than two active records of the store are in "
+                               "the truth file")
+        with splink_linker(persons, settings) as linker:
+            return Chart.from_splink(linker.evaluation.accuracy_analysis_from_labels_column(
+                TRUTH_LABEL, output_type=kind, add_metrics=add_metrics))
+    decisions = store.run_arrow(STAGE, Step("reviewer_labels", _REVIEWER_LABELS))
+    if decisions.num_rows == 0:
+        raise LinkageError("no reviewer decisions on active records in the store (record some "
+                           "with `linkage review import`, `linkage link` or `linkage unlink`)")
+    with splink_linker(active_persons(store, STAGE), settings) as linker:
+        table = linker.table_management.register_table(decisions, "reviewer_labels")
+        return Chart.from_splink(linker.evaluation.accuracy_analysis_from_labels_table(
+            table, output_type=kind, add_metrics=add_metrics))

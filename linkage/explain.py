@@ -6,19 +6,22 @@
     pair.frame()                               # comparison, level, match_weight, ...
     project.explain_cluster("E0000000001").edges
 
+    pair.chart()                               # the waterfall, rendered offline in a notebook
+    project.explain_cluster("E0000000001").chart()   # its members' pairs as a grid
+
 Record values (names, dates of birth, identifiers) appear only with `show_values=True`,
 in the returned objects and in the chart alike.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from linkage.charts import Chart, heatmap, write_owner_only
 from linkage.crosswalk import resolve_enterprise_id
 from linkage.errors import LinkageError
 from linkage.link import active_persons, load_model, model_fingerprint
@@ -67,10 +70,19 @@ class PairExplanation:
     enterprise_ids: tuple[str | None, str | None]
     notes: list[str] = field(default_factory=list)
     html: Path | None = None
+    # Splink's waterfall as a vega-lite spec (record values only with show_values).
+    chart_spec: dict[str, Any] | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_match(self) -> bool:
         return self.match_probability >= self.match_threshold
+
+    def chart(self) -> Chart:
+        """Splink's waterfall chart of this pair: the prior, then each comparison's weight."""
+        if self.chart_spec is None:
+            raise LinkageError(f"{self.record_a} vs {self.record_b}: this explanation was made "
+                               "without its chart")
+        return Chart(self.chart_spec)
 
     def bars(self) -> list[ComparisonWeight]:
         """The waterfall's bars short of the final score: the prior, then each comparison."""
@@ -81,7 +93,8 @@ class PairExplanation:
         return pd.DataFrame([asdict(bar) for bar in self.bars()])
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "is_match": self.is_match,
+        fields = {name: value for name, value in asdict(self).items() if name != "chart_spec"}
+        return {**fields, "is_match": self.is_match,
                 "html": str(self.html) if self.html else None}
 
     def describe(self) -> str:
@@ -155,6 +168,18 @@ class ClusterExplanation:
         lines.append(f"  {self.weaker_pairs} weaker pairs among these records")
         return "\n".join(lines)
 
+    def chart(self) -> Chart:
+        """Member x member grid of the pairs at or above the match threshold, coloured by
+        match weight: a record with a thin row is the weak link. Record keys only."""
+        keys = list(self.members["record_key"])
+        both_ways = pd.concat([
+            self.edges.rename(columns={"record_key_l": "record_a", "record_key_r": "record_b"}),
+            self.edges.rename(columns={"record_key_l": "record_b", "record_key_r": "record_a"}),
+        ], ignore_index=True)[["record_a", "record_b", "match_weight", "match_probability"]]
+        return heatmap(both_ways, x="record_a", y="record_b", color="match_weight",
+                       domain=keys, tooltip=["match_probability"],
+                       title=f"{self.enterprise_id}: pairs at or above {self.match_threshold}")
+
 
 def explain_pair(store: Store, model_path: Path, record_a: str, record_b: str,
                  match_threshold: float, *, html: Path | None = None,
@@ -188,7 +213,7 @@ WHERE p.record_key IN ($a, $b)""", {"a": record_a, "b": record_b}))}
         chart = linker.visualisations.waterfall_chart(scored, remove_sensitive_data=not show_values)
     bars = chart.raw_records
     if html is not None:
-        html = _write_chart(chart.to_html(inline=True), Path(html))
+        html = write_owner_only(chart.to_html(inline=True), Path(html))
     return PairExplanation(
         record_a, record_b,
         prior_match_weight=next(bar["log2_bayes_factor"] for bar in bars
@@ -201,6 +226,7 @@ WHERE p.record_key IN ($a, $b)""", {"a": record_a, "b": record_b}))}
         enterprise_ids=(found[record_a][1], found[record_b][1]),
         notes=_pair_notes(store, model_path, found),
         html=html,
+        chart_spec=Chart.from_splink(chart).spec,
     )
 
 
@@ -237,20 +263,6 @@ SELECT run_id, model_fingerprint FROM run ORDER BY run_id DESC LIMIT 1"""))
         notes.append(f"the model file differs from the one that scored run {last_run[0][0]}; "
                      "scores may differ from the last run's")
     return notes
-
-
-def _write_chart(document: str, path: Path) -> Path:
-    """Write the chart owner-only: with values shown, it holds personal data."""
-    previous = os.umask(0o077)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(document, encoding="utf-8")
-        path.chmod(0o600)
-    except OSError as error:
-        raise LinkageError(f"{path}: cannot write the chart ({error.strerror})") from None
-    finally:
-        os.umask(previous)
-    return path
 
 
 def explain_cluster(store: Store, enterprise_id: str, match_threshold: float, *,

@@ -29,13 +29,18 @@ from linkage.config import RunConfig, SourceConfig, load_config
 from linkage.errors import ConfigError, LinkageError, SourceError
 from linkage.crosswalk import (CrosswalkCounts, assign_enterprise_ids, history,
                                resolve_enterprise_id)
-from linkage.evaluation import SWEEP_THRESHOLDS, Metrics, evaluate, threshold_sweep
+from linkage.charts import Chart
+from linkage.cluster_studio import (active_enterprise_ids, least_dense_clusters,
+                                    write_cluster_studio)
+from linkage.evaluation import (SWEEP_THRESHOLDS, Metrics, accuracy_chart, evaluate,
+                                threshold_sweep)
 from linkage.explain import (ClusterExplanation, PairExplanation, explain_cluster,
                              explain_pair)
 from linkage.export import export_crosswalk
 from linkage.link import (LinkCounts, active_persons, card_path, link, link_incremental,
                           load_model, model_fingerprint, train)
 from linkage.link.cluster_quality import flagged_params, flagged_sql
+from linkage.link.inspect import blocking_chart, blocking_counts, m_u_chart, match_weights_chart
 from linkage.link.train import write_card
 from linkage.sources import LandingCount, apply_deletions, check_sources, land_sources
 from linkage.standardize import standardize, write_standardized
@@ -313,6 +318,57 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         with self.store(read_only=True) as store:
             return explain_cluster(store, enterprise_id, self.config.linking.match_threshold,
                                    show_values=show_values)
+
+    def accuracy_chart(self, truth: str | Path | None = None,
+                       kind: str = "threshold_selection", labels: str | None = None) -> Chart:
+        """Splink's accuracy analysis of the model's pair scores over the active records
+        (pairs before clustering; `threshold_sweep` gives the clusters'), against a truth file
+        or, with `labels="reviewer"`, the reviewers' decisions in force. `kind`:
+        threshold_selection, precision_recall, accuracy or roc."""
+        with self.store(read_only=True) as store:
+            return accuracy_chart(store, load_model(self.config.model), kind,
+                                  truth=None if truth is None else Path(truth), labels=labels)
+
+    def match_weights_chart(self) -> Chart:
+        """Splink's chart of the model's match weight for each comparison level."""
+        return match_weights_chart(load_model(self.config.model))
+
+    def m_u_chart(self) -> Chart:
+        """Splink's chart of the model's m and u probabilities for each comparison level."""
+        return m_u_chart(load_model(self.config.model))
+
+    def blocking_counts(self) -> pd.DataFrame:
+        """The pairs each of the model's prediction blocking rules adds over the active
+        records (rule, pairs_added, cumulative_pairs), in rule order; exact counts."""
+        with self.store(read_only=True) as store:
+            persons = active_persons(store, "inspect")
+        return blocking_counts(persons, load_model(self.config.model))
+
+    def blocking_chart(self) -> Chart:
+        """Splink's chart of the pairs each prediction blocking rule adds, cumulatively."""
+        with self.store(read_only=True) as store:
+            persons = active_persons(store, "inspect")
+        return blocking_chart(persons, load_model(self.config.model))
+
+    def least_dense_clusters(self, limit: int = 10) -> pd.DataFrame:
+        """Active EIDs of two or more records, least densely held together first (matched
+        pairs at the match threshold / possible pairs), then largest."""
+        with self.store(read_only=True) as store:
+            return least_dense_clusters(store, self.config.linking.match_threshold, limit)
+
+    def cluster_studio(self, out: str | Path, enterprise_ids: Sequence[str] | None = None, *,
+                       limit: int = 10) -> Path:
+        """Write Splink's cluster studio dashboard for these EIDs (retired ones followed to
+        the EID they became), by default the flagged clusters or, when none is flagged, the
+        least dense; at most `limit` of them. It shows personal data: written owner-only."""
+        if enterprise_ids is None:
+            chosen = self.flagged_clusters()
+            if chosen.empty:
+                chosen = self.least_dense_clusters(limit)
+            enterprise_ids = list(chosen["enterprise_id"])[:limit]
+        with self.store(read_only=True) as store:
+            return write_cluster_studio(store, self.config.model,
+                                        active_enterprise_ids(store, enterprise_ids), Path(out))
 
     def searcher(self, *, preload: bool = True) -> Searcher:
         """The store opened read-only for many searches; close it (or use `with`) when done,
