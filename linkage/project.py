@@ -36,7 +36,7 @@ from linkage.evaluation import (SWEEP_THRESHOLDS, Metrics, accuracy_chart, evalu
                                 threshold_sweep)
 from linkage.explain import (ClusterExplanation, PairExplanation, explain_cluster,
                              explain_pair)
-from linkage.export import export_crosswalk
+from linkage.export import crosswalk_relation, export_crosswalk
 from linkage.link import (LinkCounts, active_persons, card_path, link, link_incremental,
                           load_model, model_fingerprint, train)
 from linkage.link.cluster_quality import flagged_params, flagged_sql
@@ -244,9 +244,16 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             with clock.stage("write"):
                 return write_standardized(scratch, out)
 
-    def export_crosswalk(self, out: Path, as_of: int | None = None) -> int:
+    def export_crosswalk(self, out: str | Path, as_of: int | None = None) -> int:
         with self.store(read_only=True) as store:
-            return export_crosswalk(store, out, as_of)
+            return export_crosswalk(store, Path(out), as_of)
+
+    def crosswalk(self, as_of: int | None = None) -> pd.DataFrame:
+        """The crosswalk as a frame: the active one, or as it stood right after run `as_of`
+        (enterprise_id, source_system, source_record_id, valid_from_run)."""
+        with self.store(read_only=True) as store:
+            sql, params = crosswalk_relation(store, as_of)
+            return store.con.sql(sql, params=params).df()
 
     def resolve(self, enterprise_id: str) -> tuple[str, bool] | None:
         """The active EID any EID ever issued ended up in (None if never issued)."""

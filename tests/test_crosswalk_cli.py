@@ -8,8 +8,11 @@ import json
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from conftest import cli
+from linkage.errors import LinkageError
+from linkage.project import Project
 
 
 def run_json(config, capsys) -> dict:
@@ -82,6 +85,16 @@ def test_export_as_of_gives_the_crosswalk_of_a_past_run(sample_copy, capsys, tmp
     assert exported == first != active(store)
     assert cli("crosswalk", "export", "--config", sample_copy, "--as-of", "9",
                "--out", out) == 1
+    # The same from the API, as frames: as of run 1, and now.
+    project = Project.open(sample_copy)
+    as_frame = project.crosswalk(as_of=1)
+    assert dict(zip(zip(as_frame.source_system, as_frame.source_record_id),
+                    as_frame.enterprise_id)) == first
+    now = project.crosswalk()
+    assert dict(zip(zip(now.source_system, now.source_record_id), now.enterprise_id)) == \
+        active(store)
+    with pytest.raises(LinkageError, match="run 9 is not in the store"):
+        project.crosswalk(as_of=9)
 
 
 def test_review_export_and_import_round_trip(sample_copy, capsys, tmp_path):

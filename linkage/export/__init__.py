@@ -23,18 +23,24 @@ ORDER BY source_system, source_record_id"""
 FORMATS = {".csv": "csv", ".parquet": "parquet"}
 
 
-def export_crosswalk(store: Store, out: Path, as_of: int | None = None) -> int:
-    """Write the crosswalk (active, or as of a past run) to `out`; return its rows."""
-    kind = FORMATS.get(out.suffix.lower())
-    if kind is None:
-        raise LinkageError(f"{out}: unsupported export format; use a .csv or .parquet file name")
+def crosswalk_relation(store: Store, as_of: int | None = None) -> tuple[str, dict | None]:
+    """The crosswalk query (active, or as of a past run) and its parameters; a run the
+    store does not hold is an error."""
     if as_of is not None and not store.scalar("export", "find_run",
                                               "SELECT count(*) FROM run WHERE run_id = $r",
                                               {"r": as_of}):
         raise LinkageError(f"run {as_of} is not in the store (see the run ids `linkage run` "
                            "prints)")
+    return (ACTIVE_CROSSWALK, None) if as_of is None else (CROSSWALK_AS_OF, {"as_of": as_of})
+
+
+def export_crosswalk(store: Store, out: Path, as_of: int | None = None) -> int:
+    """Write the crosswalk (active, or as of a past run) to `out`; return its rows."""
+    kind = FORMATS.get(out.suffix.lower())
+    if kind is None:
+        raise LinkageError(f"{out}: unsupported export format; use a .csv or .parquet file name")
+    sql, params = crosswalk_relation(store, as_of)
     out.parent.mkdir(parents=True, exist_ok=True)
-    sql, params = (ACTIVE_CROSSWALK, None) if as_of is None else (CROSSWALK_AS_OF, {"as_of": as_of})
     relation = store.con.sql(sql, params=params)
     temporary = out.with_name(out.name + ".tmp")
     previous_umask = os.umask(0o077)  # exports hold record keys: owner-only
@@ -49,4 +55,4 @@ def export_crosswalk(store: Store, out: Path, as_of: int | None = None) -> int:
     return store.scalar("export", "count", f"SELECT count(*) FROM ({sql})", params)
 
 
-__all__ = ["ACTIVE_CROSSWALK", "CROSSWALK_AS_OF", "FORMATS", "export_crosswalk"]
+__all__ = ["ACTIVE_CROSSWALK", "CROSSWALK_AS_OF", "FORMATS", "crosswalk_relation", "export_crosswalk"]
