@@ -22,7 +22,7 @@ from linkage.charts import write_owner_only
 from linkage.crosswalk import resolve_enterprise_id
 from linkage.errors import LinkageError
 from linkage.link import active_persons, load_model
-from linkage.link.cluster_quality import ACTIVE_MEMBERSHIP
+from linkage.link.cluster_quality import ACTIVE_MEMBERSHIP, density_sql
 from linkage.link.model import MODEL_COLUMNS
 from linkage.link.splink_session import splink_linker
 from linkage.store import Step, Store
@@ -31,20 +31,9 @@ STAGE = "cluster_studio"
 
 # Clusters shown when none is flagged: the least densely held together, then the largest.
 _LEAST_DENSE = f"""
-WITH member AS (SELECT * FROM {ACTIVE_MEMBERSHIP}),
-size AS (SELECT cluster_id, count(*) AS records FROM member GROUP BY cluster_id
-         HAVING count(*) >= 2),
-edge AS (
-    SELECT ml.cluster_id, count(*) AS edges
-    FROM pair_score AS s
-    JOIN member AS ml ON ml.record_key = s.record_key_l
-    JOIN member AS mr ON mr.record_key = s.record_key_r AND mr.cluster_id = ml.cluster_id
-    WHERE s.match_probability >= $threshold
-    GROUP BY ml.cluster_id)
-SELECT cluster_id AS enterprise_id, records,
-    round(coalesce(edges, 0) / (records * (records - 1) / 2), 4) AS density,
+SELECT cluster_id AS enterprise_id, records, round(density, 4) AS density,
     'least_dense' AS reason
-FROM size LEFT JOIN edge USING (cluster_id)
+FROM ({density_sql(ACTIVE_MEMBERSHIP, 2)})
 ORDER BY density, records DESC, enterprise_id
 LIMIT $limit"""
 

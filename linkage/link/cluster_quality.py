@@ -27,29 +27,36 @@ SIZE_BUCKETS = (("1", 1, 1), ("2", 2, 2), ("3", 3, 3), ("4", 4, 4), ("5-9", 5, 9
 SPLIT_ROUNDS = 2
 
 
-def suspicious_sql(membership: str) -> str:
-    """Clusters of `membership` (record_key, cluster_id) that are oversized or sparse.
+def density_sql(membership: str, min_records: int) -> str:
+    """cluster_id, records and density (pairs at $threshold / possible pairs) of the clusters
+    of `membership` (record_key, cluster_id) with at least `min_records` records.
 
-    `membership` is a table name chosen by the caller from fixed names, never user input.
+    `membership` is a table name or subquery chosen by the caller from fixed text, never
+    user input; `min_records` comes from code.
     """
     return f"""
-WITH size AS (
-    SELECT cluster_id, count(*) AS records FROM {membership}
-    GROUP BY cluster_id HAVING count(*) >= 3
+WITH member AS (SELECT record_key, cluster_id FROM {membership}),
+size AS (
+    SELECT cluster_id, count(*) AS records FROM member
+    GROUP BY cluster_id HAVING count(*) >= {int(min_records)}
 ), edge AS (
     SELECT ml.cluster_id, count(*) AS edges
     FROM pair_score AS s
-    JOIN {membership} AS ml ON ml.record_key = s.record_key_l
-    JOIN {membership} AS mr ON mr.record_key = s.record_key_r AND mr.cluster_id = ml.cluster_id
+    JOIN member AS ml ON ml.record_key = s.record_key_l
+    JOIN member AS mr ON mr.record_key = s.record_key_r AND mr.cluster_id = ml.cluster_id
     WHERE s.match_probability >= $threshold
     GROUP BY ml.cluster_id
-), judged AS (
-    SELECT cluster_id, records, coalesce(edges, 0) / (records * (records - 1) / 2) AS density
-    FROM size LEFT JOIN edge USING (cluster_id)
 )
+SELECT cluster_id, records, coalesce(edges, 0) / (records * (records - 1) / 2) AS density
+FROM size LEFT JOIN edge USING (cluster_id)"""
+
+
+def suspicious_sql(membership: str) -> str:
+    """Clusters of `membership` (record_key, cluster_id) that are oversized or sparse."""
+    return f"""
 SELECT cluster_id, records, round(density, 4) AS density,
     CASE WHEN records > $max_size THEN 'oversized' ELSE 'low_density' END AS reason
-FROM judged
+FROM ({density_sql(membership, 3)})
 WHERE records > $max_size OR density < $min_density"""
 
 

@@ -15,7 +15,7 @@ import duckdb
 
 from linkage.config import LinkingConfig
 from linkage.errors import LinkageError, SourceError
-from linkage.link.cluster_quality import flagged_params, flagged_sql
+from linkage.link.cluster_quality import ACTIVE_MEMBERSHIP, flagged_params, flagged_sql
 from linkage.review.decisions import Decision, record_decisions
 from linkage.store import connect, Store
 
@@ -32,12 +32,8 @@ def _review_sql(linking: LinkingConfig) -> tuple[str, dict]:
     sides = ",\n    ".join(f"l.{field} AS {field}_l, r.{field} AS {field}_r" for field in FIELDS)
     return f"""
 WITH flagged AS ({flagged_sql()}),
-member AS (
-    SELECT p.record_key, cw.enterprise_id
-    FROM crosswalk AS cw JOIN person AS p
-        ON p.source_system = cw.source_system AND p.source_record_id = cw.source_record_id
-    WHERE cw.valid_to_run IS NULL
-), to_review AS (
+member AS (SELECT record_key, cluster_id AS enterprise_id FROM {ACTIVE_MEMBERSHIP}),
+to_review AS (
     SELECT s.*, 'uncertain' AS review_reason, NULL AS flagged_eid FROM pair_score AS s
     WHERE s.match_probability >= $low AND s.match_probability < $high
     UNION ALL BY NAME
