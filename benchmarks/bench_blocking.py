@@ -1,10 +1,11 @@
 """Blocking analysis: the pairs each prediction blocking rule adds, per store.
 
-Counts come from Splink's `count_comparisons_from_blocking_rules` (exact, not sampled):
-for each rule, the pairs it adds beyond the rules before it, and the running total. Run it
-on linked stores of growing size to check that pairs per record stay near flat.
+Counts come from Splink's `count_comparisons_from_blocking_rules` (exact, not sampled,
+through `linkage.link.inspect.blocking_counts`) over the model file's rules: for each rule,
+the pairs it adds beyond the rules before it, and the running total. Run it on linked
+stores of growing size to check that pairs per record stay near flat.
 
-    python benchmarks/bench_blocking.py --store A.duckdb --store B.duckdb --out blocking.json
+    python benchmarks/bench_blocking.py --store A.duckdb --store B.duckdb [--model M] --out blocking.json
 """
 
 from __future__ import annotations
@@ -16,30 +17,27 @@ import time
 from pathlib import Path
 
 import duckdb
-from splink import DuckDBAPI
-from splink.blocking_analysis import count_comparisons_from_blocking_rules
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from linkage.link.model import MODEL_COLUMNS, PREDICT_BLOCKING, UNIQUE_ID  # noqa: E402
+from linkage.link import load_model  # noqa: E402
+from linkage.link.inspect import blocking_counts  # noqa: E402
+from linkage.link.model import MODEL_COLUMNS  # noqa: E402
 
 
-def analyse(store: Path) -> dict:
+def analyse(store: Path, model: Path) -> dict:
     with duckdb.connect(str(store), read_only=True) as source:
         persons = source.sql(f"SELECT {', '.join(MODEL_COLUMNS)} FROM person "
                              "WHERE NOT is_deleted").to_arrow_table()
-    frame = DuckDBAPI(duckdb.connect()).register(persons, dataset_display_name="persons")
     started = time.perf_counter()
-    counts = count_comparisons_from_blocking_rules(
-        frame, blocking_rules=list(PREDICT_BLOCKING), link_type="dedupe_only",
-        unique_id_column_name=UNIQUE_ID, record_sample_proportion=1.0)
+    counts = blocking_counts(persons, load_model(model))
     return {
         "store": str(store), "records": persons.num_rows,
         "seconds": round(time.perf_counter() - started, 1),
-        "rules": [{"rule": count["blocking_rule"], "added": count["marginal_comparison_count"],
-                   "cumulative": count["cumulative_comparison_count"]} for count in counts],
-        "pairs_per_record": round(counts[-1]["cumulative_comparison_count"] / persons.num_rows, 2),
+        "rules": [{"rule": rule, "added": added, "cumulative": cumulative}
+                  for rule, added, cumulative in counts.itertuples(index=False)],
+        "pairs_per_record": round(int(counts["cumulative_pairs"].iloc[-1]) / persons.num_rows, 2),
     }
 
 
@@ -60,9 +58,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", type=Path, action="append", required=True,
                         help="a linked store (repeat, smallest first)")
+    parser.add_argument("--model", type=Path, default=REPO / "models" / "default.json",
+                        help="the model whose prediction blocking rules are counted")
     parser.add_argument("--out", type=Path, default=None, help="JSON results file")
     args = parser.parse_args()
-    results = [analyse(store) for store in args.store]
+    results = [analyse(store, args.model) for store in args.store]
     if args.out:
         args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     print(markdown(results))

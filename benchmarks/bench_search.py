@@ -133,12 +133,12 @@ def _queries(store: Path, truth: dict[tuple[str, str], str], count: int,
     return queries
 
 
-def _eid_people(store: Path, truth: dict[tuple[str, str], str]) -> dict[str, set[str]]:
-    with duckdb.connect(str(store), read_only=True) as con:
-        rows = con.execute("SELECT source_system, source_record_id, enterprise_id FROM crosswalk "
-                           "WHERE valid_to_run IS NULL").fetchall()
+def _eid_people(project: Project, truth: dict[tuple[str, str], str]) -> dict[str, set[str]]:
+    """The true persons behind each active EID."""
+    crosswalk = project.crosswalk()
     people: dict[str, set[str]] = {}
-    for source, record_id, eid in rows:
+    for eid, source, record_id in zip(crosswalk.enterprise_id, crosswalk.source_system,
+                                      crosswalk.source_record_id, strict=True):
         people.setdefault(eid, set()).add(truth[(source, record_id)])
     return people
 
@@ -182,7 +182,7 @@ def main() -> None:
     project = Project.open(config)
     store = Path(project.config.store)
     queries = _queries(store, truth, args.queries, args.seed)
-    eid_people = _eid_people(store, truth)
+    eid_people = _eid_people(project, truth)
 
     sampler = PeakRss()
     try:

@@ -48,11 +48,10 @@ def truth() -> dict[tuple[str, str], str]:
 
 @pytest.fixture(scope="module")
 def people_by_eid(linked_store, truth) -> dict[str, set[str]]:
-    with duckdb.connect(str(linked_store), read_only=True) as con:
-        rows = con.execute("SELECT source_system, source_record_id, enterprise_id FROM crosswalk "
-                           "WHERE valid_to_run IS NULL").fetchall()
+    crosswalk = Project.open(SAMPLE_CONFIG, store=linked_store).crosswalk()
     people: dict[str, set[str]] = {}
-    for source, record_id, eid in rows:
+    for eid, source, record_id in zip(crosswalk.enterprise_id, crosswalk.source_system,
+                                      crosswalk.source_record_id, strict=True):
         people.setdefault(eid, set()).add(truth[(source, record_id)])
     return people
 
