@@ -13,14 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import pyarrow as pa
-
 from linkage import progress
 from linkage.config import LinkingConfig
 from linkage.link.constraints import Components, add_to_membership
-from linkage.link.model import MODEL_COLUMNS
 from linkage.link.score import LinkCounts, finish_clusters
-from linkage.link.splink_session import active_persons, splink_linker, tf_columns
+from linkage.link.splink_session import persons_sql, tf_columns
 from linkage.store import Step, Store
 
 STAGE = "link"
@@ -29,45 +26,43 @@ STAGE = "link"
 def link_incremental(store: Store, model: dict, linking: LinkingConfig, run_id: int,
                      deduplicated_sources: Sequence[str] = ()) -> LinkCounts:
     """Score the changed records, update `pair_score`, and leave `cluster_membership`."""
-    persons = active_persons(store, STAGE)
-    columns = ", ".join(MODEL_COLUMNS)
-    changed_active = store.con.sql(f"""
-SELECT {columns} FROM person WHERE NOT is_deleted
-    AND record_key IN (SELECT record_key FROM changed_record) ORDER BY record_key""").to_arrow_table()
-    others = store.con.sql(f"""
-SELECT {columns} FROM person WHERE NOT is_deleted
-    AND record_key NOT IN (SELECT record_key FROM changed_record) ORDER BY record_key""").to_arrow_table()
-
-    pairs = pa.table({"record_key_l": pa.array([], pa.string()),
-                      "record_key_r": pa.array([], pa.string()),
-                      "match_weight": pa.array([], pa.float64()),
-                      "match_probability": pa.array([], pa.float64())})
-    compared = 0
-    if changed_active.num_rows:
-        with splink_linker(persons, model) as linker:
+    records = store.scalar(STAGE, "count_active",
+                           "SELECT count(*) FROM person WHERE NOT is_deleted")
+    changed = store.scalar(STAGE, "count_changed", """
+SELECT count(*) FROM person WHERE NOT is_deleted
+    AND record_key IN (SELECT record_key FROM changed_record)""")
+    others = records - changed
+    splink = store.splink_engine()
+    if changed:
+        with splink.linker(model, persons_sql()) as linker:
             for column in tf_columns(model):
                 linker.table_management.compute_tf_table(column)
-            db_api = linker._db_api
-            changed_frame = db_api.register(changed_active, dataset_display_name="changed_records")
+            changed_frame = splink.register(persons_sql(
+                "AND record_key IN (SELECT record_key FROM changed_record)"), "changed_records")
             with progress.step("score_changed_within"):
                 results = [linker.inference.predict_within(
                     changed_frame, threshold_match_probability=linking.predict_threshold,
                     warning_mode="never")]
-            if others.num_rows:
-                others_frame = db_api.register(others, dataset_display_name="other_records")
+            if others:
+                others_frame = splink.register(persons_sql(
+                    "AND record_key NOT IN (SELECT record_key FROM changed_record)"),
+                    "other_records")
                 with progress.step("score_changed_against_others"):
                     results.append(linker.inference.predict_between(
                         changed_frame, others_frame,
                         threshold_match_probability=linking.predict_threshold,
                         warning_mode="never"))
-            tables = [result.as_duckdbpyrelation().select(
-                "least(record_key_l, record_key_r) AS record_key_l, "
-                "greatest(record_key_l, record_key_r) AS record_key_r, "
-                "match_weight, match_probability").to_arrow_table() for result in results]
-            pairs = pa.concat_tables(tables)
-        compared = pairs.num_rows  # (Splink does not report blocked-but-below-threshold pairs)
+            kept = splink.keep("new_pairs", results,
+                               "least(record_key_l, record_key_r) AS record_key_l, "
+                               "greatest(record_key_l, record_key_r) AS record_key_r, "
+                               "match_weight, match_probability")
+    else:
+        store.run_step(STAGE, Step("no_new_pairs", """
+CREATE OR REPLACE TEMP TABLE new_pairs (record_key_l VARCHAR, record_key_r VARCHAR,
+    match_weight DOUBLE, match_probability DOUBLE)"""))
+        kept = 0
+    compared = kept  # (Splink does not report blocked-but-below-threshold pairs)
 
-    store.con.register("new_pairs", pairs)
     try:
         store.run_steps(STAGE, [
             Step("drop_changed_pairs", """
@@ -78,10 +73,12 @@ INSERT INTO pair_score SELECT $run_id, record_key_l, record_key_r, match_weight,
     match_probability FROM new_pairs""", {"run_id": run_id}),
         ])
     finally:
-        store.con.unregister("new_pairs")
+        if changed:
+            splink.release("new_pairs")
+        else:
+            store.run_step(STAGE, Step("drop_new_pairs", "DROP TABLE new_pairs"))
     _rebuild_touched_clusters(store, linking.match_threshold)
-    return finish_clusters(store, linking, deduplicated_sources, persons.num_rows, compared,
-                           pairs.num_rows)
+    return finish_clusters(store, linking, deduplicated_sources, records, compared, kept)
 
 
 def _rebuild_touched_clusters(store: Store, threshold: float) -> None:

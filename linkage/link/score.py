@@ -10,7 +10,7 @@ from linkage import progress
 from linkage.config import LinkingConfig
 from linkage.link.cluster_quality import ClusterShape, shape_clusters
 from linkage.link.constraints import Components, add_to_membership, enforce_constraints
-from linkage.link.splink_session import active_persons, splink_linker
+from linkage.link.splink_session import persons_sql
 from linkage.store import Step, Store
 
 STAGE = "link"
@@ -37,8 +37,9 @@ def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
          deduplicated_sources: Sequence[str] = ()) -> LinkCounts:
     """Score active persons, keep pairs in `pair_score`, and leave `cluster_membership`
     (record_key, cluster_id) for the crosswalk stage."""
-    persons = active_persons(store, STAGE)
-    if persons.num_rows == 0:
+    records = store.scalar(STAGE, "count_active",
+                           "SELECT count(*) FROM person WHERE NOT is_deleted")
+    if records == 0:
         store.run_steps(STAGE, [
             Step("clear_pairs", "DELETE FROM pair_score"),
             Step("no_clusters", "CREATE OR REPLACE TEMP TABLE cluster_membership "
@@ -46,24 +47,22 @@ def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
         ])
         return LinkCounts(0, 0, 0, 0, 0)
 
-    with splink_linker(persons, model) as linker:
+    splink = store.splink_engine()
+    with splink.linker(model, persons_sql()) as linker:
         # Materialised once and cached by Splink, so predict reuses it: the count is free.
         with progress.step("block"):
             blocked = linker.inference.compute_blocked_pairs_for_predict()
-            pairs_compared = blocked.as_duckdbpyrelation().aggregate("count(*)").fetchall()[0][0]
+            pairs_compared = splink.count(blocked)
         with progress.step("score_pairs"):
             predictions = linker.inference.predict(
                 threshold_match_probability=linking.predict_threshold, warning_mode="never")
         with progress.step("connected_components"):
             clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
                 predictions, threshold_match_probability=linking.match_threshold)
-            pairs = predictions.as_duckdbpyrelation().select(
-                "record_key_l, record_key_r, match_weight, match_probability").to_arrow_table()
-            membership = clusters.as_duckdbpyrelation().select(
-                "record_key, cluster_id").to_arrow_table()
+            pairs_kept = splink.keep("scored_pairs", [predictions],
+                                     "record_key_l, record_key_r, match_weight, match_probability")
+            splink.keep("scored_clusters", [clusters], "record_key, cluster_id")
 
-    store.con.register("scored_pairs", pairs)
-    store.con.register("scored_clusters", membership)
     try:
         store.run_steps(STAGE, [
             Step("clear_pairs", "DELETE FROM pair_score"),
@@ -79,10 +78,10 @@ SELECT record_key, min(record_key) OVER (PARTITION BY cluster_id) AS cluster_id
 FROM scored_clusters"""),
         ])
     finally:
-        store.con.unregister("scored_pairs")
-        store.con.unregister("scored_clusters")
-    return finish_clusters(store, linking, deduplicated_sources, persons.num_rows,
-                           pairs_compared, pairs.num_rows)
+        splink.release("scored_pairs")
+        splink.release("scored_clusters")
+    return finish_clusters(store, linking, deduplicated_sources, records, pairs_compared,
+                           pairs_kept)
 
 
 def cluster_scored_pairs(store: Store, linking: LinkingConfig,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,12 +24,15 @@ from linkage.store import connect, Step, Store
 PERSON_INPUT = "person_input"
 
 
+def persons_sql(where: str = "") -> str:
+    """The model's columns of active person records (`where` adds a condition)."""
+    return (f"SELECT {', '.join(MODEL_COLUMNS)} FROM person WHERE NOT is_deleted {where} "
+            "ORDER BY record_key")
+
+
 def active_persons(store: Store, stage: str) -> pa.Table:
-    columns = ", ".join(MODEL_COLUMNS)
     store.run_step(stage, Step("count_active", "SELECT count(*) FROM person WHERE NOT is_deleted"))
-    return store.con.sql(
-        f"SELECT {columns} FROM person WHERE NOT is_deleted ORDER BY record_key"
-    ).to_arrow_table()
+    return store.con.sql(persons_sql()).to_arrow_table()
 
 
 def load_model(path: Path) -> dict[str, Any]:
@@ -70,3 +73,41 @@ def splink_linker(persons: pa.Table, settings: SettingsCreator | dict) -> Iterat
         yield Linker(frame, settings, log_level=None)
     finally:
         connection.close()
+
+
+class DuckDBSplink:
+    """Splink beside a DuckDB store: each Linker in its own connection (splink_linker), its
+    inputs read from the store as Arrow, its results handed back to the store as Arrow.
+    `linkage.store.spark.SparkSplink` is the same for a Spark store."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.api: DuckDBAPI | None = None
+        self._kept: dict[str, pa.Table] = {}
+
+    @contextmanager
+    def linker(self, settings: SettingsCreator | dict, sql: str) -> Iterator[Linker]:
+        with splink_linker(self.store.con.sql(sql).to_arrow_table(), settings) as linker:
+            self.api = linker._db_api
+            yield linker
+
+    def register(self, sql: str, name: str) -> Any:
+        """The rows of `sql` as a Splink table named `name`, beside the Linker's input."""
+        return self.api.register(self.store.con.sql(sql).to_arrow_table(),
+                                 dataset_display_name=name)
+
+    def count(self, frame: Any) -> int:
+        return frame.as_duckdbpyrelation().aggregate("count(*)").fetchall()[0][0]
+
+    def keep(self, name: str, frames: Sequence[Any], columns: str) -> int:
+        """Splink results (their `columns`, a select list) as table `name` of the store,
+        until `release`."""
+        table = pa.concat_tables([frame.as_duckdbpyrelation().select(columns).to_arrow_table()
+                                  for frame in frames])
+        self._kept[name] = table
+        self.store.con.register(name, table)
+        return table.num_rows
+
+    def release(self, name: str) -> None:
+        self.store.con.unregister(name)
+        self._kept.pop(name, None)

@@ -31,9 +31,9 @@ def record_decisions(store: Store, decisions: list[Decision]) -> list[int]:
         if not decision.reason.strip() or not decision.reviewer.strip():
             raise LinkageError("every decision needs a reviewer and a reason")
     keys = sorted({key for d in decisions for key in (d.record_key_a, d.record_key_b)})
-    known = {row[0] for row in store.con.execute(
-        "SELECT record_key FROM person WHERE record_key IN (SELECT unnest($keys))",
-        {"keys": keys}).fetchall()}
+    known = {row[0] for row in store.run_step(STAGE, Step(
+        "known_records", "SELECT record_key FROM person WHERE list_contains($keys, record_key)",
+        {"keys": keys}))}
     missing = [key for key in keys if key not in known]
     if missing:
         raise LinkageError(f"record {missing[0]} is not in the store (use source_system:"

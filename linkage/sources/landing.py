@@ -149,9 +149,9 @@ ORDER BY delivery_id DESC LIMIT 1""", {"source": name})
         _record_delivery(store, delivery, count, run_id)
         return count
 
-    store.run_step(STAGE, Step("create_landing", _landing_table_sql()))
-    for read in delivery.reads:
-        _read_file(store, delivery, read, count.delivery_id)
+    with store.reading_files("landing_read", _landing_table_sql()) as reader:
+        for read in delivery.reads:
+            _read_file(reader, delivery, read, count.delivery_id)
     _classify(store)
     lineage = {"run_id": run_id, "source_system": name, "kind": delivery.shape.kind,
                "delivery_id": count.delivery_id}

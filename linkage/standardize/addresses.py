@@ -76,12 +76,12 @@ WITH gathered AS (
     SELECT *,
         CASE WHEN k > 0 THEN k - 1
             -- 123 MAIN ST 4: a bare number after the suffix is a unit.
-            WHEN len(w) >= b + 2 AND regexp_matches(w[-1], '[0-9]')
-                AND suf[len(w) - 1] IS NOT NULL THEN len(w) - 1
-            ELSE len(w) END AS m,
+            WHEN array_length(w) >= b + 2 AND regexp_matches(w[-1], '[0-9]')
+                AND suf[array_length(w) - 1] IS NOT NULL THEN array_length(w) - 1
+            ELSE array_length(w) END AS m,
         CASE WHEN k > 0 THEN coalesce(nullif(array_to_string(w[k + 1:], ' '), ''), des[k])
-            WHEN len(w) >= b + 2 AND regexp_matches(w[-1], '[0-9]')
-                AND suf[len(w) - 1] IS NOT NULL THEN w[-1] END AS line_unit
+            WHEN array_length(w) >= b + 2 AND regexp_matches(w[-1], '[0-9]')
+                AND suf[array_length(w) - 1] IS NOT NULL THEN w[-1] END AS line_unit
     FROM positioned
 ), directed AS (
     SELECT *,
@@ -112,12 +112,12 @@ WITH line AS (
         list_concat(words, coalesce(string_split(unit_text, ' '), [])) AS w
     FROM address_input
 ), gram AS (
-    SELECT address_id, has_number, len(w) AS n, pos, size,
+    SELECT address_id, has_number, array_length(w) AS n, pos, size,
         array_to_string(w[pos:pos + size - 1], ' ') AS phrase
     FROM line,
         (SELECT unnest(range(1, {_LONGEST_KEYWORD} + 1)) AS size),
-        LATERAL (SELECT unnest(range(1, len(w) + 1)) AS pos)
-    WHERE pos + size - 1 <= len(w)
+        LATERAL (SELECT unnest(range(1, array_length(w) + 1)) AS pos)
+    WHERE pos + size - 1 <= array_length(w)
 )
 SELECT g.address_id,
     arg_min(k.kind, list_position($priority, k.kind)) AS kind

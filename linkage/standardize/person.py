@@ -136,9 +136,7 @@ LEFT JOIN family_name_first AS fl ON fl.surname = c.last_clean"""
 
 
 def _landed_columns(store: Store) -> set[str]:
-    rows = store.run_step(STAGE, Step("landed_columns", """
-SELECT column_name FROM information_schema.columns WHERE table_name = 'source_record'"""))
-    return {row[0] for row in rows}
+    return set(store.columns("source_record"))
 
 
 def _mail_columns(landed: set[str]) -> str:

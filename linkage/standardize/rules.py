@@ -62,12 +62,12 @@ MACROS = {
         OR string_split(text, ' ')[1] IN ({sql_list(NAME_PLACEHOLDER_LEADS)})
         OR regexp_full_match(text, 'X+|ZZ.*|[0-9 ]+')
         OR (length(text) >= 3 AND replace(text, left(text, 1), '') = '')""",
-    "trailing_suffix": f"""(text) AS CASE WHEN length(string_split(text, ' ')) > 1
+    "trailing_suffix": f"""(text) AS CASE WHEN array_length(string_split(text, ' ')) > 1
         AND string_split(text, ' ')[-1] IN ({sql_list(TRAILING_SUFFIXES)})
         THEN string_split(text, ' ')[-1] END""",
     "without_suffix": """(text) AS CASE WHEN trailing_suffix(text) IS NULL THEN text
         ELSE array_to_string(string_split(text, ' ')[:-2], ' ') END""",
-    "without_title": f"""(text) AS CASE WHEN length(string_split(text, ' ')) > 1
+    "without_title": f"""(text) AS CASE WHEN array_length(string_split(text, ' ')) > 1
         AND string_split(text, ' ')[1] IN ({sql_list(NAME_TITLES)})
         THEN array_to_string(string_split(text, ' ')[2:], ' ') ELSE text END""",
     "name_letters": """(text) AS nullif(trim(regexp_replace(regexp_replace(text, '[0-9]', '', 'g'),

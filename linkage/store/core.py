@@ -23,6 +23,7 @@ import pyarrow as pa
 from linkage import progress
 from linkage.errors import StoreBusyError, StoreError
 from linkage.store.schema import SCHEMA_VERSION, TABLES
+from linkage.store.snapshots import Snapshots, is_snapshot_store
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ class Step:
 
 class Store:
     """An open store. Use `open_store` to get one; close it (or use `with`) when done."""
+
+    engine = "duckdb"
 
     def __init__(self, connection: duckdb.DuckDBPyConnection, path: str) -> None:
         self.con = connection
@@ -92,6 +95,25 @@ class Store:
         for step in steps:
             self.run_step(stage, step)
 
+    def columns(self, table: str) -> list[str]:
+        """The column names of a table, in order."""
+        return [row[0] for row in self.run_step("store", Step("columns", """
+SELECT column_name FROM information_schema.columns WHERE table_name = $t
+ORDER BY ordinal_position""", {"t": table}))]
+
+    @contextmanager
+    def reading_files(self, table: str, create_sql: str) -> Iterator[Store]:
+        """Where source files are read into `table` (created by `create_sql`): on DuckDB,
+        the store itself."""
+        self.run_step("land", Step(f"create_{table}", create_sql))
+        yield self
+
+    def splink_engine(self) -> Any:
+        """How Splink runs beside this store (linkage.link.splink_session.DuckDBSplink)."""
+        from linkage.link.splink_session import DuckDBSplink
+
+        return DuckDBSplink(self)
+
     def scalar(self, stage: str, name: str, sql: str, params: Any = None) -> Any:
         rows = self.run_step(stage, Step(name, sql, params))
         return rows[0][0] if rows else None
@@ -116,6 +138,8 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
     """
     in_memory = str(path) == ":memory:"
     path = Path(path)
+    if not in_memory and is_snapshot_store(path):
+        return _open_snapshot_store(path, read_only=read_only)
     if not in_memory and not path.exists() and not create:
         raise StoreError(f"{path}: store not found (run `linkage run` first)")
     if create and not in_memory:
@@ -137,6 +161,33 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
     store = Store(connection, str(path))
     try:
         _check_schema(store, read_only=read_only, migrating=migrating)
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _open_snapshot_store(path: Path, *, read_only: bool) -> Store:
+    """A Parquet store (written by Spark runs) opened read-only in DuckDB: each table a view
+    over its committed snapshot, so every reading command works on it unchanged."""
+    if not read_only:
+        raise StoreError(f"{path}: a Parquet store is written by `backend: spark` runs only; "
+                         "use --backend spark (or `backend: spark` in the config)")
+    files = Snapshots(path)
+    manifest = files.manifest()
+    if manifest.schema_version != SCHEMA_VERSION:
+        raise StoreError(f"{path}: store schema version {manifest.schema_version}; this "
+                         f"linkage reads {SCHEMA_VERSION}")
+    connection = connect()
+    store = Store(connection, str(path))
+    try:
+        for name, ddl in TABLES.items():
+            snapshot = manifest.tables.get(name)
+            parts = files.files(name, snapshot) if snapshot else []
+            if parts:
+                connection.read_parquet(parts).create_view(name)
+            else:
+                store.run_step("store", Step(f"create_{name}", ddl))
     except BaseException:
         store.close()
         raise
