@@ -29,8 +29,22 @@ PROGRESS_MODES = ("auto", "bars", "plain", "json", "none")
 
 config_option = click.option("--config", "-c", "config", required=True,
                              type=click.Path(path_type=Path), help="Run config (YAML).")
-store_option = click.option("--store", type=click.Path(path_type=Path), default=None,
-                            help="Store file; overrides the config's `store`.")
+_store_path = click.option("--store", type=click.Path(path_type=Path), default=None,
+                           help="Store file (a folder for Spark); overrides the config's `store`.")
+_backend = click.option("--backend", type=click.Choice(["duckdb", "spark"]), default=None,
+                        expose_value=False, is_eager=True,
+                        callback=lambda ctx, param, value: _state.update(backend=value),
+                        help="Engine; overrides the config's `backend` (spark needs "
+                             "the linkage[spark] extra and Java 17).")
+
+
+def store_option(command):
+    return _store_path(_backend(command))
+
+
+def _project(config: Path, store: Path | None) -> Project:
+    return Project.open(config, store, backend=_state.get("backend"))
+
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print the result as one JSON object on stdout, and progress as "
                                 "JSON lines on stderr (for schedulers).")
@@ -46,7 +60,7 @@ json_option = click.option("--json", "as_json", is_flag=True,
 @click.version_option(package_name="linkage")
 def app(debug: bool, quiet: bool, progress_mode: str) -> None:
     """Probabilistic identity resolution with a persistent enterprise ID crosswalk."""
-    _state.update(debug=debug, quiet=quiet, progress=progress_mode)
+    _state.update(debug=debug, quiet=quiet, progress=progress_mode, backend=None)
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
@@ -121,7 +135,7 @@ def run(config: Path, deliveries: tuple[str, ...], deleted: Path | None, store: 
     With --delivery, only the delivered records are scored against the population and
     only the clusters they touch are rebuilt.
     """
-    project = Project.open(config, store)
+    project = _project(config, store)
     by_source: dict[str, Path] = {}
     for delivery in deliveries:
         name, separator, path = delivery.partition("=")
@@ -176,7 +190,7 @@ def _describe_run(summary: RunSummary) -> str:
 def rejects(config: Path, delivery_id: int | None, show_values: bool, store: Path | None,
             as_json: bool) -> None:
     """List rejected rows by reason, with their file and row (no values unless asked)."""
-    rows = Project.open(config, store).rejects(delivery_id, show_values=show_values)
+    rows = _project(config, store).rejects(delivery_id, show_values=show_values)
     if as_json:
         for row in rows:
             click.echo(json.dumps(row, default=str))
@@ -201,7 +215,7 @@ def rejects(config: Path, delivery_id: int | None, show_values: bool, store: Pat
 def standardize_command(config: Path, out: Path, store: Path | None, as_json: bool) -> None:
     """Write the canonical person table of the configured sources, for inspection."""
     with _reporting(as_json) as report:
-        rows = Project.open(config, store).standardize(out, report=report)
+        rows = _project(config, store).standardize(out, report=report)
     click.echo(json.dumps({"records": rows, "out": str(out)}) if as_json else
                f"wrote {rows} standardized records to {out}")
 
@@ -215,7 +229,7 @@ def standardize_command(config: Path, out: Path, store: Path | None, as_json: bo
 def train_command(config: Path, out: Path, store: Path | None, as_json: bool) -> None:
     """Estimate the model on the configured sources; write it with a model card beside it."""
     with _reporting(as_json) as report:
-        card = Project.open(config, store).train(out, report=report)
+        card = _project(config, store).train(out, report=report)
     if as_json:
         click.echo(json.dumps(card, default=str))
         return
@@ -237,7 +251,7 @@ def crosswalk_group() -> None:
 @store_option
 def crosswalk_export(config: Path, out: Path, as_of: int | None, store: Path | None) -> None:
     """Write the crosswalk: enterprise_id, source_system, source_record_id, valid_from_run."""
-    rows = Project.open(config, store).export_crosswalk(out, as_of)
+    rows = _project(config, store).export_crosswalk(out, as_of)
     click.echo(f"wrote {rows} crosswalk rows to {out}")
 
 
@@ -247,7 +261,7 @@ def crosswalk_export(config: Path, out: Path, as_of: int | None, store: Path | N
 @store_option
 def resolve(config: Path, enterprise_id: str, store: Path | None) -> None:
     """Print the active EID that ENTERPRISE_ID is now (following merges)."""
-    resolved = Project.open(config, store).resolve(enterprise_id)
+    resolved = _project(config, store).resolve(enterprise_id)
     if resolved is None:
         raise LinkageError(f"{enterprise_id}: no such enterprise ID was ever issued")
     eid, active = resolved
@@ -261,7 +275,7 @@ def resolve(config: Path, enterprise_id: str, store: Path | None) -> None:
 @json_option
 def history_command(config: Path, enterprise_id: str, store: Path | None, as_json: bool) -> None:
     """Show an EID's lineage: merges, splits, records joining and leaving, by run."""
-    lineage = Project.open(config, store).history(enterprise_id)
+    lineage = _project(config, store).history(enterprise_id)
     if lineage is None:
         raise LinkageError(f"{enterprise_id}: no such enterprise ID was ever issued")
     if as_json:
@@ -303,7 +317,7 @@ def _decision_command(name: str, decision: str, help_text: str):
     @store_option
     def command(config: Path, record_a: str, record_b: str, reason: str,
                 reviewer: str | None, store: Path | None) -> None:
-        decision_id = Project.open(config, store).decide(record_a, record_b, decision, reason,
+        decision_id = _project(config, store).decide(record_a, record_b, decision, reason,
                                                          _reviewer(reviewer))
         click.echo(f"recorded decision {decision_id}: {decision}; it applies from the next run")
 
@@ -331,7 +345,7 @@ def review_group() -> None:
 def review_export(config: Path, out: Path, store: Path | None) -> None:
     """Write the pairs to review, both records side by side: those in the config's review
     band, then those inside clusters flagged as too large or too loosely held together."""
-    rows = Project.open(config, store).export_review(out)
+    rows = _project(config, store).export_review(out)
     click.echo(f"wrote {rows} pairs to review to {out} (contains personal data)")
 
 
@@ -342,7 +356,7 @@ def review_export(config: Path, out: Path, store: Path | None) -> None:
 @store_option
 def review_import(config: Path, file: Path, reviewer: str | None, store: Path | None) -> None:
     """Record the decisions filled into a review CSV (decision: must_link or cannot_link)."""
-    count = Project.open(config, store).import_review(file, _reviewer(reviewer))
+    count = _project(config, store).import_review(file, _reviewer(reviewer))
     click.echo(f"recorded {count} decisions; they apply from the next run")
 
 
@@ -351,7 +365,7 @@ def review_import(config: Path, file: Path, reviewer: str | None, store: Path | 
 @store_option
 def migrate_command(config: Path, store: Path | None) -> None:
     """Upgrade an older store to this linkage's schema version."""
-    done = Project.open(config, store).migrate()
+    done = _project(config, store).migrate()
     click.echo("store is up to date" if not done else
                "migrated store to schema version " + ", ".join(map(str, done)))
 
@@ -383,7 +397,7 @@ def evaluate(config: Path, truth: Path, thresholds: str | None, store: Path | No
              as_json: bool) -> None:
     """Precision, recall and F1 of the crosswalk against truth, and what they would be at
     other match thresholds (the stored pair scores re-clustered; the store is unchanged)."""
-    project = Project.open(config, store)
+    project = _project(config, store)
     metrics = project.evaluate(truth)
     sweep = project.threshold_sweep(truth, _thresholds(thresholds))
     if as_json:
@@ -431,7 +445,7 @@ def explain(config: Path, records: tuple[str, ...], enterprise_id: str | None, h
     pair = enterprise_id is None
     if len(records) != (2 if pair else 0) or (html and not pair):
         raise click.UsageError("give RECORD_A RECORD_B (and optionally --html), or --eid EID")
-    project = Project.open(config, store)
+    project = _project(config, store)
     explained = (project.explain_pair(*records, html=html, show_values=show_values) if pair
                  else project.explain_cluster(enterprise_id, show_values=show_values))
     click.echo(json.dumps(explained.as_dict(), default=str) if as_json else explained.describe())
@@ -458,7 +472,7 @@ def search_command(config: Path, first_name: str | None, last_name: str | None, 
     can stay in the shell's history: for many searches, use the Python API."""
     from linkage.search import as_json as json_results, describe
 
-    found = Project.open(config, store).search(first_name=first_name, last_name=last_name,
+    found = _project(config, store).search(first_name=first_name, last_name=last_name,
                                                dob=dob, ssn_last4=ssn_last4, zip5=zip5,
                                                limit=limit)
     click.echo(json_results(found) if as_json else describe(found))

@@ -76,12 +76,29 @@ class TrainingConfig(Strict):
     holdout_seed: int = 7
 
 
+class SparkConfig(Strict):
+    """The SparkSession a `backend: spark` run builds. Under spark-submit or on Databricks
+    the session already exists and is used as it is; these settings are then ignored."""
+
+    master: str = "local[*]"
+    driver_memory: Annotated[str, Field(pattern=r"^[0-9]+[kmgt]$")] = "4g"
+    shuffle_partitions: Annotated[int, Field(ge=1)] = 8
+    conf: dict[str, str] = Field(default_factory=dict, description="other spark.* settings")
+
+
+Backend = Literal["duckdb", "spark"]
+
+
 class RunConfig(Strict):
     store: Path
     model: Path
     sources: Annotated[list[SourceConfig], Field(min_length=1)]
     linking: LinkingConfig = LinkingConfig()
     training: TrainingConfig = TrainingConfig()
+    # duckdb: one store file, on this machine. spark: a folder of Parquet, and every run
+    # stage on Spark (pip install 'linkage[spark]', Java 17).
+    backend: Backend = "duckdb"
+    spark: SparkConfig = SparkConfig()
     config_path: Path = Field(exclude=True)
     fingerprint: str = Field(exclude=True)
 
@@ -99,8 +116,13 @@ class RunConfig(Strict):
         return tuple(source.name for source in self.sources if source.deduplicated)
 
 
-def load_config(path: str | Path, store: str | Path | None = None) -> RunConfig:
-    """Read and validate a run config; `store` overrides the config's store path."""
+def load_config(path: str | Path, store: str | Path | None = None,
+                backend: Backend | None = None) -> RunConfig:
+    """Read and validate a run config; `store` and `backend` override the config's.
+
+    A Spark store is a folder, so with `backend: spark` a store path ending in `.duckdb` is
+    used with `.parquet` in its place: one config serves both engines.
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -121,6 +143,11 @@ def load_config(path: str | Path, store: str | Path | None = None) -> RunConfig:
     document = _resolve_paths(document, base)
     if store is not None:
         document["store"] = Path(store).resolve()
+    if backend is not None:
+        document["backend"] = backend
+    if document.get("backend") == "spark" and isinstance(document.get("store"), Path) \
+            and document["store"].suffix == ".duckdb":
+        document["store"] = document["store"].with_suffix(".parquet")
     document["config_path"] = path.resolve()
     document["fingerprint"] = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
     try:

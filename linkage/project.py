@@ -96,11 +96,20 @@ class Project:
         self.config = config
 
     @classmethod
-    def open(cls, config_path: str | Path, store: str | Path | None = None) -> Project:
-        return cls(load_config(config_path, store=store))
+    def open(cls, config_path: str | Path, store: str | Path | None = None,
+             backend: str | None = None) -> Project:
+        return cls(load_config(config_path, store=store, backend=backend))
 
     def store(self, *, create: bool = False, read_only: bool = False) -> Store:
         return open_store(self.config.store, create=create, read_only=read_only)
+
+    def _run_store(self, *, create: bool = False) -> Store:
+        """The store a run (or a reviewer's decision) writes, on the configured engine."""
+        if self.config.backend == "spark":
+            from linkage.store.spark import SparkStore
+
+            return SparkStore.open(self.config.store, self.config.spark, create=create)
+        return self.store(create=create)
 
     def run(self, report: Report | None = None,
             deliveries: dict[str, Path] | None = None,
@@ -121,7 +130,7 @@ class Project:
             raise LinkageError(f"{self.config.store}: an incremental delivery needs an existing "
                                "store; run the full sources first")
         started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        with self.store(create=True) as store, store.transaction():
+        with self._run_store(create=True) as store, store.transaction():
             run_id = store.scalar("run", "next_run_id",
                                   "SELECT coalesce(max(run_id), 0) + 1 FROM run")
             with clock.stage("land"):
@@ -267,7 +276,7 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
     def decide(self, record_a: str, record_b: str, decision: str, reason: str,
                reviewer: str) -> int:
         """Record a must-link or cannot-link decision; it holds from the next run on."""
-        with self.store() as store:
+        with self._run_store() as store:
             return record_decisions(store, [Decision(record_a, record_b, decision, reviewer,
                                                      reason)])[0]
 
@@ -286,7 +295,7 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
                                  params=flagged_params(self.config.linking)).df()
 
     def import_review(self, path: Path, reviewer: str) -> int:
-        with self.store() as store:
+        with self._run_store() as store:
             return import_review(store, path, reviewer)
 
     def migrate(self) -> list[int]:

@@ -1,0 +1,505 @@
+"""The store on Spark: the same stages, the same SQL, run by a SparkSession.
+
+`SparkStore` offers what the stages use of `Store` and runs their DuckDB-dialect SQL on
+Spark: each statement is parsed once by sqlglot, rewritten where the engines differ
+(`linkage.store.spark_sql`), and executed by kind, since Spark cannot update a table:
+
+- CREATE MACRO             kept, and inlined into later statements;
+- CREATE TEMP TABLE AS     a DataFrame, materialised (checkpointed), as a temp view;
+- CREATE TABLE (columns)   an empty DataFrame of that schema;
+- INSERT / DELETE / UPDATE a new DataFrame (union / filter / left join), materialised in
+                           the table's place;
+- anything else            run, and its rows collected.
+
+The store's tables live in Parquet (`linkage.store.snapshots`): they are read at open, and
+the tables a run changed are written as new snapshots when its transaction commits. Until
+then nothing on disk changes, so a failed run leaves the store as it was.
+
+Only imported for `backend: spark`; it needs the `linkage[spark]` extra and Java 17.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import time
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+from sqlglot import exp
+
+from linkage import progress
+from linkage.errors import LinkageError, StoreError
+from linkage.store.core import Step, Store, connect
+from linkage.store.schema import SCHEMA_VERSION, TABLES
+from linkage.store.snapshots import Manifest, Snapshots
+from linkage.store.spark_sql import JARO_WINKLER, Macros, Rewriter, model_for_spark, parse
+
+if TYPE_CHECKING:
+    from linkage.config import SparkConfig
+
+# pyspark 4.3 warns that it does not fully support pandas 3; linkage's use of it (Arrow
+# tables, one pandas UDF over two string columns) is covered by the parity tests.
+warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+
+try:
+    from pyspark.errors import PySparkException
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import functions as F
+    from py4j.protocol import Py4JError
+except ImportError as error:  # pragma: no cover - depends on the install
+    raise LinkageError("backend 'spark' needs the spark extra: pip install 'linkage[spark]' "
+                       "(and Java 17)") from error
+
+log = logging.getLogger(__name__)
+# py4j logs every command it sends at DEBUG, SQL text with its bound values among them.
+logging.getLogger("py4j").setLevel(logging.WARNING)
+
+SPARK_ERRORS = (PySparkException, Py4JError)
+
+# Store tables a run may change; each commit writes a new snapshot of the ones it changed.
+STORE_TABLES = tuple(TABLES)
+
+# Keys the DuckDB schema enforces with PRIMARY KEY / UNIQUE; Spark cannot, so a commit
+# checks them (table, key columns, condition on the rows counted).
+KEYS = (
+    ("person", "record_key", None),
+    ("enterprise_id", "enterprise_id", None),
+    ("enterprise_id", "seq", None),
+    ("crosswalk", "source_system, source_record_id", "valid_to_run IS NULL"),
+    ("manual_decision", "decision_id", None),
+    ("delivery", "delivery_id", None),
+    ("run", "run_id", None),
+)
+
+
+# --- the session --------------------------------------------------------------------
+def spark_session(settings: SparkConfig) -> SparkSession:
+    """The active SparkSession (spark-submit, Databricks, a notebook), or a new one built from
+    the config's `spark:` block. Either way, set up for Splink and linkage's functions."""
+    spark = SparkSession.getActiveSession()
+    if spark is None:
+        # Python workers run this interpreter, so they import the same linkage.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+        if settings.master.startswith("local"):
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        from splink.backends.spark import similarity_jar_location
+
+        builder = (SparkSession.builder.master(settings.master).appName("linkage")
+                   .config("spark.driver.memory", settings.driver_memory)
+                   .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
+                   .config("spark.default.parallelism", str(settings.shuffle_partitions))
+                   .config("spark.jars", similarity_jar_location())
+                   .config("spark.ui.enabled", "false"))
+        for key, value in settings.conf.items():
+            builder = builder.config(key, value)
+        previous_umask = os.umask(0o077)  # the JVM inherits it: store files owner-only
+        try:
+            spark = builder.getOrCreate()
+        finally:
+            os.umask(previous_umask)
+        spark.sparkContext.setLogLevel("ERROR")
+    # Store timestamps are wall-clock (DuckDB TIMESTAMP), the same whatever the cluster's zone.
+    spark.conf.set("spark.sql.session.timeZone", "UTC")
+    spark.conf.set("spark.sql.timestampType", "TIMESTAMP_NTZ")
+    register_functions(spark)
+    return spark
+
+
+def _jaro_winkler(left, right):
+    import jellyfish
+    import pandas as pd
+
+    return pd.Series([jellyfish.jaro_winkler_similarity(a, b)
+                      if isinstance(a, str) and isinstance(b, str) else None
+                      for a, b in zip(left, right)], dtype="float64")
+
+
+def register_functions(spark: SparkSession) -> None:
+    """Functions linkage's SQL and models call that Spark lacks or computes differently.
+
+    `linkage_jaro_winkler` is jellyfish's Jaro-Winkler, which equals DuckDB's on every pair
+    measured; Spark's built-in and Splink's JAR differ from it on about a third of name
+    pairs. Splink's JAR supplies damerau_levenshtein (equal to DuckDB's); a SparkAPI
+    registers it."""
+    from pyspark.sql.functions import pandas_udf
+    from splink import SparkAPI
+
+    spark.udf.register(JARO_WINKLER, pandas_udf(_jaro_winkler, "double"))
+    SparkAPI(spark_session=spark)
+
+
+# --- the store ------------------------------------------------------------------------
+class SparkStore(Store):
+    """A Parquet store, opened for one job on a SparkSession."""
+
+    engine = "spark"
+
+    def __init__(self, spark: SparkSession, path: str | Path, settings: SparkConfig) -> None:
+        self.spark = spark
+        self.path = str(path)
+        self.settings = settings
+        self.con = _Connection(self)
+        self.files = Snapshots(path)
+        self.macros: Macros = {}
+        self.changed: set[str] = set()
+        self._views: set[str] = set()
+        self._reliable = not str(spark.sparkContext.master).startswith("local")
+        self._manifest: Manifest | None = None
+        self.work: Path | None = None
+
+    # -- opening and closing --------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path, settings: SparkConfig, *, create: bool = False) -> SparkStore:
+        """Lock the store (with `create`, create it when new) and load its committed tables."""
+        if not create and not Snapshots(path).exists():
+            raise StoreError(f"{path}: store not found (run `linkage run` first)")
+        store = cls(spark_session(settings), path, settings)
+        store.files.acquire()
+        try:
+            store._load()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _load(self) -> None:
+        self.work = self.files.work_dir()
+        self.spark.sparkContext.setCheckpointDir(str(self.work / "checkpoints"))
+        if self.files.exists():
+            manifest = self.files.manifest()
+            if manifest.schema_version != SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path}: store schema version {manifest.schema_version}; this "
+                    f"linkage reads {SCHEMA_VERSION} (Parquet stores are not migrated yet)")
+            self.files.remove_unreferenced(manifest)  # what a crashed run left
+        else:
+            manifest = Manifest(SCHEMA_VERSION)
+        self._manifest = manifest
+        for name, ddl in TABLES.items():
+            snapshot = manifest.tables.get(name)
+            if snapshot is None:
+                self.run_step("store", Step(f"create_{name}", ddl))
+                self.changed.add(name)
+            else:
+                files = self.files.files(name, snapshot)
+                if files:
+                    self._view(name, self.spark.read.parquet(*files))
+                else:  # an empty table: Spark may write no file for it
+                    self.run_step("store", Step(f"create_{name}", ddl))
+        if "store_meta" in self.changed:
+            self.run_step("store", Step("set_version", "INSERT INTO store_meta VALUES "
+                                        "('schema_version', ?)", [str(SCHEMA_VERSION)]))
+
+    def close(self) -> None:
+        for view in self._views:
+            self.spark.catalog.dropTempView(view)
+        self._views.clear()
+        self.spark.catalog.clearCache()
+        self.files.release()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: the changed tables become new snapshots only when the block ends
+        without error, and the manifest naming them is replaced in one step."""
+        yield
+        self._commit()
+
+    def _commit(self) -> None:
+        with progress.step("commit"):
+            self._check_keys()
+            tables = dict(self._manifest.tables)
+            for name in sorted(self.changed):
+                snapshot = self.files.new_snapshot_id()
+                self.spark.table(name).write.parquet(str(self.files.table_path(name, snapshot)))
+                tables[name] = snapshot
+            manifest = Manifest(SCHEMA_VERSION, tables)
+            self.files.commit(manifest)
+            self._manifest = manifest
+            self.changed.clear()
+
+    def _check_keys(self) -> None:
+        for table, key, where in KEYS:
+            if table not in self.changed:
+                continue
+            query = exp.select("1").from_(table).group_by(*key.split(", ")).having("count(*) > 1")
+            if where:
+                query = query.where(where)
+            if self.spark.sql(query.sql(dialect="spark")).limit(1).count():
+                raise StoreError(f"{self.path}: not committed: two rows of '{table}' share "
+                                 f"the key ({key})")
+
+    # -- the Store interface --------------------------------------------------------------
+    def run_step(self, stage: str, step: Step) -> list[tuple]:
+        with self._timed(stage, step):
+            rows: list[tuple] = []
+            for statement in parse(step.sql):
+                rows = self._execute(statement, step.params)
+            return rows
+
+    def run_arrow(self, stage: str, step: Step) -> pa.Table:
+        with self._timed(stage, step):
+            return self.dataframe(step.sql, step.params).toArrow()
+
+    def columns(self, table: str) -> list[str]:
+        return list(self.spark.table(table).columns)
+
+    @contextmanager
+    def _timed(self, stage: str, step: Step) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            with progress.step(step.name):
+                yield
+        except SPARK_ERRORS as error:
+            detail = _first_line(error)
+            raise StoreError(f"stage '{stage}', step '{step.name}' failed: {detail}",
+                             detail=detail) from error
+        log.debug("%s.%s took %.3fs", stage, step.name, time.perf_counter() - started)
+
+    @contextmanager
+    def reading_files(self, table: str, create_sql: str) -> Iterator[Store]:
+        """File readers are DuckDB's (CSV rejects with line numbers, NDJSON line by line):
+        they fill `table` in a scratch DuckDB store on the driver, whose rows are handed to
+        Spark through a Parquet file in the job's work folder."""
+        self.run_step("land", Step(f"create_{table}", create_sql))
+        scratch = Store(connect(), ":memory:")
+        try:
+            scratch.run_step("land", Step(f"create_{table}", create_sql))
+            yield scratch
+            folder = self.work / f"{table}_{time.monotonic_ns()}.parquet"
+            # JSON columns travel as text (Spark has no JSON type).
+            json_columns = [name for name, kind in scratch.con.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = $t", {"t": table}).fetchall() if kind == "JSON"]
+            relation = scratch.con.table(table)
+            if json_columns:
+                relation = relation.project(", ".join(
+                    f"CAST({c} AS VARCHAR) AS {c}" if c in json_columns else c
+                    for c in relation.columns))
+            relation.write_parquet(str(folder))
+        finally:
+            scratch.close()
+        target = self.spark.table(table)
+        read = self.spark.read.parquet(str(folder))
+        self._materialise(table, target.unionByName(
+            read.select(*[F.col(f"`{c}`").cast(target.schema[c].dataType).alias(c)
+                          for c in target.columns])))
+
+    def splink_engine(self) -> SparkSplink:
+        return SparkSplink(self)
+
+    def dataframe(self, sql: str, params: Any = None) -> DataFrame:
+        statements = parse(sql)
+        if len(statements) != 1:
+            raise StoreError("expected one SQL statement")
+        return self.spark.sql(self._spark_sql(statements[0], params))
+
+    # -- translation and execution ----------------------------------------------------------
+    def _spark_sql(self, statement: exp.Expression, params: Any) -> str:
+        tree = Rewriter(self.macros, params).rewrite(statement.copy())
+        return self._read_csv(tree).sql(dialect="spark")
+
+    def _read_csv(self, tree: exp.Expression) -> exp.Expression:
+        """read_csv(path, header = true, all_varchar = true) (the small lookup and truth
+        files) -> read on the driver by DuckDB, handed to Spark as a temp view."""
+        for node in list(tree.find_all(exp.ReadCSV)):
+            path = node.this.name
+            with connect() as con:
+                table = con.sql("SELECT * FROM read_csv($path, header = true, "
+                                "all_varchar = true)", params={"path": path}).to_arrow_table()
+            view = f"__csv_{len(self._views)}_{time.monotonic_ns()}"
+            self.con.register(view, table)
+            target = node.parent if isinstance(node.parent, exp.Table) else node
+            replacement = exp.to_table(view)
+            if isinstance(target, exp.Table) and target.alias:
+                replacement.set("alias", target.args["alias"])
+            target.replace(replacement)
+        return tree
+
+    def _view(self, name: str, df: DataFrame) -> None:
+        df.createOrReplaceTempView(name)
+        self._views.add(name)
+
+    def _materialise(self, name: str, df: DataFrame) -> None:
+        """Compute `df` once and keep it as table `name` (Spark's temp views are lazy, and a
+        `row_number()` could number rows differently on a second read)."""
+        df = df.checkpoint(eager=True) if self._reliable else df.localCheckpoint(eager=True)
+        self._view(name, df)
+        if name in STORE_TABLES:
+            self.changed.add(name)
+
+    def _execute(self, statement: exp.Expression, params: Any) -> list[tuple]:
+        spark = self.spark
+        if isinstance(statement, exp.Create):
+            return self._create(statement, params)
+        if isinstance(statement, exp.Drop):
+            for table in statement.args.get("tables") or [statement.this]:
+                spark.catalog.dropTempView(table.name)
+                self._views.discard(table.name)
+            return []
+        if isinstance(statement, exp.Insert):
+            self._insert(statement, params)
+            return []
+        if isinstance(statement, exp.Delete):
+            name = statement.this.name
+            where = statement.args.get("where")
+            if where is None:
+                self._materialise(name, spark.table(name).limit(0))
+            else:
+                keep = exp.select("*").from_(name).where(
+                    exp.not_(exp.func("coalesce", where.this, exp.false())))
+                self._materialise(name, spark.sql(self._spark_sql(keep, params)))
+            return []
+        if isinstance(statement, exp.Update):
+            self._update(statement, params)
+            return []
+        return [tuple(row) for row in spark.sql(self._spark_sql(statement, params)).collect()]
+
+    def _create(self, statement: exp.Create, params: Any) -> list[tuple]:
+        kind = (statement.args.get("kind") or "").upper()
+        if kind == "MACRO":
+            udf = statement.this
+            self.macros[udf.this.name.lower()] = ([i.name for i in udf.expressions],
+                                                 statement.expression)
+            return []
+        target = statement.this
+        name = target.this.name if isinstance(target, exp.Schema) else target.name
+        if statement.args.get("exists") and self.spark.catalog.tableExists(name):
+            return []
+        if statement.expression is not None:
+            df = self.spark.sql(self._spark_sql(statement.expression, params))
+            if kind == "VIEW":
+                self._view(name, df)
+            else:
+                self._materialise(name, df)
+            return []
+        columns = [c for c in target.expressions if isinstance(c, exp.ColumnDef)]
+        ddl = ", ".join(f"`{c.name}` {_spark_type(c.args['kind'])}" for c in columns)
+        self._view(name, self.spark.createDataFrame([], schema=ddl))
+        if name in STORE_TABLES:
+            self.changed.add(name)
+        return []
+
+    def _insert(self, statement: exp.Insert, params: Any) -> None:
+        target = statement.this
+        name = target.this.name if isinstance(target, exp.Schema) else target.name
+        existing = self.spark.table(name)
+        new = self.spark.sql(self._spark_sql(statement.expression, params))
+        columns = ([c.name for c in target.expressions] if isinstance(target, exp.Schema)
+                   else existing.columns)
+        new = new.toDF(*columns)
+        aligned = new.select(*[
+            (F.col(f"`{c}`") if c in columns else F.lit(None)).cast(existing.schema[c].dataType)
+            .alias(c) for c in existing.columns])
+        self._materialise(name, existing.unionByName(aligned))
+
+    def _update(self, statement: exp.Update, params: Any) -> None:
+        """UPDATE t SET c = e [FROM s] WHERE p -> a SELECT with CASE over t [LEFT JOIN s ON p]."""
+        name = statement.this.name
+        columns = self.spark.table(name).columns
+        where = statement.args.get("where")
+        condition = where.this if where else exp.true()
+        source = statement.args.get("from_") or statement.args.get("from")
+        sets = {e.this.name: e.expression for e in statement.expressions}
+        if source is None:
+            query = exp.select(*[
+                exp.alias_(exp.If(this=exp.func("coalesce", condition.copy(), exp.false()),
+                                  true=sets[c].copy(), false=exp.column(c)), c)
+                if c in sets else exp.column(c) for c in columns]).from_(name)
+        else:
+            src = source.this.copy()
+            alias = src.alias_or_name
+            bare = src.copy()
+            bare.set("alias", None)
+            flagged = exp.select("*", exp.alias_(exp.true(), "__hit")).from_(bare)
+            query = exp.select(*[
+                exp.alias_(exp.If(this=exp.func("coalesce", exp.column("__hit", alias), exp.false()),
+                                  true=sets[c].copy(), false=exp.column(c, name)), c)
+                if c in sets else exp.column(c, name) for c in columns]).from_(name).join(
+                exp.Subquery(this=flagged, alias=exp.TableAlias(this=exp.to_identifier(alias))),
+                on=condition.copy(), join_type="left")
+        self._materialise(name, self.spark.sql(self._spark_sql(query, params)))
+
+
+class _Connection:
+    """What the stages use of a DuckDB connection: handing Arrow tables to SQL by name."""
+
+    def __init__(self, store: SparkStore) -> None:
+        self.store = store
+
+    def register(self, name: str, table: pa.Table) -> None:
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        schema = from_arrow_schema(table.schema)
+        spark = self.store.spark
+        df = spark.createDataFrame(table, schema=schema) if table.num_rows \
+            else spark.createDataFrame([], schema=schema)
+        self.store._view(name, df)
+
+    def unregister(self, name: str) -> None:
+        self.store.spark.catalog.dropTempView(name)
+        self.store._views.discard(name)
+
+
+class SparkSplink:
+    """Splink's SparkAPI beside a SparkStore: it reads the store's tables as DataFrames, and
+    its results become store tables without leaving Spark."""
+
+    def __init__(self, store: SparkStore) -> None:
+        self.store = store
+        self.api = None
+
+    @contextmanager
+    def linker(self, settings: dict, persons_sql: str) -> Iterator[Any]:
+        from splink import Linker, SparkAPI
+
+        from linkage.link.splink_session import PERSON_INPUT
+
+        spark = self.store.spark
+        spark.catalog.dropTempView(PERSON_INPUT)  # a name left by an earlier job
+        self.api = SparkAPI(spark_session=spark,
+                            num_partitions_on_repartition=self.store.settings.shuffle_partitions)
+        frame = self.api.register(self.store.dataframe(persons_sql),
+                                  dataset_display_name=PERSON_INPUT)
+        try:
+            yield Linker(frame, model_for_spark(settings), log_level=None)
+        finally:
+            spark.catalog.dropTempView(PERSON_INPUT)
+
+    def register(self, sql: str, name: str) -> Any:
+        self.store.spark.catalog.dropTempView(name)
+        return self.api.register(self.store.dataframe(sql), dataset_display_name=name)
+
+    def count(self, frame: Any) -> int:
+        return frame.as_spark_dataframe().count()
+
+    def keep(self, name: str, frames: Sequence[Any], columns: str) -> int:
+        """Splink results as store table `name` (their `columns`, a DuckDB-dialect select
+        list), materialised while Splink's tables still exist."""
+        union = " UNION ALL ".join(f"SELECT {columns} FROM {frame.physical_name}"
+                                   for frame in frames)
+        self.store.run_step("link", Step(f"keep_{name}",
+                                         f"CREATE OR REPLACE TEMP TABLE {name} AS {union}"))
+        return self.store.spark.table(name).count()
+
+    def release(self, name: str) -> None:
+        self.store.con.unregister(name)
+
+
+def _spark_type(kind: exp.DataType) -> str:
+    text = kind.sql(dialect="spark")
+    return {"JSON": "STRING", "TIMESTAMP": "TIMESTAMP_NTZ"}.get(text.upper(), text)
+
+
+def _first_line(error: BaseException) -> str:
+    """Spark's message without quoted literals (bound values become literals on Spark)."""
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else error.__class__.__name__
+    return re.sub(r"'[^']*'", "'…'", line)[:300]
