@@ -35,7 +35,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from linkage import progress
-from linkage.errors import LinkageError, StoreError
+from linkage.errors import ConfigError, LinkageError, StoreError
 from linkage.store.core import Step, Store, connect
 from linkage.store.schema import SCHEMA_VERSION, TABLES
 from linkage.store.snapshots import Manifest, Snapshots
@@ -62,6 +62,8 @@ log = logging.getLogger(__name__)
 logging.getLogger("py4j").setLevel(logging.WARNING)
 
 SPARK_ERRORS = (PySparkException, Py4JError)
+
+LOG_CONFIG = Path(__file__).with_name("spark-log4j2.properties")
 
 # Store tables a run may change; each commit writes a new snapshot of the ones it changed.
 STORE_TABLES = tuple(TABLES)
@@ -97,12 +99,18 @@ def spark_session(settings: SparkConfig) -> SparkSession:
                    .config("spark.sql.shuffle.partitions", str(settings.shuffle_partitions))
                    .config("spark.default.parallelism", str(settings.shuffle_partitions))
                    .config("spark.jars", similarity_jar_location())
-                   .config("spark.ui.enabled", "false"))
+                   .config("spark.driver.extraJavaOptions",
+                           f"-Dlog4j2.configurationFile=file:{LOG_CONFIG}")
+                   .config("spark.ui.enabled", "false")
+                   .config("spark.ui.showConsoleProgress", "false"))
         for key, value in settings.conf.items():
             builder = builder.config(key, value)
         previous_umask = os.umask(0o077)  # the JVM inherits it: store files owner-only
         try:
             spark = builder.getOrCreate()
+        except (*SPARK_ERRORS, RuntimeError, OSError) as error:
+            raise ConfigError(f"cannot start Spark ({_first_line(error)}); backend 'spark' "
+                              "needs Java 17 (JAVA_HOME or java on the PATH)") from None
         finally:
             os.umask(previous_umask)
         spark.sparkContext.setLogLevel("ERROR")
@@ -159,10 +167,16 @@ class SparkStore(Store):
     @classmethod
     def open(cls, path: str | Path, settings: SparkConfig, *, create: bool = False) -> SparkStore:
         """Lock the store (with `create`, create it when new) and load its committed tables."""
-        if not create and not Snapshots(path).exists():
+        files = Snapshots(path)
+        if not create and not files.exists():
             raise StoreError(f"{path}: store not found (run `linkage run` first)")
-        store = cls(spark_session(settings), path, settings)
-        store.files.acquire()
+        files.acquire()  # before the JVM starts: a busy store is refused at once
+        try:
+            store = cls(spark_session(settings), path, settings)
+        except BaseException:
+            files.release()
+            raise
+        store.files = files
         try:
             store._load()
         except BaseException:
@@ -199,7 +213,11 @@ class SparkStore(Store):
                                         "('schema_version', ?)", [str(SCHEMA_VERSION)]))
 
     def close(self) -> None:
-        for view in self._views:
+        """Drop this job's tables and Splink's from the session (it may serve more jobs: a
+        notebook, a test run) and release the store."""
+        splink_views = {t.name for t in self.spark.catalog.listTables()
+                        if t.isTemporary and t.name.startswith("__splink__")}
+        for view in self._views | splink_views:
             self.spark.catalog.dropTempView(view)
         self._views.clear()
         self.spark.catalog.clearCache()
