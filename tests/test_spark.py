@@ -11,6 +11,7 @@ import duckdb
 import pytest
 
 from conftest import SAMPLE_CONFIG, cli
+from linkage import Project
 from linkage.config import SparkConfig
 from linkage.errors import StoreBusyError
 from linkage.store import Step, Store, connect, open_store
@@ -154,6 +155,24 @@ def test_the_sample_links_to_the_same_tables_clusters_and_eids(spark, tmp_path, 
         assert store.scalar("t", "events", "SELECT count(*) FROM crosswalk_event "
                                            "WHERE run_id = 2") == 0
         assert store.scalar("t", "runs", "SELECT count(*) FROM run") == 2
+
+    # Invariant 7: a run that fails after changing tables in Spark commits none of it.
+    manifest = (spark_path / "_manifest.json").read_text()
+    snapshots = sorted(p.relative_to(spark_path) for p in spark_path.glob("*/*"))
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("killed after landing")
+
+    import linkage.project
+    original, linkage.project.standardize = linkage.project.standardize, fail
+    try:
+        with pytest.raises(RuntimeError):
+            Project.open(SAMPLE_CONFIG, store=spark_path, backend="spark").run()
+    finally:
+        linkage.project.standardize = original
+    assert (spark_path / "_manifest.json").read_text() == manifest
+    assert sorted(p.relative_to(spark_path) for p in spark_path.glob("*/*")) == snapshots
+    assert not (spark_path / LOCK).exists() and not (spark_path / "_work").exists()
 
     # Reading commands work on the Parquet store as they do on DuckDB's.
     for store, out in ((duck, tmp_path / "duck.csv"), (spark_path, tmp_path / "spark.csv")):
