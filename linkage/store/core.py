@@ -53,6 +53,7 @@ class Store:
     """An open store. Use `open_store` to get one; close it (or use `with`) when done."""
 
     engine = "duckdb"
+    engine_errors: tuple[type[BaseException], ...] = (duckdb.Error,)
 
     def __init__(self, connection: duckdb.DuckDBPyConnection, path: str) -> None:
         self.con = connection
@@ -84,7 +85,7 @@ class Store:
         try:
             with progress.step(step.name):
                 yield
-        except duckdb.Error as error:
+        except self.engine_errors as error:
             raise StoreError(
                 f"stage '{stage}', step '{step.name}' failed: {_first_line(error)}",
                 detail=_first_line(error),

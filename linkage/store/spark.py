@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 import time
 import warnings
@@ -36,7 +35,7 @@ from sqlglot import exp
 
 from linkage import progress
 from linkage.errors import ConfigError, LinkageError, StoreError
-from linkage.store.core import Step, Store, connect
+from linkage.store.core import Step, Store, _first_line, connect
 from linkage.store.schema import SCHEMA_VERSION, TABLES
 from linkage.store.snapshots import Manifest, Snapshots
 from linkage.store.spark_sql import JARO_WINKLER, Macros, Rewriter, model_for_spark, parse
@@ -149,6 +148,7 @@ class SparkStore(Store):
     """A Parquet store, opened for one job on a SparkSession."""
 
     engine = "spark"
+    engine_errors = SPARK_ERRORS
 
     def __init__(self, spark: SparkSession, path: str | Path, settings: SparkConfig) -> None:
         self.spark = spark
@@ -268,18 +268,6 @@ class SparkStore(Store):
 
     def columns(self, table: str) -> list[str]:
         return list(self.spark.table(table).columns)
-
-    @contextmanager
-    def _timed(self, stage: str, step: Step) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            with progress.step(step.name):
-                yield
-        except SPARK_ERRORS as error:
-            detail = _first_line(error)
-            raise StoreError(f"stage '{stage}', step '{step.name}' failed: {detail}",
-                             detail=detail) from error
-        log.debug("%s.%s took %.3fs", stage, step.name, time.perf_counter() - started)
 
     @contextmanager
     def reading_files(self, table: str, create_sql: str) -> Iterator[Store]:
@@ -514,10 +502,3 @@ class SparkSplink:
 def _spark_type(kind: exp.DataType) -> str:
     text = kind.sql(dialect="spark")
     return {"JSON": "STRING", "TIMESTAMP": "TIMESTAMP_NTZ"}.get(text.upper(), text)
-
-
-def _first_line(error: BaseException) -> str:
-    """Spark's message without quoted literals (bound values become literals on Spark)."""
-    text = str(error).strip()
-    line = text.splitlines()[0] if text else error.__class__.__name__
-    return re.sub(r"'[^']*'", "'…'", line)[:300]
