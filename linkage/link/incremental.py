@@ -32,8 +32,12 @@ def link_incremental(store: Store, model: dict, linking: LinkingConfig, run_id: 
 SELECT count(*) FROM person WHERE NOT is_deleted
     AND record_key IN (SELECT record_key FROM changed_record)""")
     others = records - changed
-    splink = store.splink_engine()
+    store.run_step(STAGE, Step("drop_changed_pairs", """
+DELETE FROM pair_score WHERE record_key_l IN (SELECT record_key FROM changed_record)
+    OR record_key_r IN (SELECT record_key FROM changed_record)"""))
+    kept = 0
     if changed:
+        splink = store.splink_engine()
         with splink.linker(model, persons_sql()) as linker:
             for column in tf_columns(model):
                 linker.table_management.compute_tf_table(column)
@@ -56,27 +60,13 @@ SELECT count(*) FROM person WHERE NOT is_deleted
                                "least(record_key_l, record_key_r) AS record_key_l, "
                                "greatest(record_key_l, record_key_r) AS record_key_r, "
                                "match_weight, match_probability")
-    else:
-        store.run_step(STAGE, Step("no_new_pairs", """
-CREATE OR REPLACE TEMP TABLE new_pairs (record_key_l VARCHAR, record_key_r VARCHAR,
-    match_weight DOUBLE, match_probability DOUBLE)"""))
-        kept = 0
-    compared = kept  # (Splink does not report blocked-but-below-threshold pairs)
-
-    try:
-        store.run_steps(STAGE, [
-            Step("drop_changed_pairs", """
-DELETE FROM pair_score WHERE record_key_l IN (SELECT record_key FROM changed_record)
-    OR record_key_r IN (SELECT record_key FROM changed_record)"""),
-            Step("insert_new_pairs", """
+        try:
+            store.run_step(STAGE, Step("insert_new_pairs", """
 INSERT INTO pair_score SELECT $run_id, record_key_l, record_key_r, match_weight,
-    match_probability FROM new_pairs""", {"run_id": run_id}),
-        ])
-    finally:
-        if changed:
+    match_probability FROM new_pairs""", {"run_id": run_id}))
+        finally:
             splink.release("new_pairs")
-        else:
-            store.run_step(STAGE, Step("drop_new_pairs", "DROP TABLE new_pairs"))
+    compared = kept  # (Splink does not report blocked-but-below-threshold pairs)
     _rebuild_touched_clusters(store, linking.match_threshold)
     return finish_clusters(store, linking, deduplicated_sources, records, compared, kept)
 

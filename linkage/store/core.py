@@ -175,16 +175,12 @@ def _open_snapshot_store(path: Path, *, read_only: bool) -> Store:
         raise StoreError(f"{path}: a Parquet store is written by `backend: spark` runs only; "
                          "use --backend spark (or `backend: spark` in the config)")
     files = Snapshots(path)
-    manifest = files.manifest()
-    if manifest.schema_version != SCHEMA_VERSION:
-        raise StoreError(f"{path}: store schema version {manifest.schema_version}; this "
-                         f"linkage reads {SCHEMA_VERSION}")
+    manifest = files.committed()
     connection = connect()
     store = Store(connection, str(path))
     try:
         for name, ddl in TABLES.items():
-            snapshot = manifest.tables.get(name)
-            parts = files.files(name, snapshot) if snapshot else []
+            parts = files.table_files(manifest, name)
             if parts:
                 connection.read_parquet(parts).create_view(name)
             else:

@@ -66,6 +66,23 @@ class Snapshots:
             raise StoreError(f"{self.root}: not a linkage Parquet store")
         return Manifest(int(document["schema_version"]), dict(document["tables"]))
 
+    def committed(self) -> Manifest:
+        """The manifest, refused unless it is of this linkage's schema version (Parquet
+        stores are not migrated yet)."""
+        from linkage.store.schema import SCHEMA_VERSION
+
+        manifest = self.manifest()
+        if manifest.schema_version != SCHEMA_VERSION:
+            raise StoreError(f"{self.root}: store schema version {manifest.schema_version}; "
+                             f"this linkage reads {SCHEMA_VERSION}")
+        return manifest
+
+    def table_files(self, manifest: Manifest, table: str) -> list[str]:
+        """The committed Parquet files of `table`: none when the manifest does not name it
+        or its snapshot is empty (Spark may write no file for an empty table)."""
+        snapshot = manifest.tables.get(table)
+        return self.files(table, snapshot) if snapshot else []
+
     def table_path(self, table: str, snapshot: str) -> Path:
         return self.root / table / snapshot
 

@@ -150,12 +150,12 @@ class SparkStore(Store):
     engine = "spark"
     engine_errors = SPARK_ERRORS
 
-    def __init__(self, spark: SparkSession, path: str | Path, settings: SparkConfig) -> None:
+    def __init__(self, spark: SparkSession, files: Snapshots, settings: SparkConfig) -> None:
         self.spark = spark
-        self.path = str(path)
+        self.path = str(files.root)
         self.settings = settings
         self.con = _Connection(self)
-        self.files = Snapshots(path)
+        self.files = files
         self.macros: Macros = {}
         self.changed: set[str] = set()
         self._views: set[str] = set()
@@ -172,11 +172,10 @@ class SparkStore(Store):
             raise StoreError(f"{path}: store not found (run `linkage run` first)")
         files.acquire()  # before the JVM starts: a busy store is refused at once
         try:
-            store = cls(spark_session(settings), path, settings)
+            store = cls(spark_session(settings), files, settings)
         except BaseException:
             files.release()
             raise
-        store.files = files
         try:
             store._load()
         except BaseException:
@@ -188,26 +187,19 @@ class SparkStore(Store):
         self.work = self.files.work_dir()
         self.spark.sparkContext.setCheckpointDir(str(self.work / "checkpoints"))
         if self.files.exists():
-            manifest = self.files.manifest()
-            if manifest.schema_version != SCHEMA_VERSION:
-                raise StoreError(
-                    f"{self.path}: store schema version {manifest.schema_version}; this "
-                    f"linkage reads {SCHEMA_VERSION} (Parquet stores are not migrated yet)")
+            manifest = self.files.committed()
             self.files.remove_unreferenced(manifest)  # what a crashed run left
         else:
             manifest = Manifest(SCHEMA_VERSION)
         self._manifest = manifest
         for name, ddl in TABLES.items():
-            snapshot = manifest.tables.get(name)
-            if snapshot is None:
-                self.run_step("store", Step(f"create_{name}", ddl))
-                self.changed.add(name)
+            parts = self.files.table_files(manifest, name)
+            if parts:
+                self._view(name, self.spark.read.parquet(*parts))
             else:
-                files = self.files.files(name, snapshot)
-                if files:
-                    self._view(name, self.spark.read.parquet(*files))
-                else:  # an empty table: Spark may write no file for it
-                    self.run_step("store", Step(f"create_{name}", ddl))
+                self.run_step("store", Step(f"create_{name}", ddl))
+                if name not in manifest.tables:
+                    self.changed.add(name)
         if "store_meta" in self.changed:
             self.run_step("store", Step("set_version", "INSERT INTO store_meta VALUES "
                                         "('schema_version', ?)", [str(SCHEMA_VERSION)]))
@@ -280,23 +272,14 @@ class SparkStore(Store):
             scratch.run_step("land", Step(f"create_{table}", create_sql))
             yield scratch
             folder = self.work / f"{table}_{time.monotonic_ns()}.parquet"
-            # JSON columns travel as text (Spark has no JSON type).
-            json_columns = [name for name, kind in scratch.con.execute(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_name = $t", {"t": table}).fetchall() if kind == "JSON"]
             relation = scratch.con.table(table)
-            if json_columns:
-                relation = relation.project(", ".join(
-                    f"CAST({c} AS VARCHAR) AS {c}" if c in json_columns else c
-                    for c in relation.columns))
-            relation.write_parquet(str(folder))
+            # JSON columns travel as text (Spark has no JSON type).
+            relation.project(", ".join(
+                f"CAST({c} AS VARCHAR) AS {c}" if str(kind) == "JSON" else c
+                for c, kind in zip(relation.columns, relation.types))).write_parquet(str(folder))
         finally:
             scratch.close()
-        target = self.spark.table(table)
-        read = self.spark.read.parquet(str(folder))
-        self._materialise(table, target.unionByName(
-            read.select(*[F.col(f"`{c}`").cast(target.schema[c].dataType).alias(c)
-                          for c in target.columns])))
+        self._append(table, self.spark.read.parquet(str(folder)))
 
     def splink_engine(self) -> SparkSplink:
         return SparkSplink(self)
@@ -396,14 +379,18 @@ class SparkStore(Store):
     def _insert(self, statement: exp.Insert, params: Any) -> None:
         target = statement.this
         name = target.this.name if isinstance(target, exp.Schema) else target.name
-        existing = self.spark.table(name)
         new = self.spark.sql(self._spark_sql(statement.expression, params))
         columns = ([c.name for c in target.expressions] if isinstance(target, exp.Schema)
-                   else existing.columns)
-        new = new.toDF(*columns)
-        aligned = new.select(*[
-            (F.col(f"`{c}`") if c in columns else F.lit(None)).cast(existing.schema[c].dataType)
-            .alias(c) for c in existing.columns])
+                   else self.spark.table(name).columns)
+        self._append(name, new.toDF(*columns))
+
+    def _append(self, name: str, rows: DataFrame) -> None:
+        """Table `name` with `rows` added: their columns by name, cast to the table's types,
+        NULL where they have none."""
+        existing = self.spark.table(name)
+        aligned = rows.select(*[
+            (F.col(f"`{c}`") if c in rows.columns else F.lit(None))
+            .cast(existing.schema[c].dataType).alias(c) for c in existing.columns])
         self._materialise(name, existing.unionByName(aligned))
 
     def _update(self, statement: exp.Update, params: Any) -> None:
