@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import unicodedata
 from datetime import date
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from nicknames import NickNamer
 import linkage.synth as synth
 from linkage.synth import generate_population, names
 from linkage.synth.noise import NoiseEngine, only_noise, resolve_noise_rates
-from linkage.synth.population import PopulationBuilder
+from linkage.synth.population import REFERENCE_DATE, PopulationBuilder, age_on
 
 PEOPLE = 300
 SEED = 20250701
@@ -543,14 +544,226 @@ def test_a_settings_file_changes_the_generated_files(tmp_path):
     assert all(r["ssn"] == "" for r in read_csv(tmp_path / "out/calsaws/persons.csv"))
 
 
-def test_population_has_compound_surnames_and_general_delivery_addresses(tmp_path):
-    generate_population(2000, SEED, tmp_path)
+@pytest.fixture(scope="module")
+def default_2000(tmp_path_factory) -> Path:
+    out_dir = tmp_path_factory.mktemp("synth") / "default_2000"
+    generate_population(2000, SEED, out_dir)
+    return out_dir
+
+
+def test_population_has_compound_surnames_and_general_delivery_addresses(default_2000):
+    tmp_path = default_2000
     rows = read_csv(tmp_path / "calsaws/persons.csv")
     assert any(" " in r["last_name"] and r["last_name"].split(" ")[0] in
                names.SURNAMES["hispanic"].values for r in rows)
     assert any(r["res_street"] == "GENERAL DELIVERY" for r in rows)
     clients = read_csv(tmp_path / "hmis/Client.csv")
     assert any(re.fullmatch(r"x{5}\d{4}|\d{5}x{4}", r["SSN"]) for r in clients)
+
+
+# -- profiles: `drift`, a population the default model was not tuned on ------------------
+
+DRIFT_PEOPLE = 2000
+# How each source usually writes a birth date; a date of another shape is `dob_other_format`.
+USUAL_DATE_SHAPES = {"calsaws": r"\d{4}-\d{2}-\d{2}", "hmis": r"\d{4}-\d{2}-\d{2}",
+                     "ehr_csv": r"\d{2}/\d{2}/\d{4}", "ehr_fhir": r"\d{4}-\d{2}-\d{2}"}
+# Every date shape the drift profile writes, as (regex, how its groups read: y, m, d, yy).
+DATE_SHAPES = ((r"(\d{4})-(\d{2})-(\d{2})", "ymd"), (r"(\d{2})/(\d{2})/(\d{4})", "mdy"),
+               (r"(\d{2})(\d{2})(\d{4})", "mdy"), (r"(\d{4})(\d{2})(\d{2})", "ymd"),
+               (r"(\d{2})/(\d{2})/(\d{2})", "mdY"), (r"(\d{4})-(\d{2})", "ym"), (r"(\d{4})", "y"))
+
+
+def _could_be_a_date(text: str) -> bool:
+    """Whether some reading of `text` (8 digits are YYYYMMDD or MMDDYYYY) is a real date."""
+    readings = 0
+    for shape, order in DATE_SHAPES:
+        match = re.fullmatch(shape, text)
+        if not match:
+            continue
+        readings += 1
+        parts = dict(zip(order, map(int, match.groups())))
+        year = parts.get("y", 1900 + parts.get("Y", 0))
+        try:
+            date(year, parts.get("m", 1), parts.get("d", 1))
+            return True
+        except ValueError:
+            continue
+    assert readings, f"a date in no known shape: {text!r}"
+    return False
+
+
+def _birth_dates(out_dir: Path) -> dict[str, list[str]]:
+    return {"calsaws": [r["dob"] for r in read_csv(out_dir / "calsaws/persons.csv")],
+            "hmis": [r["DOB"] for r in read_csv(out_dir / "hmis/Client.csv")],
+            "ehr_csv": [r["dob"] for r in read_csv(out_dir / "ehr/patients.csv")],
+            "ehr_fhir": [p.get("birthDate", "") for p in read_fhir(out_dir)]}
+
+
+def _within(hits: int, trials: int, rate: float) -> bool:
+    """`hits` of `trials` is within 4 standard deviations of `rate` (pseudopeople's fuzzy
+    checks)."""
+    return abs(hits - trials * rate) < 4 * math.sqrt(trials * rate * (1 - rate)) + 1
+
+
+@pytest.fixture(scope="module")
+def drift(tmp_path_factory) -> tuple[Path, synth.SynthSummary]:
+    out_dir = tmp_path_factory.mktemp("synth") / "drift"
+    return out_dir, generate_population(DRIFT_PEOPLE, SEED, out_dir, profile="drift")
+
+
+def test_default_profile_is_the_defaults_alone(tmp_path, population):
+    from linkage.synth import load_synth_config
+    assert load_synth_config(None, profile="default") == load_synth_config(None)
+    generate_population(PEOPLE, SEED, tmp_path, profile="default")
+    for name in FILES:
+        assert (tmp_path / name).read_bytes() == (population[0] / name).read_bytes(), name
+    # Noise types that only profiles use are off by default, so the default files stay as
+    # they were before those types existed.
+    defaults = synth.default_noise_rates()
+    for name in ("stale_record", "former_surname", "dob_other_format", "impossible_dob",
+                 "fake_name", "household_member_ssn"):
+        assert all(defaults[source][name] == 0.0 for source in synth.SOURCE_SYSTEMS), name
+
+
+def test_drift_profile_is_byte_identical_for_a_seed_and_unlike_the_default(tmp_path, population):
+    for folder, seed in (("drift", SEED), ("again", SEED), ("other", SEED + 1)):
+        summary = generate_population(PEOPLE, seed, tmp_path / folder, profile="drift")
+        assert summary.profile == "drift"
+    for name in FILES:
+        written = (tmp_path / "drift" / name).read_bytes()
+        assert (tmp_path / "again" / name).read_bytes() == written, name
+        assert (tmp_path / "other" / name).read_bytes() != written, name
+        if name != "hmis/Export.csv":  # export metadata, no records
+            assert (population[0] / name).read_bytes() != written, name
+
+
+def test_unknown_profiles_are_rejected_with_the_valid_options(tmp_path):
+    from linkage.synth import load_synth_config
+    with pytest.raises(ValueError, match="unknown synth profile 'drfit'; expected one of "
+                                         "default, drift"):
+        load_synth_config(None, profile="drfit")
+    with pytest.raises(ValueError, match="differs from the settings' profile"):
+        generate_population(10, SEED, tmp_path, config=load_synth_config(None),
+                            profile="drift")
+
+
+def test_a_settings_file_is_laid_over_the_profile(tmp_path):
+    from linkage.synth import load_synth_config
+    path = tmp_path / "noise.yaml"
+    path.write_text("noise:\n  impossible_dob: {hmis: 0.5}\n")
+    config = load_synth_config(path, profile="drift")
+    assert config.noise["hmis"]["impossible_dob"] == 0.5
+    assert config.noise["calsaws"]["impossible_dob"] == 0.01  # the profile's
+    assert config.noise["calsaws"]["name_typo"] == 0.02  # the profile's, not the default 0.03
+    assert config.coverage["ehr_if_hmis"] == 0.4
+
+
+def test_drift_dates_come_in_other_formats_at_the_profile_rates(drift):
+    rates = synth.load_synth_config(None, profile="drift").noise
+    for source, dates in _birth_dates(drift[0]).items():
+        written = [text for text in dates if text]
+        other = sum(not re.fullmatch(USUAL_DATE_SHAPES[source], text) for text in written)
+        assert _within(other, len(written), rates[source]["dob_other_format"]), source
+
+
+def test_about_one_percent_of_drift_dates_cannot_exist(drift):
+    written = [text for dates in _birth_dates(drift[0]).values() for text in dates if text]
+    impossible = [text for text in written if not _could_be_a_date(text)]
+    assert _within(len(impossible), len(written), 0.01)
+    assert any(re.fullmatch(r"\d{4}-02-3[01]|\d{4}-(1[3-9]|00)-\d{2}", t) for t in impossible)
+
+
+def test_drift_sources_overlap_less(drift, population):
+    def hmis_clients_in_an_ehr(out_dir: Path) -> tuple[int, int]:
+        systems = collections.defaultdict(set)
+        for row in read_csv(out_dir / "truth.csv"):
+            systems[row["person_id"]].add(row["source_system"])
+        clients = [found for found in systems.values() if "hmis" in found]
+        return sum(bool(found & {"ehr_csv", "ehr_fhir"}) for found in clients), len(clients)
+
+    coverage = synth.load_synth_config(None, profile="drift").coverage
+    in_ehr, clients = hmis_clients_in_an_ehr(drift[0])
+    assert _within(in_ehr, clients, coverage["ehr"] * coverage["ehr_if_hmis"])
+    in_ehr, clients = hmis_clients_in_an_ehr(population[0])
+    assert in_ehr / clients > 0.35  # the default: independent systems
+
+
+def test_drift_records_show_women_under_a_surname_they_no_longer_use(drift, default_2000):
+    """People in several sources whose records carry two different real surnames (not a
+    typo, accent or compound variant of one): married or divorced between the records."""
+    def share_with_two_surnames(out_dir: Path) -> float:
+        truth = {(r["source_system"], r["source_record_id"]): r["person_id"]
+                 for r in read_csv(out_dir / "truth.csv")}
+        keys = source_keys(out_dir)
+        lasts = {"calsaws": [r["last_name"] for r in read_csv(out_dir / "calsaws/persons.csv")],
+                 "hmis": [r["LastName"] for r in read_csv(out_dir / "hmis/Client.csv")],
+                 "ehr_csv": [r["last_name"] for r in read_csv(out_dir / "ehr/patients.csv")],
+                 "ehr_fhir": [next((n["family"] for n in p.get("name", [])
+                                    if n["use"] == "official"), "") for p in read_fhir(out_dir)]}
+        real = {name for table in names.SURNAMES.values() for name in table.values}
+        seen = collections.defaultdict(lambda: collections.defaultdict(set))
+        for source, source_keys_ in keys.items():
+            for key, last in zip(source_keys_, lasts[source]):
+                plain = unicodedata.normalize("NFKD", last).encode("ascii", "ignore").decode()
+                seen[truth[(source, key)]][source].add(plain.upper())
+        several = [by_source for by_source in seen.values() if len(by_source) >= 2]
+        two = sum(len({n for found in by_source.values() for n in found if n in real}) >= 2
+                  for by_source in several)
+        return two / len(several)
+
+    assert share_with_two_surnames(drift[0]) > 0.02
+    assert share_with_two_surnames(default_2000) < 0.01
+
+
+def _drafts(rates, people: int = 1000, seed: str = "drift"):
+    """Each source's drafts of a population, with `rates`: source -> [(truth, draft)]."""
+    households = list(PopulationBuilder(random.Random(seed)).households(people))
+    out = {}
+    for source in synth.SOURCE_SYSTEMS:
+        engine = NoiseEngine(source, rates, random.Random(f"{seed}/{source}"), seed=SEED)
+        out[source] = [(person, engine.draft(person, household))
+                       for household in households for person in household.members]
+    return out
+
+
+def test_drift_noise_rates_hold_on_records():
+    rates = resolve_noise_rates(synth.load_synth_config(None, profile="drift").noise)
+    for source, drafts in _drafts(rates).items():
+        stale = sum(draft.stale for _, draft in drafts)
+        assert _within(stale, len(drafts), rates[source]["stale_record"]), source
+        with_middle = [(p, d) for p, d in drafts if len(p.middle_name) > 1]
+        initial = sum(len(d.middle_name) == 1 for _, d in with_middle)
+        # An initial can still be dropped by `missing_middle_name`, which comes after it.
+        kept = rates[source]["middle_initial"] * (1 - rates[source]["missing_middle_name"])
+        assert _within(initial, len(with_middle), kept), source
+        copied = sum(d.ssn != p.ssn and d.ssn in {m.ssn for m in d.household.members}
+                     for p, d in drafts)
+        assert copied > 0 or rates[source]["household_member_ssn"] < 0.005, source
+
+
+def test_former_surnames_fire_at_their_rate_and_agree_across_sources():
+    rate = 0.3
+    rates = {source: dict.fromkeys(synth.default_noise_rates()[source], 0.0)
+             for source in synth.SOURCE_SYSTEMS}
+    for source in synth.SOURCE_SYSTEMS:
+        rates[source].update(stale_record=1.0, former_surname=rate)
+    drafts = _drafts(resolve_noise_rates(rates))
+    former: dict[str, set[str]] = collections.defaultdict(set)
+    for source, pairs in drafts.items():
+        women = [(p, d) for p, d in pairs
+                 if p.sex == "F" and 18 <= age_on(p.dob, REFERENCE_DATE) < 60]
+        changed = [(p, d) for p, d in women if d.last_name != p.last_name]
+        assert _within(len(changed), len(women), rate), source
+        assert all(p.sex == "F" for p, d in pairs if d.last_name != p.last_name)
+        for person, draft in changed:
+            former[person.person_id].add(draft.last_name)
+            if person.birth_surname != person.last_name:
+                assert draft.last_name == person.birth_surname
+        # Years ago the family lived elsewhere and had another phone.
+        for person, draft in pairs:
+            assert draft.address is draft.household.previous_address
+            assert not person.phone or draft.phone != person.phone
+    assert former and all(len(surnames) == 1 for surnames in former.values())
 
 
 # -- deliveries ------------------------------------------------------------------------

@@ -37,6 +37,12 @@ file with the same sections overrides them (`load_synth_config(path)`, passed as
 `generate_population(..., config=...)`), and `noise={"hmis": {"partial_ssn": 0.3}}`
 overrides single rates; unknown names are rejected with the valid options.
 
+Profiles: `generate_population(..., profile="drift")` (`linkage synth --profile drift`) lays
+`profiles/drift.yaml` over the defaults: records years apart (previous address, earlier
+phone, e-mail and surname), sparse records, dates in several formats and about 1% that
+cannot exist, pseudopeople-like error kinds at its 1% rates, and sources that overlap less.
+Noise types only a profile uses default to 0, so the default population is unchanged.
+
 Deliveries: `generate_population(..., deliveries=K)` also writes
 `out_dir/deliveries/day01..dayKK/{snapshot,delta}/` with new, changed and deleted
 records and truth for each (layout in deliveries.py).

@@ -96,7 +96,7 @@ class CalsawsWriter(SourceWriter):
             county, case_number, person_number, draft.cin, self._ssn(draft.ssn),
             formats.name_case(draft.first_name, case), formats.name_case(draft.middle_name, case),
             formats.name_case(draft.last_name, case), draft.suffix.upper(),
-            formats.iso_date(draft.dob), draft.sex,
+            draft.dob_text(self.format.date_style), draft.sex,
             *res, *self._mailing_address(draft, res),
             self._phone(draft.phone), person.language,
         ]

@@ -57,7 +57,7 @@ class EhrCsvWriter(SourceWriter):
         return [
             mrn, CSV_ASSIGNING_AUTHORITY, formats.name_case(draft.last_name, case),
             formats.name_case(draft.first_name, case), formats.name_case(draft.middle_name, case),
-            formats.name_case(draft.suffix, case), formats.us_date(draft.dob),
+            formats.name_case(draft.suffix, case), draft.dob_text(self.format.date_style),
             _GENDERS[draft.sex], self._ssn(draft.ssn), line1, line2, city, state, zip_code,
             self._phone(draft.phone), draft.email,
             formats.timestamp(formats.draw_timestamp(self.rng, not_before=draft.person.dob)),
@@ -109,7 +109,7 @@ class FhirWriter(SourceWriter):
         if names:
             patient["name"] = names
         if draft.dob is not None:
-            patient["birthDate"] = draft.dob.isoformat()
+            patient["birthDate"] = draft.dob_text(self.format.date_style)
         if draft.address is not None:
             patient["address"] = [self._address(draft)]
         telecom = []

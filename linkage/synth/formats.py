@@ -6,6 +6,7 @@ These are a source's habits, not errors, so they live here and not in the noise 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -24,6 +25,7 @@ class SourceFormat:
     ssn_dashed: float  # share of SSNs written 123-45-6789 rather than 9 digits
     street_type_spelled_out: float  # share of addresses with STREET rather than ST
     zip_plus4: float  # share of ZIPs written as ZIP+4
+    date_style: str = "iso"  # how dates are written: a key of DATE_STYLES
 
 
 SOURCE_FORMATS: dict[str, SourceFormat] = {
@@ -33,7 +35,7 @@ SOURCE_FORMATS: dict[str, SourceFormat] = {
     "hmis": SourceFormat("title", Weighted([("digits", 1)]), ssn_dashed=0.0,
                          street_type_spelled_out=0.0, zip_plus4=0.0),
     "ehr_csv": SourceFormat("title", Weighted([("parens", 6), ("dashes", 4)]), ssn_dashed=0.8,
-                            street_type_spelled_out=0.35, zip_plus4=0.3),
+                            street_type_spelled_out=0.35, zip_plus4=0.3, date_style="us"),
     "ehr_fhir": SourceFormat("title", Weighted([("dashes", 5), ("parens", 3), ("digits", 2)]),
                              ssn_dashed=0.0, street_type_spelled_out=0.2, zip_plus4=0.15),
 }
@@ -72,6 +74,44 @@ def ssn(value: str, dashed: bool) -> str:
     if dashed and len(value) == 9 and value.isdigit():
         return f"{value[:3]}-{value[3:5]}-{value[5:]}"
     return value
+
+
+# Ways a birth date is written, from its parts, so that a date that cannot exist (February
+# 30, month 13) is written like any other. `year_month` and `year` are partial dates (FHIR
+# allows them; elsewhere a clerk typed what the client knew).
+DATE_STYLES: dict[str, Callable[[int, int, int], str]] = {
+    "iso": lambda y, m, d: f"{y:04d}-{m:02d}-{d:02d}",
+    "us": lambda y, m, d: f"{m:02d}/{d:02d}/{y:04d}",
+    "us_digits": lambda y, m, d: f"{m:02d}{d:02d}{y:04d}",  # MMDDYYYY, a masked entry field
+    "iso_digits": lambda y, m, d: f"{y:04d}{m:02d}{d:02d}",  # YYYYMMDD, HL7 v2 and exports
+    "us_short": lambda y, m, d: f"{m:02d}/{d:02d}/{y % 100:02d}",  # two-digit year
+    "year_month": lambda y, m, d: f"{y:04d}-{m:02d}",
+    "year": lambda y, m, d: f"{y:04d}",
+}
+PARTIAL_DATE_STYLES = ("year_month", "year")
+
+# Other styles a source's dates arrive in (noise type `dob_other_format`): a second intake
+# screen, a conversion from a legacy system, free text. FHIR facades emit partial dates
+# (valid FHIR) and sometimes pass a US date through.
+OTHER_DATE_STYLES: dict[str, Weighted[str]] = {
+    "calsaws": Weighted([("us", 4), ("iso_digits", 2), ("us_digits", 2), ("us_short", 1),
+                         ("year_month", 1)]),
+    "hmis": Weighted([("us", 4), ("us_short", 3), ("us_digits", 2), ("year_month", 1)]),
+    "ehr_csv": Weighted([("iso", 3), ("us_digits", 3), ("us_short", 3), ("year_month", 1)]),
+    "ehr_fhir": Weighted([("year_month", 6), ("year", 2), ("us", 2)]),
+}
+
+
+def date_text(value: date | None, style: str, written: tuple[int, int, int] | None = None) -> str:
+    """`value` in `style`; `written` (year, month, day) instead when the date as typed is no
+    valid date. Empty for no date.
+
+    >>> date_text(date(1984, 3, 7), "us_digits"), date_text(None, "iso", (1985, 2, 30))
+    ('03071984', '1985-02-30')
+    """
+    if written is not None:
+        return DATE_STYLES[style](*written)
+    return DATE_STYLES[style](value.year, value.month, value.day) if value else ""
 
 
 def iso_date(value: date | None) -> str:

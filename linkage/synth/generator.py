@@ -32,6 +32,7 @@ class SynthSummary:
     records: dict[str, int]
     deliveries: list[dict[str, int]] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
+    profile: str = settings.DEFAULT_PROFILE
 
 
 def generate_population(
@@ -43,13 +44,16 @@ def generate_population(
     coverage: Coverage | None = None,
     deliveries: int = 0,
     config: settings.SynthConfig | None = None,
+    profile: str | None = None,
 ) -> SynthSummary:
     """Write a synthetic population of `people` people and its ground truth under `out_dir`.
 
-    The same arguments always give byte-identical files. `config` is a settings file
-    loaded with `load_synth_config` (noise rates, coverage, delivery change rates; default:
-    noise_defaults.yaml); `noise` further overrides noise rates (source system -> noise
-    type -> rate) and `coverage` replaces the coverage. With `deliveries` K >= 1, days
+    The same arguments always give byte-identical files. `profile` names a noise profile
+    (settings.profile_names(): `default`, or profiles/NAME.yaml laid over the defaults);
+    `config` is a settings file loaded with `load_synth_config` (noise rates, coverage,
+    delivery change rates, its own profile; default: noise_defaults.yaml); `noise` further
+    overrides noise rates (source system -> noise type -> rate) and `coverage` replaces the
+    coverage. With `deliveries` K >= 1, days
     1..K are written under out_dir/deliveries/ (see deliveries.py for the layout).
 
     >>> import tempfile
@@ -64,7 +68,11 @@ def generate_population(
         raise ValueError(f"seed must be a whole number, got {seed!r}")
     if isinstance(deliveries, bool) or not isinstance(deliveries, int) or deliveries < 0:
         raise ValueError(f"deliveries must be a whole number >= 0, got {deliveries!r}")
-    config = config or settings.resolve()
+    if config is None:
+        config = settings.resolve(profile=profile or settings.DEFAULT_PROFILE)
+    elif profile is not None and profile != config.profile:
+        raise ValueError(f"profile {profile!r} differs from the settings' profile "
+                         f"{config.profile!r}; pass it to load_synth_config instead")
     rates = resolve_noise_rates({**config.noise, **{source: {**config.noise.get(source, {}),
                                                              **values}
                                                     for source, values in (noise or {}).items()}})
@@ -93,7 +101,7 @@ def generate_population(
         truth.close()
     records = {writer.source_system: writer.records for writer in writers}
     seconds = {"day0": round(time.perf_counter() - started, 3)}
-    summary = SynthSummary(people, records, seconds=seconds)
+    summary = SynthSummary(people, records, seconds=seconds, profile=config.profile)
     if deliveries:
         started = time.perf_counter()
         changes = write_deliveries(out_dir, writers, households, builder, config.deliveries,

@@ -123,12 +123,13 @@ class HmisWriter(SourceWriter):
             return ["", str(quality)]
         return [draft.ssn, "1" if draft.ssn.isdigit() else "2"]
 
-    @staticmethod
-    def _dob_fields(draft: RecordDraft) -> list[str]:
+    def _dob_fields(self, draft: RecordDraft) -> list[str]:
         if draft.dob is None:
             quality = draft.dob_quality if draft.dob_quality in ABSENT_QUALITY_CODES else 99
             return ["", str(quality)]
-        return [draft.dob.isoformat(), str(draft.dob_quality)]
+        # A date known only to the month is partial data (DOBDataQuality 2).
+        partial = draft.dob_style in formats.PARTIAL_DATE_STYLES
+        return [draft.dob_text(self.format.date_style), "2" if partial else str(draft.dob_quality)]
 
     def _race(self, person: Person) -> list[str]:
         if self.rng.random() < RACE_NONE_RATE:

@@ -13,12 +13,14 @@ Writers only format drafts; they never decide about errors.
 
 from __future__ import annotations
 
+import calendar
+import dataclasses
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from linkage.synth import names, settings
+from linkage.synth import formats, identifiers, names, places, settings
 from linkage.synth.population import (REFERENCE_DATE, SOURCE_SYSTEMS, Address, Household, Person,
                                       age_on)
 
@@ -48,12 +50,28 @@ class RecordDraft:
     name_quality: int = 1
     ssn_quality: int = 1
     dob_quality: int = 1
+    dob_style: str = ""  # "" = the source's usual way of writing dates; else a DATE_STYLES key
+    dob_written: tuple[int, int, int] | None = None  # a date as typed that cannot exist
+    stale: bool = False  # last updated years before the source's other records
+    source_system: str = ""
+    # The generator's seed: choices that must agree across a person's records in every
+    # source (her earlier surname, the family's earlier phone) are seeded by it.
+    seed: str = ""
 
     @classmethod
     def from_truth(cls, person: Person, household: Household) -> RecordDraft:
         return cls(person, household, person.first_name, person.middle_name, person.last_name,
                    person.suffix, person.dob, person.sex, person.ssn, person.phone,
                    person.email, household.address, person.cin)
+
+    def dob_text(self, usual_style: str) -> str:
+        """The birth date as this record writes it; the source usually writes `usual_style`."""
+        return formats.date_text(self.dob, self.dob_style or usual_style, self.dob_written)
+
+    def history_rng(self, what: str, key: str = "") -> random.Random:
+        """A generator for `what` in the past of this person (or of `key`, e.g. a phone
+        number a family shares), the same in every source."""
+        return random.Random(f"{self.seed}/{key or self.person.person_id}/{what}")
 
 
 @dataclass(frozen=True)
@@ -268,6 +286,174 @@ def _clear(field_name: str) -> Callable[[random.Random, RecordDraft], None]:
     return clear
 
 
+# -- years between records, and the error kinds of published population simulators --------
+
+def _stale_record(rng: random.Random, draft: RecordDraft) -> None:
+    # Years ago the household lived elsewhere, and phones and e-mail addresses have changed
+    # since; the earlier phone is keyed by the current one, so a family shares it.
+    draft.stale = True
+    draft.address = draft.household.previous_address
+    if draft.phone:
+        past = draft.history_rng("phone", key=draft.phone)
+        draft.phone = identifiers.draw_phone(past, places.AREA_CODES.draw(past))
+    if draft.email:
+        past, person = draft.history_rng("email"), draft.person
+        for _ in range(10):  # a new style or domain almost always gives another address
+            earlier = identifiers.email_address(past, person.first_name, person.birth_surname,
+                                                person.dob.year)
+            if earlier != person.email:
+                draft.email = earlier
+                return
+
+
+def _can_have_former_surname(draft: RecordDraft) -> bool:
+    person = draft.person
+    return (draft.stale and person.sex == "F" and 18 <= age_on(person.dob, REFERENCE_DATE) < 60
+            and draft.last_name == person.last_name)
+
+
+def _former_surname(rng: random.Random, draft: RecordDraft) -> None:
+    # A wife who took the household surname since shows her birth surname; anyone else, a
+    # surname she has since dropped (married, or divorced and back to her own). One per
+    # person, so all her old records agree.
+    person = draft.person
+    if person.birth_surname != person.last_name:
+        draft.last_name = person.birth_surname
+        return
+    past = draft.history_rng("surname")
+    for _ in range(20):
+        former = names.SURNAMES[person.name_group or "english"].draw(past)
+        if former != person.last_name:
+            draft.last_name = former
+            return
+
+
+def _middle_initial(rng: random.Random, draft: RecordDraft) -> None:
+    draft.middle_name = draft.middle_name[0]
+
+
+# Sound-alike spellings (printed, written) of English and Spanish names: what a clerk
+# writes from a name heard at the counter or over the phone.
+_PHONETIC_SPELLINGS = (("PH", "F"), ("F", "PH"), ("CK", "K"), ("C", "K"), ("K", "C"),
+                       ("Z", "S"), ("S", "Z"), ("V", "B"), ("B", "V"), ("LL", "Y"), ("Y", "LL"),
+                       ("Y", "I"), ("I", "Y"), ("EE", "I"), ("QU", "K"), ("GH", "G"), ("TH", "T"),
+                       ("H", ""), ("J", "H"), ("OU", "U"), ("EI", "AY"), ("X", "KS"))
+
+
+def phonetic_error(rng: random.Random, text: str) -> str:
+    """One sound-alike respelling at a random place where one fits (else the text unchanged).
+
+    >>> phonetic_error(random.Random(1), "STEPHANIE")
+    'STEFANIE'
+    """
+    upper = text.upper()
+    spots = sorted((i, written, heard) for written, heard in _PHONETIC_SPELLINGS
+                   for i in range(len(upper)) if upper.startswith(written, i))
+    if not spots:
+        return text
+    i, written, heard = rng.choice(spots)
+    changed = text[:i] + heard + text[i + len(written):]
+    return changed if changed.strip() else text
+
+
+def _phonetic_error(rng: random.Random, draft: RecordDraft) -> None:
+    _garble_a_name(rng, draft, phonetic_error)
+
+
+# Filler typed where a name was not known or not given (as in pseudopeople's fake names,
+# which come from Census response reviews); intake forms add their own.
+_FAKE_FIRST_NAMES = ("UNKNOWN", "NONE", "CLIENT", "PATIENT", "ADULT", "MALE", "FEMALE", "CHILD",
+                     "BABY", "MR", "MRS", "MS", "SENORA", "X", "NA", "TEST")
+_FAKE_LAST_NAMES = ("UNKNOWN", "NONE", "NA", "ANONYMOUS", "ANON", "DECLINED", "REFUSED", "CLIENT",
+                    "NO LAST NAME", "DOE", "X", "XXX", "APELLIDO", "TEST")
+
+
+def _fake_name(rng: random.Random, draft: RecordDraft) -> None:
+    if rng.random() < 0.5 and draft.first_name:
+        draft.first_name = rng.choice(_FAKE_FIRST_NAMES)
+    else:
+        draft.last_name = rng.choice(_FAKE_LAST_NAMES)
+
+
+def _relative_with_other(field_name: str) -> Callable[[RecordDraft], bool]:
+    def applies(draft: RecordDraft) -> bool:
+        own = getattr(draft, field_name)
+        return bool(own) and any(getattr(m, field_name) and getattr(m, field_name) != own
+                                 for m in draft.household.members)
+    return applies
+
+
+def _household_member_value(field_name: str) -> Callable[[random.Random, RecordDraft], None]:
+    """Copy another household member's value: the parent's SSN on the child's form."""
+    def copy(rng: random.Random, draft: RecordDraft) -> None:
+        own = getattr(draft, field_name)
+        others = [getattr(m, field_name) for m in draft.household.members
+                  if getattr(m, field_name) and getattr(m, field_name) != own]
+        setattr(draft, field_name, rng.choice(others))
+    return copy
+
+
+def wrong_digits(rng: random.Random, digits: str, chances: tuple[float, ...]) -> str:
+    """Each digit replaced by another with its chance (the last chance for the rest); at
+    least one digit changes.
+
+    >>> wrong_digits(random.Random(4), "90012", (0.04, 0.04, 0.2, 0.36, 0.36))
+    '90029'
+    """
+    while True:
+        out = [rng.choice([d for d in "0123456789" if d != ch])
+               if ch.isdigit() and rng.random() < chances[min(i, len(chances) - 1)] else ch
+               for i, ch in enumerate(digits)]
+        if out != list(digits):
+            return "".join(out)
+
+
+# pseudopeople's `write_wrong_zipcode_digits`: the last digits are mistyped most.
+_ZIP_DIGIT_CHANCES = (0.04, 0.04, 0.20, 0.36, 0.36)
+# pseudopeople's `write_wrong_digits`: each digit of a selected value at 0.1.
+_DIGIT_CHANCE = (0.1,)
+
+
+def _zip_digit_error(rng: random.Random, draft: RecordDraft) -> None:
+    draft.address = dataclasses.replace(
+        draft.address, zip5=wrong_digits(rng, draft.address.zip5, _ZIP_DIGIT_CHANCES))
+
+
+def _phone_digit_error(rng: random.Random, draft: RecordDraft) -> None:
+    draft.phone = wrong_digits(rng, draft.phone, _DIGIT_CHANCE)
+
+
+def _address_typo(rng: random.Random, draft: RecordDraft) -> None:
+    # The street name three times in four, else the city.
+    address = draft.address
+    if rng.random() < 0.75 or not address.city:
+        draft.address = dataclasses.replace(address, street_name=typo(rng, address.street_name))
+    else:
+        draft.address = dataclasses.replace(address, city=typo(rng, address.city))
+
+
+def _dob_other_format(rng: random.Random, draft: RecordDraft) -> None:
+    draft.dob_style = formats.OTHER_DATE_STYLES[draft.source_system].draw(rng)
+
+
+def _impossible_dob(rng: random.Random, draft: RecordDraft) -> None:
+    # February 30, April 31, month 13 or day 32: what a free-text date box accepts. A
+    # year-month date can only show an impossible month.
+    year, month, day = draft.dob.year, draft.dob.month, draft.dob.day
+    draw = 0.5 if draft.dob_style == "year_month" else rng.random()
+    if draw < 0.45:  # past the end of a short month
+        if month not in (2, 4, 6, 9, 11):
+            month = rng.choice((2, 2, 4, 6, 9, 11))
+        day = rng.randint(calendar.monthrange(year, month)[1] + 1, 30 if month == 2 else 31)
+    elif draw < 0.75:
+        month = rng.choice((13, 13, 13, 14, 15, 16, 17, 18, 19, 0))
+    elif draw < 0.9:
+        day = rng.randint(32, 39)
+    else:
+        day = 0
+    draft.dob_written = (year, month, day)
+
+
 def _has(field_name: str) -> Callable[[RecordDraft], bool]:
     return lambda draft: bool(getattr(draft, field_name))
 
@@ -301,6 +487,11 @@ NOISE_TYPES: tuple[NoiseType, ...] = (
               _rates("compound_surname_variant"),
               lambda d: bool(d.person.maternal_surname) and d.last_name == d.person.last_name,
               _compound_surname_variant),
+    NoiseType("stale_record", "a record years old: the previous address, an earlier phone "
+              "and e-mail", _rates("stale_record"), lambda d: True, _stale_record),
+    NoiseType("former_surname", "on a years-old record of a woman 18-59: the surname she had "
+              "then (married or divorced since)", _rates("former_surname"),
+              _can_have_former_surname, _former_surname),
     NoiseType("moved_address", "the record shows the household's previous address",
               _rates("moved_address"), _has("address"), _moved),
     NoiseType("nickname", "a common English or Spanish nickname replaces the first name",
@@ -309,6 +500,8 @@ NOISE_TYPES: tuple[NoiseType, ...] = (
               _rates("name_typo"), _has("last_name"), _name_typo),
     NoiseType("ocr_error", "an OCR confusion (RN/M, CL/D, O/0, I/1, S/5) in a name",
               _rates("ocr_error"), _has("last_name"), _ocr_error),
+    NoiseType("phonetic_error", "a sound-alike spelling (PH/F, V/B, LL/Y, silent H) in a name",
+              _rates("phonetic_error"), _has("last_name"), _phonetic_error),
     NoiseType("family_name_first", "an East Asian name recorded family name first",
               _rates("family_name_first"),
               lambda d: d.person.name_group in FAMILY_NAME_FIRST_GROUPS and bool(d.first_name),
@@ -328,6 +521,10 @@ NOISE_TYPES: tuple[NoiseType, ...] = (
               _newborn_placeholder),
     NoiseType("unknown_name_placeholder", "an unidentified patient: UNKNOWN, JOHN/JANE DOE",
               _rates("unknown_name_placeholder"), _has("last_name"), _unknown_placeholder),
+    NoiseType("fake_name", "filler for the first or last name (UNKNOWN, NONE, CLIENT, X)",
+              _rates("fake_name"), _has("last_name"), _fake_name),
+    NoiseType("middle_initial", "middle name cut to its initial",
+              _rates("middle_initial"), lambda d: len(d.middle_name) > 1, _middle_initial),
     NoiseType("missing_middle_name", "middle name not recorded",
               _rates("missing_middle_name"), _has("middle_name"), _clear("middle_name")),
     NoiseType("missing_suffix", "JR/SR suffix not recorded",
@@ -336,11 +533,17 @@ NOISE_TYPES: tuple[NoiseType, ...] = (
               _rates("missing_name"), _has("last_name"), _drop_names),
     NoiseType("ssn_typo", "one SSN digit wrong or two adjacent digits swapped",
               _rates("ssn_typo"), _has("ssn"), _ssn_typo),
+    NoiseType("household_member_ssn", "another household member's SSN (a parent's on a child)",
+              _rates("household_member_ssn"), _relative_with_other("ssn"),
+              _household_member_value("ssn")),
     NoiseType("missing_ssn", "SSN not recorded", _rates("missing_ssn"), _has("ssn"), _drop_ssn),
     NoiseType("partial_ssn", "only some SSN digits known (HMIS DQ 2, x for unknown digits)",
               _rates("partial_ssn"), _has("ssn"), _partial_ssn),
     NoiseType("placeholder_ssn", "123456789, 999999999 or 000000000 where no SSN is known",
               _rates("placeholder_ssn"), lambda d: not d.ssn, _placeholder_ssn),
+    NoiseType("household_member_dob", "another household member's birth date",
+              _rates("household_member_dob"), _relative_with_other("dob"),
+              _household_member_value("dob")),
     NoiseType("dob_day_month_swap", "day and month of the birth date swapped",
               _rates("dob_day_month_swap"),
               lambda d: d.dob is not None and d.dob.day <= 12 and d.dob.day != d.dob.month,
@@ -350,6 +553,21 @@ NOISE_TYPES: tuple[NoiseType, ...] = (
     NoiseType("approximate_dob", "DOB imputed as January 1 of the birth year (HMIS DQ 2)",
               _rates("approximate_dob"), _has("dob"), _approximate_dob),
     NoiseType("missing_dob", "DOB not recorded", _rates("missing_dob"), _has("dob"), _drop_dob),
+    NoiseType("dob_other_format", "the birth date written in another format than the "
+              "source's usual (MMDDYYYY, two-digit year, year and month only)",
+              _rates("dob_other_format"), _has("dob"), _dob_other_format),
+    NoiseType("impossible_dob", "a birth date that cannot exist (February 30, month 13)",
+              _rates("impossible_dob"), lambda d: d.dob is not None and d.dob_style != "year",
+              _impossible_dob),
+    NoiseType("address_typo", "one keyboard error in the street name or city",
+              _rates("address_typo"),
+              lambda d: d.address is not None and d.address.kind == "residential",
+              _address_typo),
+    NoiseType("zip_digit_error", "wrong ZIP digits, mostly the last ones",
+              _rates("zip_digit_error"), lambda d: d.address is not None and bool(d.address.zip5),
+              _zip_digit_error),
+    NoiseType("phone_digit_error", "wrong phone digits",
+              _rates("phone_digit_error"), _has("phone"), _phone_digit_error),
     NoiseType("missing_phone", "phone not recorded",
               _rates("missing_phone"), _has("phone"), _clear("phone")),
     NoiseType("missing_email", "e-mail not recorded",
@@ -396,14 +614,18 @@ def resolve_noise_rates(overrides: Mapping[str, Mapping[str, float]] | None = No
 class NoiseEngine:
     """Applies the registry to drafts for one source system with that source's own RNG."""
 
-    def __init__(self, source_system: str, rates: NoiseRates, rng: random.Random) -> None:
+    def __init__(self, source_system: str, rates: NoiseRates, rng: random.Random,
+                 seed: int | str = "") -> None:
         self.rng = rng
+        self.source_system = source_system
+        self.seed = str(seed)
         self._active = tuple((noise, rates[source_system][noise.name])
                              for noise in NOISE_TYPES if rates[source_system][noise.name] > 0)
 
     def draft(self, person: Person, household: Household) -> RecordDraft:
         """A noisy copy of `person` as this source would record it."""
         draft = RecordDraft.from_truth(person, household)
+        draft.source_system, draft.seed = self.source_system, self.seed
         # Absent truth values still carry an HMIS quality code saying why they are absent.
         if not draft.ssn:
             draft.ssn_quality = self.rng.choice((8, 99))

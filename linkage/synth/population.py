@@ -44,6 +44,8 @@ class Coverage:
     duplicate_ehr_fhir: float = _COVERAGE["duplicate_ehr_fhir"]
     homeless_single: float = _COVERAGE["homeless_single"]
     homeless_family: float = _COVERAGE["homeless_family"]
+    hmis_if_calsaws: float = _COVERAGE["hmis_if_calsaws"]
+    ehr_if_hmis: float = _COVERAGE["ehr_if_hmis"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,7 +271,8 @@ class PopulationBuilder:
         rng, cov = self.rng, self.coverage
         single = len(members) == 1
         on_calsaws = rng.random() < cov.calsaws_household
-        on_hmis = rng.random() < (cov.hmis_single if single else cov.hmis_family)
+        hmis_rate = cov.hmis_single if single else cov.hmis_family
+        on_hmis = rng.random() < hmis_rate * (cov.hmis_if_calsaws if on_calsaws else 1.0)
         for index, person in enumerate(members):
             head = index == 0
             counts = dict.fromkeys(SOURCE_SYSTEMS, 0)
@@ -277,7 +280,7 @@ class PopulationBuilder:
                 counts["calsaws"] = 1
             if on_hmis and (head or rng.random() < cov.member_included):
                 counts["hmis"] = 1
-            if rng.random() < cov.ehr:
+            if rng.random() < cov.ehr * (cov.ehr_if_hmis if counts["hmis"] else 1.0):
                 counts.update(self._ehr_facilities())
             if not any(counts.values()):
                 # Everyone generated is known to at least one system.

@@ -70,7 +70,7 @@ class SourceWriter:
         self.rng = random.Random(f"{seed}/{self.source_system}/values")
         self.order_rng = random.Random(f"{seed}/{self.source_system}/order")
         self.noise = NoiseEngine(self.source_system, rates,
-                                 random.Random(f"{seed}/{self.source_system}/noise"))
+                                 random.Random(f"{seed}/{self.source_system}/noise"), seed)
         self.format = formats.SOURCE_FORMATS[self.source_system]
         self.records = 0
         self._handles: list[Any] = []
