@@ -94,17 +94,20 @@ def _reporting(as_json: bool = False) -> Iterator[Report | None]:
               help="Also write K later days under OUT/deliveries/dayNN/ (snapshot/ and delta/).")
 @click.option("--noise-config", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               default=None, help="YAML overriding the documented noise and coverage defaults.")
+@click.option("--profile", default="default", show_default=True, metavar="NAME",
+              help="Noise profile: default, or one in linkage/synth/profiles/ (drift: records "
+                   "years apart, sparse, dates in many formats, less overlap).")
 @json_option
 def synth(people: int, seed: int, out: Path, deliveries: int, noise_config: Path | None,
-          as_json: bool) -> None:
+          profile: str, as_json: bool) -> None:
     """Write a seeded synthetic population as CalSAWS, HMIS and EHR extracts plus truth.csv."""
     from linkage.errors import ConfigError
     from linkage.synth import generate_population, load_synth_config
 
     try:
-        settings = load_synth_config(noise_config)
+        settings = load_synth_config(noise_config, profile=profile)
     except ValueError as error:
-        raise ConfigError(f"{noise_config}: {error}") from None
+        raise ConfigError(f"{noise_config or profile}: {error}") from None
     with _reporting(as_json) as report:
         stages = Stages(report, ["generate"])
         with stages.stage("generate"):
@@ -115,7 +118,9 @@ def synth(people: int, seed: int, out: Path, deliveries: int, noise_config: Path
         return
     records = ", ".join(f"{name} {count}" for name, count in summary.records.items())
     seconds = ", ".join(f"{part} {value:.1f}s" for part, value in summary.seconds.items())
-    click.echo(f"wrote {summary.people} people to {out}: {records} records ({seconds})")
+    profile_note = "" if profile == "default" else f", profile {profile}"
+    click.echo(f"wrote {summary.people} people to {out}: {records} records ({seconds}"
+               f"{profile_note})")
 
 
 @app.command()
