@@ -1,6 +1,7 @@
 """Benchmark: generate -> run -> evaluate for a list of sizes, with a plain-Splink baseline.
 
     python benchmarks/run.py --sizes 10000,100000,1000000 --out benchmarks/results.json
+    python benchmarks/run.py --sizes 100000 --profile drift --out benchmarks/drift.json
 
 Sizes are in records; the people count for each is chosen from the generator's records per
 person, measured on a small pilot population. Every step runs in its own process, so each
@@ -14,7 +15,9 @@ re-runs on each day's snapshot into the same store); and the baseline (baseline.
 same files. Also writes the markdown table next to --out (same name, .md).
 
 Our model: models/default.json (trained by `make model` on a separate 20,000-person
-population, seed 20261121), not retrained per size.
+population, seed 20261121), not retrained per size. `--profile NAME` generates every size
+with another noise profile of the generator (`linkage synth --profile`): the model measured
+on data it was not tuned on. The results record the profile.
 """
 
 from __future__ import annotations
@@ -56,8 +59,9 @@ def _worker(kind: str, args: dict[str, Any]) -> dict[str, Any]:
             stages: dict[str, dict[str, float]] = {}
             with measured(sampler, stages, "generate"):
                 summary = generate_population(args["people"], args["seed"], Path(args["out"]),
-                                              deliveries=args["deliveries"])
-            return {**stages["generate"], "people": summary.people,
+                                              deliveries=args["deliveries"],
+                                              profile=args.get("profile", "default"))
+            return {**stages["generate"], "people": summary.people, "profile": summary.profile,
                     "records": sum(summary.records.values()), "by_source": summary.records}
         if kind == "run":
             return _run_linkage(sampler, args)
@@ -121,12 +125,12 @@ def _write_config(root: Path, path: Path, model: Path) -> Path:
     return path
 
 
-def _records_per_person(seed: int) -> float:
+def _records_per_person(seed: int, profile: str = "default") -> float:
     import tempfile
 
     from linkage.synth import generate_population
     with tempfile.TemporaryDirectory() as tmp:
-        summary = generate_population(5000, seed, Path(tmp))
+        summary = generate_population(5000, seed, Path(tmp), profile=profile)
     return sum(summary.records.values()) / summary.people
 
 
@@ -171,15 +175,16 @@ SELECT (SELECT count(*) FROM people), (SELECT count(*) FILTER (WHERE kept) FROM 
 
 
 def bench_size(size: int, per_person: float, work: Path, seed: int, model: Path,
-               deliveries: int, baseline: bool, baseline_timeout: float) -> dict[str, Any]:
+               deliveries: int, baseline: bool, baseline_timeout: float,
+               profile: str = "default") -> dict[str, Any]:
     people = max(1, round(size / per_person))
-    root = work / f"n{size}"
+    root = work / (f"n{size}" if profile == "default" else f"n{size}-{profile}")
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
-    print(f"[{size}] generating {people} people", file=sys.stderr, flush=True)
-    result: dict[str, Any] = {"target_records": size, "people": people}
+    print(f"[{size}] generating {people} people (profile {profile})", file=sys.stderr, flush=True)
+    result: dict[str, Any] = {"target_records": size, "people": people, "profile": profile}
     result["generate"] = _spawn("generate", {"people": people, "seed": seed, "out": str(root / "data"),
-                                             "deliveries": deliveries})
+                                             "deliveries": deliveries, "profile": profile})
     data = root / "data"
     config = _write_config(data, root / "day00.yaml", model)
     store = root / "store.duckdb"
@@ -223,7 +228,8 @@ def markdown(results: dict[str, Any]) -> str:
     """The results as markdown tables: one row per size, ratios to the baseline."""
     m = results["machine"]
     out = [f"Machine: {m['nproc']} cores, {m['memory_gb']} GB, {m['os']}; Python {m['python']}, "
-           f"duckdb {m['duckdb']}, splink {m['splink']}.", ""]
+           f"duckdb {m['duckdb']}, splink {m['splink']}. "
+           f"Generator profile: {results.get('profile', 'default')}.", ""]
     out += ["### Time (s) and peak memory (MB) per stage", "",
             "| records | people | generate | " + " | ".join(STAGES) + " | total run |",
             "|---:|---:|---:|" + "---:|" * len(STAGES) + "---:|"]
@@ -293,6 +299,8 @@ def main() -> None:
                         help="where populations, stores and crosswalks go")
     parser.add_argument("--seed", type=int, default=20250701)
     parser.add_argument("--model", type=Path, default=REPO / "models/default.json")
+    parser.add_argument("--profile", default="default",
+                        help="generator noise profile (linkage synth --profile), e.g. drift")
     parser.add_argument("--deliveries", type=int, default=2,
                         help="later deliveries for the EID-stability measure")
     parser.add_argument("--deliveries-max-records", type=int, default=100_000,
@@ -306,8 +314,9 @@ def main() -> None:
         print(json.dumps(_worker(args.worker[0], json.loads(args.worker[1]))))
         return
     sizes = [int(size) for size in args.sizes.split(",")]
-    per_person = _records_per_person(args.seed)
-    results: dict[str, Any] = {"machine": machine(), "records_per_person": round(per_person, 4),
+    per_person = _records_per_person(args.seed, args.profile)
+    results: dict[str, Any] = {"machine": machine(), "profile": args.profile,
+                               "records_per_person": round(per_person, 4),
                                "command": " ".join(["python", "benchmarks/run.py", *sys.argv[1:]]),
                                "model": str(args.model.resolve().relative_to(REPO))
                                if args.model.resolve().is_relative_to(REPO) else str(args.model),
@@ -316,7 +325,7 @@ def main() -> None:
         deliveries = args.deliveries if size <= args.deliveries_max_records else 0
         results["sizes"].append(bench_size(size, per_person, args.work, args.seed,
                                            args.model.resolve(), deliveries, not args.no_baseline,
-                                           args.baseline_timeout))
+                                           args.baseline_timeout, args.profile))
         # Written after every size, so a long run leaves its finished sizes behind.
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
