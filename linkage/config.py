@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import hashlib
+import re
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -50,6 +51,26 @@ class SourceConfig(Strict):
     # True when the source keeps one record per person (an MPI-cleaned extract): two of
     # its records are then never clustered together.
     deduplicated: bool = False
+    # How this source writes dates, as strftime (%d%m%Y, %d/%m/%Y): a date in this format's
+    # shape is read by it alone; one in another shape (an ISO date) by the usual shapes.
+    date_format: str | None = None
+
+    @field_validator("date_format")
+    @classmethod
+    def _date_format_is_a_date(cls, value: str | None) -> str | None:
+        """Only %Y or %y, %m, %b or %B, %d (each field once) and the separators - / . , and
+        space: so the format is a date, and nothing else can reach the SQL it is bound to."""
+        if value is None:
+            return value
+        tokens = re.findall(r"%.|.", value, flags=re.S)
+        fields = {"%Y": "year", "%y": "year", "%m": "month", "%b": "month", "%B": "month",
+                  "%d": "day"}
+        found = [fields[token] for token in tokens if token in fields]
+        if len(value) > 32 or any(token not in fields and token not in " -/.," for token in tokens) \
+                or sorted(found) != ["day", "month", "year"]:
+            raise ValueError("expected a strftime date format with one each of %Y or %y, %m, %b "
+                             "or %B, and %d, separated by - / . , or spaces (e.g. '%d%m%Y')")
+        return value
 
 
 class LinkingConfig(Strict):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from linkage.config import load_config
@@ -55,3 +57,26 @@ def test_invalid_config_names_the_key_and_the_file(tmp_path, text, message):
 def test_missing_config_file_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize("date_format", ["%d%m%Y", "%d/%m/%Y", "%m-%d-%y", "%d %b %Y",
+                                         "%B %d, %Y", "%Y.%m.%d"])
+def test_a_date_format_of_directives_and_separators_is_accepted(tmp_path, date_format):
+    config = load_config(write(tmp_path, VALID.replace(
+        "path: data/p.csv", f"path: data/p.csv, date_format: '{date_format}'")))
+    assert config.sources[1].date_format == date_format
+
+
+# A source's date_format is bound to SQL; the validator also keeps it a plain date.
+UNSAFE_DATE_FORMATS = ["%d%m%Y'; DROP TABLE person; --", "%d%m%Y%H", "%Y-%m", "%d%d%m%Y", "%s",
+                       "%d%m%Y\n", "dd/mm/yyyy", "%d\"%m\"%Y", "%d%m%Y" + "-" * 40]
+
+
+@pytest.mark.parametrize("date_format", UNSAFE_DATE_FORMATS)
+def test_a_date_format_that_is_not_a_plain_date_is_refused(tmp_path, date_format):
+    path = tmp_path / "run.yaml"
+    path.write_text(json.dumps({"store": "s.duckdb", "model": "m.json", "sources": [
+        {"name": "src", "kind": "ehr_csv", "path": "p.csv", "date_format": date_format}]}))
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert "invalid value for 'sources.0.date_format'" in str(raised.value)
