@@ -163,9 +163,12 @@ def _describe_run(summary: RunSummary) -> str:
                          "(same files and settings), not landed again")
             continue
         rejects = ", ".join(f"{reason} {n}" for reason, n in source.rejects.items())
+        warnings = ", ".join(f"{field} {reason} {n}" for field, reasons in source.warnings.items()
+                             for reason, n in reasons.items())
         lines.append(f"  source {source.source_system}: read {source.rows_read}, landed "
                      f"{source.rows_landed}, rejected {source.rows_rejected}"
-                     + (f" ({rejects})" if rejects else ""))
+                     + (f" ({rejects})" if rejects else "")
+                     + (f"; warnings: {warnings}" if warnings else ""))
     link, cw = summary.link, summary.crosswalk
     lines += [
         f"  person records: {summary.persons} ({link.records} active)",

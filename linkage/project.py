@@ -42,8 +42,9 @@ from linkage.link import (LinkCounts, active_persons, card_path, link, link_incr
 from linkage.link.cluster_quality import flagged_params, flagged_sql
 from linkage.link.inspect import blocking_chart, blocking_counts, m_u_chart, match_weights_chart
 from linkage.link.train import write_card
-from linkage.sources import LandingCount, apply_deletions, check_sources, land_sources
-from linkage.standardize import standardize, write_standardized
+from linkage.sources import (LandingCount, apply_deletions, check_sources, land_sources,
+                             record_warnings)
+from linkage.standardize import standardize, value_warnings, write_standardized
 from linkage.progress import Report, Stages
 from linkage.review import Decision, export_review, import_review, record_decisions
 from linkage.search import Searcher
@@ -138,7 +139,10 @@ class Project:
                 if deleted is not None:
                     apply_deletions(store, deleted, run_id)
             with clock.stage("standardize"):
-                persons = standardize(store, changed_only=incremental)
+                persons = standardize(store, changed_only=incremental,
+                                      date_formats=self._date_formats)
+                record_warnings(store, landed, value_warnings(
+                    store, [count.delivery_id for count in landed if not count.unchanged]))
             with clock.stage("link"):
                 link_counts = (link_incremental if incremental else link)(
                     store, model, self.config.linking, run_id, self.config.deduplicated_sources)
@@ -157,6 +161,12 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             }))
             _maybe_pause("commit")
         return summary
+
+    @property
+    def _date_formats(self) -> dict[str, str]:
+        """Each source's configured date format, by source_system."""
+        return {source.name: source.date_format for source in self.config.sources
+                if source.date_format}
 
     def _delta_sources(self, deliveries: dict[str, Path] | None) -> list[SourceConfig]:
         by_name = {source.name: source for source in self.config.sources}
@@ -194,7 +204,7 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             with clock.stage("land"):
                 landed = land_sources(scratch, deliveries, run_id=0)
             with clock.stage("standardize"):
-                standardize(scratch)
+                standardize(scratch, date_formats=self._date_formats)
             persons = active_persons(scratch, "train")
         with clock.stage("train"):
             card = train(persons, self.config.training, out, trained_on={
@@ -249,7 +259,7 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             with clock.stage("land"):
                 land_sources(scratch, deliveries, run_id=0)
             with clock.stage("standardize"):
-                standardize(scratch)
+                standardize(scratch, date_formats=self._date_formats)
             with clock.stage("write"):
                 return write_standardized(scratch, out)
 

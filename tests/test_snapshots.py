@@ -13,7 +13,7 @@ import duckdb
 import pytest
 
 from linkage.errors import StoreBusyError, StoreError
-from linkage.store import open_store
+from linkage.store import SCHEMA_VERSION, open_store
 from linkage.store.snapshots import LOCK, MANIFEST, Manifest, Snapshots
 
 
@@ -76,12 +76,12 @@ def test_two_writers_cannot_interleave_but_a_dead_ones_lock_is_taken_over(tmp_pa
 def test_a_parquet_store_opens_read_only_in_duckdb(tmp_path):
     files = Snapshots(tmp_path / "store")
     files.acquire()
-    meta = write_snapshot(files, "store_meta", [("schema_version", "2")])
-    files.commit(Manifest(2, {"store_meta": meta}))
+    meta = write_snapshot(files, "store_meta", [("schema_version", str(SCHEMA_VERSION))])
+    files.commit(Manifest(SCHEMA_VERSION, {"store_meta": meta}))
     files.release()
 
     with open_store(files.root, read_only=True) as store:
-        assert store.scalar("t", "version", "SELECT value FROM store_meta") == "2"
+        assert store.scalar("t", "version", "SELECT value FROM store_meta") == str(SCHEMA_VERSION)
         # tables the manifest does not name yet are there, empty
         assert store.scalar("t", "eids", "SELECT count(*) FROM enterprise_id") == 0
     with pytest.raises(StoreError, match="backend: spark"):

@@ -87,7 +87,8 @@ CASES = {
     "regexp_full_match, strip_accents": (
         "SELECT t, regexp_full_match(t, '[A-Z]+'), strip_accents(t) FROM texts", None),
     "try_strptime": (
-        "SELECT t, try_strptime(t, ['%m/%d/%Y', '%Y%m%d', '%Y-%m-%d'])::DATE FROM texts", None),
+        "SELECT t, try_strptime(t, ['%m/%d/%Y', '%Y%m%d', '%Y-%m-%d', '%d %B %Y', '%d %b %Y'])"
+        "::DATE FROM texts", None),
     "bound parameters": ("SELECT t FROM texts WHERE t = $t OR t IN (SELECT unnest($more))",
                          {"t": "ABC", "more": ["19800315", "nope"]}),
 }
@@ -98,7 +99,8 @@ SETUP = [
     "CREATE OR REPLACE TEMP TABLE items AS SELECT * FROM (VALUES (1, 2, 'b'), (1, 1, 'a'), "
     "(1, 3, NULL), (2, 1, 'z')) AS t(id, k, v)",
     "CREATE OR REPLACE TEMP TABLE texts AS SELECT * FROM (VALUES ('ABC'), ('Ábc'), "
-    "('NGUYỄN'), ('3/5/1980'), ('19800315'), ('1980-03-15'), ('13/45/1980'), (NULL)) AS t(t)",
+    "('NGUYỄN'), ('3/5/1980'), ('19800315'), ('1980-03-15'), ('13/45/1980'), ('15 MARCH 1980'), "
+    "('15 MAR 1980'), ('15 SEPTEMBER 1980'), (NULL)) AS t(t)",
 ]
 
 
@@ -109,6 +111,28 @@ def test_sql_constructs_mean_the_same_on_spark(spark_store, case):
     for store in (duck, spark_store):
         store.run_steps("t", [Step("setup", s) for s in SETUP])
     assert rows(spark_store, sql, params) == rows(duck, sql, params)
+
+
+def test_dates_of_birth_read_as_on_duckdb(spark_store):
+    """Every date shape and configured format of tests/test_dates.py, read on both engines."""
+    from linkage.standardize.dates import dob_value_sql
+    from test_dates import FORMAT_READINGS, READINGS
+
+    cases = [(raw, "") for raw, *_ in READINGS] + [(raw, fmt) for fmt, raw, *_ in FORMAT_READINGS]
+    params = {}
+    for i, (raw, fmt) in enumerate(cases):
+        params[f"raw_{i}"], params[f"format_{i}"] = raw, fmt
+    values = ", ".join(f"($raw_{i}, $format_{i})" for i in range(len(cases)))
+    setup = Step("raw_dates", "CREATE OR REPLACE TEMP TABLE raw_dates AS SELECT * FROM "
+                 f"(VALUES {values}) AS t(raw, date_format)", params)
+    sql, dob_params = dob_value_sql("SELECT raw, date_format FROM raw_dates",
+                                    sorted({fmt for _, fmt in cases} - {""}))
+    duck = Store(connect(), ":memory:")
+    for store in (duck, spark_store):
+        store.run_steps("t", [setup, Step("dob_value", sql, dob_params)])
+    read = "SELECT raw, date_format, dob, dob_year, problem FROM dob_value"
+    assert len(rows(duck, read)) == len(cases) - 1  # the blank one is not read
+    assert rows(spark_store, read) == rows(duck, read)
 
 
 def test_macros_and_updates_run_as_in_duckdb(spark_store):

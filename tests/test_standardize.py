@@ -85,7 +85,8 @@ DOB_CASES = [
     ("2999-01-01", None, "invalid"),
     ("1910-05-05", dt.date(1910, 5, 5), "before_1915"),
     ("1985-01-01", dt.date(1985, 1, 1), "january_first"),
-    ("15/03/1980", None, "unparseable"),
+    ("15/03/1980", None, "invalid"),  # month-first shape, month 15: day-first is never guessed
+    ("not a date", None, "unparseable"),
     ("", None, "missing"),
 ]
 CONTACT_CASES = [

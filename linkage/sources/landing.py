@@ -6,6 +6,10 @@ headers, so a missing file or column stops the run before the store changes.
 rows to `source_reject` with a reason, records the delivery, and counts both:
 rows read = rows landed + rows rejected. A delivery whose files and settings are the same
 as the source's last one is recognised and not landed (or counted) again.
+
+A bad value (an impossible date, a placeholder SSN) is no reason to reject a record: it
+lands, standardization nulls the value and records its quality, and `record_warnings`
+writes the counts per field and reason onto the delivery.
 """
 
 from __future__ import annotations
@@ -21,12 +25,13 @@ from linkage.errors import SourceError, StoreError
 from linkage.sources import files as source_files
 from linkage.sources.readers import (CSV_REJECTS, CSV_SCANS, csv_reader, ndjson_lines_reader,
                                      parquet_reader)
-from linkage.sources.shapes import DATE_FORMATS, HMIS_FY2024_GENDER, SHAPES, Shape
+from linkage.sources.shapes import HMIS_FY2024_GENDER, SHAPES, Shape
 from linkage.store import connect, LANDED_COLUMNS, Step, Store
 
 STAGE = "land"
 # Bump when landing rules change, so an unchanged file is landed again under new rules.
-LANDING_VERSION = "2"
+# 3: a date that cannot be read no longer rejects its record.
+LANDING_VERSION = "3"
 MAX_FIELD_LENGTH = 1000
 # Person evidence; a record key (an MRN) alone cannot be linked to anyone.
 _IDENTIFYING = ("first_name", "last_name", "dob", "ssn", "cin")
@@ -64,6 +69,8 @@ class LandingCount:
     rows_landed: int = 0
     rows_rejected: int = 0
     rejects: dict[str, int] = field(default_factory=dict)
+    # Landed values that could not be used, by field and reason: {"dob": {"invalid": 2}}.
+    warnings: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 def check_sources(sources: list[SourceConfig]) -> list[Delivery]:
@@ -119,7 +126,8 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
                           else csv_reader(header, encoding, renames, shape.optional))
             reads.append(FileRead(file, {"": reader}, {"file": str(file.path)}))
     settings = json.dumps({"kind": shape.kind, "columns": source.columns, "encoding": encoding,
-                           "version": LANDING_VERSION}, sort_keys=True)
+                           "date_format": source.date_format, "version": LANDING_VERSION},
+                          sort_keys=True)
     content = hashlib.sha256(settings.encode())
     for file in hashed:
         content.update(f"{file.path.name}:{file.sha256}".encode())
@@ -287,7 +295,6 @@ def _classify(store: Store) -> None:
     """
     no_identifying = " AND ".join(f"coalesce(trim({c}), '') = ''" for c in _IDENTIFYING)
     too_long = " OR ".join(f"length({c}) > {MAX_FIELD_LENGTH}" for c in LANDED_COLUMNS)
-    formats = ", ".join(f"'{fmt}'" for fmt in DATE_FORMATS)
     store.run_steps(STAGE, [
         # Only ids seen more than once need their contents compared.
         Step("repeated_ids", """
@@ -310,8 +317,6 @@ SELECT l.* EXCLUDE (reject_reason), coalesce(l.reject_reason, CASE
     WHEN {too_long} THEN 'field_too_long'
     WHEN r.contents > 1 THEN 'duplicate_record_id'
     WHEN r.contents = 1 AND (l.source_file, l.source_row) <> r.first_row THEN 'duplicate_row'
-    WHEN coalesce(trim(l.dob), '') <> '' AND try_strptime(trim(l.dob), [{formats}]) IS NULL
-        THEN 'unparseable_date'
     WHEN {no_identifying} THEN 'no_identifying_fields'
 END) AS reject_reason
 FROM landing_read AS l LEFT JOIN repeated_id AS r USING (source_record_id)"""),
@@ -322,9 +327,23 @@ def _record_delivery(store: Store, delivery: Delivery, count: LandingCount, run_
     files = [{"path": str(f.path), "sha256": f.sha256, "bytes": f.bytes} for f in delivery.files]
     store.run_step(STAGE, Step("record_delivery", """
 INSERT INTO delivery VALUES ($delivery_id, $run_id, $source, $kind, $hash, $files, $status,
-    $read, $landed, $rejected, $rejects)""", {
+    $read, $landed, $rejected, $rejects, '{}')""", {
         "delivery_id": count.delivery_id, "run_id": run_id, "source": count.source_system,
         "kind": delivery.shape.kind, "hash": delivery.content_hash, "files": json.dumps(files),
         "status": "unchanged" if count.unchanged else "landed", "read": count.rows_read,
         "landed": count.rows_landed, "rejected": count.rows_rejected,
         "rejects": json.dumps(count.rejects, sort_keys=True)}))
+
+
+def record_warnings(store: Store, counts: list[LandingCount],
+                    warnings: dict[int, dict[str, dict[str, int]]]) -> None:
+    """Put each landed delivery's value warnings (by delivery id, as standardization counted
+    them) on its LandingCount and its `delivery` row. Counts only, never a value."""
+    for count in counts:
+        if count.unchanged:
+            continue
+        count.warnings = warnings.get(count.delivery_id, {})
+        store.run_step(STAGE, Step("record_warnings", """
+UPDATE delivery SET warnings = $warnings WHERE delivery_id = $delivery_id""", {
+            "warnings": json.dumps(count.warnings, sort_keys=True),
+            "delivery_id": count.delivery_id}))

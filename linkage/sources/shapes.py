@@ -24,11 +24,6 @@ def _raw(alias: str) -> str:
     return f"json_merge_patch(to_json({alias}), '{{\"__source_row\": null}}')"
 
 
-# Date formats the sources use; a non-empty date in none of them is a reject.
-DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%Y%m%d", "%m-%d-%Y", "%Y/%m/%d", "%d-%b-%Y",
-                "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%m/%d/%Y %H:%M:%S")
-
-
 @dataclass(frozen=True)
 class Shape:
     kind: str

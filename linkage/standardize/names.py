@@ -1,11 +1,10 @@
-"""Names and dates over distinct values: each raw spelling is cleaned once, then joined back.
+"""Names over distinct values: each raw spelling is cleaned once, then joined back.
 
 `name_value(raw, name, suffix)`: a raw first, middle or last name cleaned (DESIGN §5):
 upper case ASCII, punctuation dropped, a courtesy title and a trailing suffix split off,
 digits dropped, placeholders null. `phonetic(name, metaphone)`: the one per-value Python
 function (jellyfish's metaphone, no set-based form), once per distinct clean name.
-`dob_value(raw, partial, parsed, dob)`: a raw date of birth parsed by its shape; `dob` is
-null where the date is a placeholder, in the future or before 1900.
+Dates of birth are read the same way, in dates.py.
 """
 
 from __future__ import annotations
@@ -13,12 +12,10 @@ from __future__ import annotations
 import jellyfish
 import pyarrow as pa
 
-from linkage.standardize.rules import (NAME_SUFFIXES, PLACEHOLDER_DOBS, TWO_DIGIT_YEAR_SHAPES,
-                                      date_parse_sql, date_text_sql)
+from linkage.standardize.rules import NAME_SUFFIXES
 from linkage.store import Step, Store
 
 STAGE = "standardize"
-_PLACEHOLDER_DATES = ", ".join(f"DATE '{day}'" for day in PLACEHOLDER_DOBS)
 
 
 def build_name_values(store: Store, raw_names_sql: str) -> None:
@@ -68,24 +65,3 @@ def add_phonetic_keys(store: Store, names_sql: str) -> None:
             "phonetic", "CREATE OR REPLACE TEMP TABLE phonetic AS SELECT * FROM phonetic_values"))
     finally:
         store.con.unregister("phonetic_values")
-
-
-def build_dob_values(store: Store, raw_dates_sql: str) -> None:
-    """Parse every distinct raw date of birth; a two-digit year is never in the future."""
-    store.run_step(STAGE, Step("dob_value", f"""
-CREATE OR REPLACE TEMP TABLE dob_value AS
-WITH raw_dates AS ({raw_dates_sql}), parsed AS (
-    SELECT raw, {date_parse_sql('raw')} AS parsed,
-        regexp_full_match(trim(raw), '[0-9]{{4}}(-[0-9]{{2}})?') AS partial,
-        regexp_full_match({date_text_sql('raw')}, '{TWO_DIGIT_YEAR_SHAPES}') AS two_digit_year
-    FROM raw_dates WHERE nullif(trim(raw), '') IS NOT NULL
-)
-SELECT raw, partial, parsed, CASE
-        WHEN parsed < DATE '1900-01-01' OR parsed > current_date
-            OR parsed IN ({_PLACEHOLDER_DATES}) THEN NULL
-        ELSE parsed END AS dob
-FROM (
-    SELECT raw, partial, CASE WHEN two_digit_year AND parsed > current_date
-        THEN (parsed - INTERVAL 100 YEAR)::DATE ELSE parsed END AS parsed
-    FROM parsed
-)"""))

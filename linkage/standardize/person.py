@@ -13,9 +13,12 @@ written first (NGUYEN, KIM, CHEN ...) while its last-name field does not.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from linkage.standardize.addresses import NO_STREET_KINDS, build_address_values
+from linkage.standardize.dates import build_date_formats, build_dob_values
 from linkage.standardize.lookups import STAGE, install
-from linkage.standardize.names import add_phonetic_keys, build_dob_values, build_name_values
+from linkage.standardize.names import add_phonetic_keys, build_name_values
 from linkage.standardize.rules import sql_list
 from linkage.store import Step, Store
 from linkage.store.schema import TABLES
@@ -27,7 +30,7 @@ PERSON_COLUMNS = (
     "record_key", "source_system", "source_record_id", "run_id", "is_deleted",
     "first_name", "middle_name", "last_name", "name_suffix", "surname_parts",
     "first_name_canonical", "first_name_phonetic", "last_name_phonetic", "name_quality",
-    "dob", "dob_quality", "ssn", "ssn_last4", "ssn_quality", "sex", "cin", "mrn",
+    "dob", "dob_quality", "dob_year", "ssn", "ssn_last4", "ssn_quality", "sex", "cin", "mrn",
     "mrn_authority", "street", "unit", "city", "state", "zip5", "address_kind", "phone",
     "email", "household_id", "name_tokens", "family_name_first",
 )
@@ -35,7 +38,7 @@ PERSON_COLUMNS = (
 _NAMED = """
 CREATE OR REPLACE TEMP TABLE person_named AS
 SELECT r.source_system, r.source_record_id, r.run_id, r.is_deleted, r.name_quality,
-    r.dob, r.dob_quality, r.ssn_quality, r.sex, r.mrn, r.mrn_authority, r.household_id,
+    r.dob, r.date_format, r.dob_quality, r.ssn_quality, r.sex, r.mrn, r.mrn_authority, r.household_id,
     r.street, r.unit, r.city, r.state, r.zip,
     -- JOHN/JANE DOE is a placeholder as a whole, not a real first or last name.
     (f.name IN ('JOHN', 'JANE') AND l.name = 'DOE') IS TRUE AS doe,
@@ -92,14 +95,13 @@ SELECT
     d.dob,
     CASE
         WHEN d.raw IS NULL THEN 'missing'
-        WHEN d.partial THEN 'partial'
-        WHEN d.parsed IS NULL THEN 'unparseable'
-        WHEN d.dob IS NULL THEN 'invalid'
+        WHEN d.problem IS NOT NULL THEN d.problem
         WHEN c.dob_quality = '2' THEN 'approximate'
         WHEN year(d.dob) < 1915 THEN 'before_1915'
         WHEN month(d.dob) = 1 AND day(d.dob) = 1 THEN 'january_first'
         ELSE 'full'
     END,
+    d.dob_year,
     c.ssn_valid,
     -- HMIS SSN quality 2 is a partial or approximate SSN: its last four, never a full SSN.
     coalesce(right(c.ssn_valid, 4), partial_last4_of(c.ssn_x),
@@ -127,7 +129,7 @@ SELECT
     CASE WHEN c.first_clean IS NOT NULL AND c.last_clean IS NOT NULL
         THEN ff.surname IS NOT NULL AND fl.surname IS NULL END
 FROM based AS c
-LEFT JOIN dob_value AS d ON d.raw = c.dob
+LEFT JOIN dob_value AS d ON d.raw = c.dob AND d.date_format = c.date_format
 LEFT JOIN nickname_canonical AS nick ON nick.name = c.first_clean
 LEFT JOIN phonetic AS pf ON pf.name = c.first_clean
 LEFT JOIN phonetic AS pl ON pl.name = c.last_clean
@@ -145,25 +147,34 @@ def _mail_columns(landed: set[str]) -> str:
         for column in _OPTIONAL_COLUMNS)
 
 
-def standardize(store: Store, changed_only: bool = False, *, rules_installed: bool = False) -> int:
+def standardize(store: Store, changed_only: bool = False, *, rules_installed: bool = False,
+                date_formats: Mapping[str, str] | None = None) -> int:
     """Rebuild `person` from `source_record`; return the number of person rows.
 
     With `changed_only`, only the records listed in the temp table `changed_record`
     (record_key) are standardized again, for an incremental delivery. With
     `rules_installed`, the caller has already run `install` on this connection (a
     search standardizing one query after another skips its ~60 ms each time).
+    `date_formats` maps a source_system to the strftime format its dates are read with
+    first (linkage.standardize.dates).
     """
     if not rules_installed:
         install(store)
     landed = _landed_columns(store)
-    store.run_step(STAGE, Step("standardize_input", "CREATE OR REPLACE TEMP VIEW standardize_input AS "
-                               + ("""SELECT * FROM source_record
-WHERE source_system || ':' || source_record_id IN (SELECT record_key FROM changed_record)"""
-                                  if changed_only else "SELECT * FROM source_record")))
+    date_formats = dict(date_formats or {})
+    build_date_formats(store, date_formats)
+    changed = """
+WHERE r.source_system || ':' || r.source_record_id IN (SELECT record_key FROM changed_record)"""
+    store.run_step(STAGE, Step("standardize_input", """
+CREATE OR REPLACE TEMP VIEW standardize_input AS
+SELECT r.*, coalesce(f.date_format, '') AS date_format FROM source_record AS r
+LEFT JOIN source_date_format AS f ON f.source_system = r.source_system""" + (
+        changed if changed_only else "")))
     build_name_values(store, """
 SELECT first_name AS raw FROM standardize_input UNION SELECT middle_name FROM standardize_input
 UNION SELECT last_name FROM standardize_input UNION SELECT name_suffix FROM standardize_input""")
-    build_dob_values(store, "SELECT DISTINCT dob AS raw FROM standardize_input")
+    build_dob_values(store, "SELECT DISTINCT dob AS raw, date_format FROM standardize_input",
+                     list(date_formats.values()))
     lines = ["SELECT street AS street_raw, unit AS unit_raw, city AS city_raw, state AS state_raw, "
              "zip AS zip_raw FROM standardize_input"]
     if set(_OPTIONAL_COLUMNS) <= landed:
@@ -186,6 +197,7 @@ DELETE FROM person WHERE record_key IN (SELECT record_key FROM changed_record)""
         *replace,
         Step("insert_person", _INSERT),
         Step("drop_work_tables", "DROP TABLE person_named; DROP TABLE name_value; "
-             "DROP TABLE dob_value; DROP TABLE address_value; DROP VIEW standardize_input"),
+             "DROP TABLE dob_value; DROP TABLE address_value; DROP VIEW standardize_input; "
+             "DROP TABLE source_date_format"),
     ])
     return store.scalar(STAGE, "count_person", "SELECT count(*) FROM person")

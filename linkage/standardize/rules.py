@@ -1,4 +1,4 @@
-"""The scalar rules of DESIGN §5 as DuckDB macros: text, names, identifiers, dates, contacts.
+"""The scalar rules of DESIGN §5 as DuckDB macros: text, names, identifiers, contacts.
 
 A macro is inlined where it is used, so the heavy ones (names, dates, addresses) run over
 distinct values in their own modules and are joined back; the ones here are cheap
@@ -35,7 +35,6 @@ SURNAME_PARTICLES = ("DE", "DEL", "LA", "LAS", "LOS", "Y", "E", "I", "DA", "DAS"
                      "VAN", "VON", "DER", "DEN", "DI", "DU", "LE", "DELA", "DELLA", "ST")
 
 INVALID_SSNS = ("123456789", "987654321", "078051120", "219099999")
-PLACEHOLDER_DOBS = ("1900-01-01", "1901-01-01")
 PLACEHOLDER_ZIPS = ("00000", "99999", "11111", "12345")
 # Local parts and domains that mean "no email".
 PLACEHOLDER_EMAIL_USERS = ("none", "noemail", "no.email", "no_email", "na", "n.a", "unknown",
@@ -127,34 +126,3 @@ MACROS = {
         NOT IN ('', {sql_list(PLACEHOLDER_ZIPS)})
         THEN regexp_extract(trim(value), '^([0-9]{{5}})', 1) END""",
 }
-
-# Date formats the sources use, by shape: (regex the trimmed value fully matches, format).
-# A shape decides the format, so 03/15/80 is never read as the year 80.
-DATE_SHAPES = (
-    (r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}", "%Y-%m-%d"),
-    (r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}", "%m/%d/%Y"),
-    (r"[0-9]{8}", "%Y%m%d"),
-    (r"[0-9]{1,2}-[0-9]{1,2}-[0-9]{4}", "%m-%d-%Y"),
-    (r"[0-9]{4}/[0-9]{1,2}/[0-9]{1,2}", "%Y/%m/%d"),
-    (r"[0-9]{1,2}-[A-Z]{3}-[0-9]{4}", "%d-%b-%Y"),
-    (r"[0-9]{1,2} [A-Z]{3} [0-9]{4}", "%d %b %Y"),
-    (r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}", "%m/%d/%y"),
-    (r"[0-9]{1,2}-[A-Z]{3}-[0-9]{2}", "%d-%b-%y"),
-)
-# A time part after the date (2001-02-03T00:00:00Z, 02/03/2001 00:00) is dropped.
-DATE_TIME_TAIL = r"[T ][0-9]{1,2}:[0-9]{2}.*$"
-TWO_DIGIT_YEAR_SHAPES = "|".join(shape for shape, fmt in DATE_SHAPES if "%y" in fmt)
-
-
-def date_text_sql(column: str) -> str:
-    """SQL for the date part of the text in `column` (a column name from code), upper case."""
-    return f"regexp_replace(upper(trim({column})), '{DATE_TIME_TAIL}', '')"
-
-
-def date_parse_sql(column: str) -> str:
-    """SQL parsing the text in `column` (a column name from code) by its shape."""
-    text = date_text_sql(column)
-    branches = "\n        ".join(
-        f"WHEN regexp_full_match({text}, '{shape}') THEN try_strptime({text}, '{fmt}')"
-        for shape, fmt in DATE_SHAPES)
-    return f"CASE\n        {branches}\n    END::DATE"

@@ -24,6 +24,14 @@ MIGRATIONS: dict[int, list[tuple[str, str]]] = {
          "ALTER TABLE source_reject ADD COLUMN IF NOT EXISTS source_file_hash VARCHAR"),
         ("event_decision", "ALTER TABLE crosswalk_event ADD COLUMN IF NOT EXISTS decision_id INTEGER"),
     ],
+    # 2 -> 3: the year of a date of birth; value warnings per delivery. The person table
+    # keeps its rows (an incremental run reads them) and gains the year of each full date;
+    # the next full run fills in the years of partial dates.
+    2: [
+        ("person_dob_year", "ALTER TABLE person ADD COLUMN IF NOT EXISTS dob_year INTEGER"),
+        ("fill_dob_year", "UPDATE person SET dob_year = year(dob) WHERE dob IS NOT NULL"),
+        ("delivery_warnings", "ALTER TABLE delivery ADD COLUMN IF NOT EXISTS warnings JSON"),
+    ],
 }
 
 assert sorted(MIGRATIONS) == list(range(1, SCHEMA_VERSION)), "a migration per older version"

@@ -7,7 +7,7 @@ the next; `linkage migrate` runs them.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # The columns every source kind maps onto when it lands (all VARCHAR, raw as delivered).
 LANDED_COLUMNS = (
@@ -50,7 +50,10 @@ CREATE TABLE IF NOT EXISTS delivery (
     rows_read BIGINT NOT NULL,
     rows_landed BIGINT NOT NULL,
     rows_rejected BIGINT NOT NULL,
-    rejects JSON NOT NULL
+    rejects JSON NOT NULL,
+    -- Values landed but unusable, by field and reason ({"dob": {"invalid": 3}}), counted
+    -- when the run standardizes the delivery; null in deliveries before schema version 3.
+    warnings JSON
 )""",
     # Landed rows of the latest delivery of each source: raw values, lineage, shape columns.
     "source_record": f"""
@@ -116,7 +119,10 @@ CREATE TABLE IF NOT EXISTS person (
     email VARCHAR,
     household_id VARCHAR,
     name_tokens VARCHAR[],
-    family_name_first BOOLEAN
+    family_name_first BOOLEAN,
+    -- The year of a full or partial (year, year-month) date of birth. Last, as schema
+    -- version 3 added it to existing tables.
+    dob_year INTEGER
 )""",
     # Scored pairs of the latest run at or above the config's predict threshold.
     "pair_score": """

@@ -61,8 +61,8 @@ def accent_table() -> tuple[str, str]:
 
 
 # DuckDB strptime codes -> Java DateTimeFormatter letters (parsing).
-_STRPTIME = {"%Y": "yyyy", "%m": "M", "%d": "d", "%y": "yy", "%b": "MMM", "%H": "H", "%M": "m",
-             "%S": "s"}
+_STRPTIME = {"%Y": "yyyy", "%m": "M", "%d": "d", "%y": "yy", "%b": "MMM", "%B": "MMMM",
+             "%H": "H", "%M": "m", "%S": "s"}
 
 
 def java_date_format(fmt: str) -> str:

@@ -1,0 +1,200 @@
+"""Dates of birth over distinct values: each raw text is read once, by its shape, and joined back.
+
+A raw date is read in this order:
+1. its source's `date_format` (config), when the text has that format's shape: then by that
+   format only, so 02/13/1985 in a `%d/%m/%Y` source is an impossible date, never read
+   month-first;
+2. the shapes real extracts hold (DATE_SHAPES): ISO with or without a time, US m/d/Y and
+   m-d-Y, 8-digit runs (YYYYMMDD, else MMDDYYYY: whichever gives a plausible birth date,
+   1900 to today; day-first is never guessed), month names, two-digit years (a year that
+   would be in the future is a century earlier);
+3. partial dates (PARTIAL_SHAPES: a year, or a year and month): no date, but the year.
+
+What it yields, per (raw, date_format), in table `dob_value`: `dob` (null unless a usable
+full date), `dob_year`, and `problem`: `partial`, `invalid` (a date's shape but impossible
+— Feb 30, month 13 — or in the future, before 1900, a placeholder), `unparseable` (no date
+shape at all), or null for a usable date. Values travel as columns; a configured format and
+its shape are bound parameters, never SQL text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from linkage.store import Step, Store
+
+STAGE = "standardize"
+
+PLACEHOLDER_DOBS = ("1900-01-01", "1901-01-01")
+EARLIEST = "1900-01-01"
+
+# Full dates, by shape: (regex the date text fully matches, strptime format). The text is
+# upper case without a time part; where it holds a letter, its separators are single
+# spaces (15-Mar-1980, MARCH 15, 1980 -> 15 MAR 1980, MARCH 15 1980; SEPT -> SEP).
+DATE_SHAPES = (
+    (r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}", "%Y-%m-%d"),
+    (r"[0-9]{4}/[0-9]{1,2}/[0-9]{1,2}", "%Y/%m/%d"),
+    (r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}", "%m/%d/%Y"),
+    (r"[0-9]{1,2}-[0-9]{1,2}-[0-9]{4}", "%m-%d-%Y"),
+    (r"[0-9]{1,2} [A-Z]{3} [0-9]{4}", "%d %b %Y"),
+    (r"[0-9]{1,2} [A-Z]{4,9} [0-9]{4}", "%d %B %Y"),
+    (r"[A-Z]{3} [0-9]{1,2} [0-9]{4}", "%b %d %Y"),
+    (r"[A-Z]{4,9} [0-9]{1,2} [0-9]{4}", "%B %d %Y"),
+    (r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{2}", "%m/%d/%y"),
+    (r"[0-9]{1,2}-[0-9]{1,2}-[0-9]{2}", "%m-%d-%y"),
+    (r"[0-9]{1,2} [A-Z]{3} [0-9]{2}", "%d %b %y"),
+)
+# Eight digits: YYYYMMDD or MMDDYYYY. In 1900..today at most one is plausible (a YYYY of
+# 19xx or 20xx is no month), and YYYYMMDD wins a tie.
+EIGHT_DIGITS = (r"[0-9]{8}", ("%Y%m%d", "%m%d%Y"))
+PARTIAL_SHAPES = (
+    (r"[0-9]{4}", "%Y"),
+    (r"[0-9]{4}-[0-9]{1,2}", "%Y-%m"),
+    (r"[0-9]{4}/[0-9]{1,2}", "%Y/%m"),
+    (r"[0-9]{1,2}/[0-9]{4}", "%m/%Y"),
+    (r"[0-9]{1,2}-[0-9]{4}", "%m-%Y"),
+    (r"[A-Z]{3} [0-9]{4}", "%b %Y"),
+    (r"[A-Z]{4,9} [0-9]{4}", "%B %Y"),
+)
+# A time part after the date (2001-02-03T00:00:00Z, 02/03/2001 00:00) is dropped.
+DATE_TIME_TAIL = r"[T ][0-9]{1,2}:[0-9]{2}.*$"
+
+# What a configured date_format may hold (linkage.config checks it): these directives, each
+# field once, and these separators.
+FORMAT_DIRECTIVES = {"%Y": "[0-9]{4}", "%y": "[0-9]{2}", "%m": "[0-9]{1,2}", "%d": "[0-9]{1,2}",
+                     "%b": "[A-Z]{3}", "%B": "[A-Z]{3,9}"}
+FORMAT_SEPARATORS = " -/.,"
+
+
+def _alternatives(shapes) -> str:
+    return "|".join(f"(?:{shape})" for shape, _ in shapes)
+
+
+def format_shape(date_format: str) -> str:
+    """The regex of the text a date format reads. Two numeric fields side by side have two
+    digits each, as strptime reads them.
+
+    >>> format_shape("%d/%m/%Y"), format_shape("%d%m%Y")
+    ('[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}', '[0-9]{2}[0-9]{2}[0-9]{4}')
+    """
+    tokens = re.findall(r"%.|.", date_format, flags=re.S)
+    numeric = [token in ("%Y", "%y", "%m", "%d") for token in tokens]
+    parts = []
+    for i, token in enumerate(tokens):
+        if token in FORMAT_DIRECTIVES:
+            adjacent = numeric[i] and ((i > 0 and numeric[i - 1])
+                                       or (i + 1 < len(tokens) and numeric[i + 1]))
+            parts.append("[0-9]{2}" if adjacent and token in ("%m", "%d")
+                         else FORMAT_DIRECTIVES[token])
+        else:
+            parts.append(r"\." if token == "." else token)  # the other separators are literal
+    return "".join(parts)
+
+
+def _date_text(column: str) -> str:
+    """The date part of `column` (a column name from code), upper case."""
+    return f"regexp_replace(upper(trim({column})), '{DATE_TIME_TAIL}', '')"
+
+
+def _shape_reading(shapes, text: str) -> list[str]:
+    return [f"WHEN regexp_full_match({text}, '{shape}') THEN try_strptime({text}, '{fmt}')"
+            for shape, fmt in shapes]
+
+
+def dob_value_sql(raw_dates_sql: str, formats: list[str]) -> tuple[str, dict[str, str]]:
+    """The statement building `dob_value` from `raw_dates_sql` (raw, date_format), and its
+    parameters: each distinct configured format and its shape, bound."""
+    params: dict[str, str] = {}
+    by_format, two_digit_formats = [], []
+    for i, fmt in enumerate(formats):
+        params[f"date_format_{i}"], params[f"date_shape_{i}"] = fmt, format_shape(fmt)
+        by_format.append(f"WHEN date_format = $date_format_{i} "
+                         f"AND regexp_full_match(date_text, $date_shape_{i}) THEN {i}")
+        if "%y" in fmt:
+            two_digit_formats.append(str(i))
+    format_index = ("CASE " + " ".join(by_format) + " END" if by_format else "NULL::INTEGER")
+    read_by_format = [f"WHEN format_index = {i} THEN try_strptime(date_text, $date_format_{i})"
+                      for i in range(len(formats))]
+    eight, (ymd, mdy) = EIGHT_DIGITS
+    plausible = f"BETWEEN DATE '{EARLIEST}' AND current_date"
+    full_date = "\n            ".join([
+        *read_by_format,
+        *_shape_reading(DATE_SHAPES, "text"),
+        f"""WHEN regexp_full_match(text, '{eight}') THEN coalesce(
+                CASE WHEN try_strptime(text, '{ymd}') {plausible} THEN try_strptime(text, '{ymd}') END,
+                CASE WHEN try_strptime(text, '{mdy}') {plausible} THEN try_strptime(text, '{mdy}') END,
+                try_strptime(text, '{ymd}'))""",
+        *_shape_reading(PARTIAL_SHAPES, "text"),
+    ])
+    two_digit_shapes = _alternatives(s for s in DATE_SHAPES if "%y" in s[1])
+    two_digit_by_format = (f"format_index IN ({', '.join(two_digit_formats)})"
+                           if two_digit_formats else "false")
+    placeholders = ", ".join(f"DATE '{day}'" for day in PLACEHOLDER_DOBS)
+    sql = f"""
+CREATE OR REPLACE TEMP TABLE dob_value AS
+WITH raw_dates AS ({raw_dates_sql}), texts AS (
+    SELECT raw, date_format, {_date_text('raw')} AS date_text
+    FROM raw_dates WHERE nullif(trim(raw), '') IS NOT NULL
+), shaped AS (
+    SELECT raw, date_format, date_text,
+        -- SEPT is the one month abbreviation of four letters strptime does not know.
+        CASE WHEN regexp_full_match(date_text, '.*[A-Z].*') THEN trim(replace(
+            regexp_replace(date_text, '[ ,.-]+', ' ', 'g') || ' ', 'SEPT ', 'SEP '))
+            ELSE date_text END AS text,
+        {format_index} AS format_index
+    FROM texts
+), read AS (
+    SELECT raw, date_format,
+        CASE WHEN format_index IS NOT NULL
+                OR regexp_full_match(text, '{_alternatives([*DATE_SHAPES, EIGHT_DIGITS])}')
+                THEN 'date'
+            WHEN regexp_full_match(text, '{_alternatives(PARTIAL_SHAPES)}') THEN 'partial'
+        END AS reading,
+        CASE WHEN format_index IS NOT NULL THEN {two_digit_by_format}
+            ELSE regexp_full_match(text, '{two_digit_shapes}') END AS two_digit_year,
+        CASE
+            {full_date}
+        END::DATE AS parsed
+    FROM shaped
+), pivoted AS (
+    SELECT raw, date_format, reading, CASE WHEN two_digit_year AND parsed > current_date
+        THEN (parsed - INTERVAL 100 YEAR)::DATE ELSE parsed END AS parsed
+    FROM read
+), judged AS (
+    SELECT raw, date_format, reading, parsed,
+        parsed {plausible} AND (reading = 'partial' OR parsed NOT IN ({placeholders})) AS usable
+    FROM pivoted
+)
+SELECT raw, date_format,
+    CASE WHEN reading = 'date' AND usable THEN parsed END AS dob,
+    CASE WHEN usable THEN year(parsed)::INTEGER END AS dob_year,
+    CASE
+        WHEN reading IS NULL THEN 'unparseable'
+        WHEN NOT coalesce(usable, false) THEN 'invalid'
+        WHEN reading = 'partial' THEN 'partial'
+    END AS problem
+FROM judged"""
+    return sql, params
+
+
+def build_date_formats(store: Store, date_formats: Mapping[str, str]) -> None:
+    """Table `source_date_format(source_system, date_format)`: the sources with a format."""
+    if not date_formats:
+        store.run_step(STAGE, Step("source_date_format", """
+CREATE OR REPLACE TEMP TABLE source_date_format (source_system VARCHAR, date_format VARCHAR)"""))
+        return
+    rows = ", ".join(f"($source_{i}, $format_{i})" for i in range(len(date_formats)))
+    params = {}
+    for i, (source, fmt) in enumerate(sorted(date_formats.items())):
+        params[f"source_{i}"], params[f"format_{i}"] = source, fmt
+    store.run_step(STAGE, Step("source_date_format", f"""
+CREATE OR REPLACE TEMP TABLE source_date_format AS
+SELECT * FROM (VALUES {rows}) AS f(source_system, date_format)""", params))
+
+
+def build_dob_values(store: Store, raw_dates_sql: str, formats: list[str]) -> None:
+    """Read every distinct (raw, date_format) that `raw_dates_sql` yields into `dob_value`;
+    `formats` are the distinct configured formats ('' is none)."""
+    sql, params = dob_value_sql(raw_dates_sql, sorted(set(formats) - {""}))
+    store.run_step(STAGE, Step("dob_value", sql, params))
