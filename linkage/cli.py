@@ -172,7 +172,12 @@ def _describe_run(summary: RunSummary) -> str:
     link, cw = summary.link, summary.crosswalk
     lines += [
         f"  person records: {summary.persons} ({link.records} active)",
-        f"  pairs scored: {link.pairs_scored}; kept {link.pairs_kept}; matched {link.pairs_matched}",
+        f"  pairs scored: {link.pairs_scored}; kept {link.pairs_kept}; matched {link.pairs_matched}"
+        f" (prior {link.prior:.3g})",
+        f"  match threshold: {link.match_threshold}"
+        + (" (auto, estimated F1 by threshold: " + ", ".join(
+            f"{t} {f1:.4f}" for t, f1 in link.threshold_estimates.items()) + ")"
+           if link.threshold_estimates else ""),
         f"  clusters: {link.clusters} (by records: "
         + ", ".join(f"{size}: {n}" for size, n in link.cluster_sizes.items() if n) + ")",
         f"  cannot-link evidence: {link.evidence_conflicts} pairs; clusters rebuilt "
@@ -232,17 +237,46 @@ def standardize_command(config: Path, out: Path, store: Path | None, as_json: bo
 @config_option
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="Model file to write (models/NAME.json); the card goes beside it.")
+@click.option("--labels", default=None, metavar="FILE|reviewer",
+              help="Also calibrate the probabilities on labelled pairs: a CSV of record_a, "
+                   "record_b, match (1/0), or 'reviewer' for the store's decisions.")
 @store_option
 @json_option
-def train_command(config: Path, out: Path, store: Path | None, as_json: bool) -> None:
+def train_command(config: Path, out: Path, labels: str | None, store: Path | None,
+                  as_json: bool) -> None:
     """Estimate the model on the configured sources; write it with a model card beside it."""
     with _reporting(as_json) as report:
-        card = _project(config, store).train(out, report=report)
+        card = _project(config, store).train(out, report=report, labels=labels)
     if as_json:
         click.echo(json.dumps(card, default=str))
         return
     click.echo(f"wrote {out} trained on {card['trained_on']['records']} records "
-               f"(data {card['trained_on']['data_fingerprint']})")
+               f"(data {card['trained_on']['data_fingerprint']})"
+               + (_describe_calibration(card["calibration"]) if "calibration" in card else ""))
+
+
+def _describe_calibration(found: dict) -> str:
+    return (f"; calibrated on {found['labels']} labelled pairs ({found['matches']} matches, "
+            f"{len(found['by_source_pair'])} source pairs of their own), Brier score "
+            f"{found['brier_before']:.4f} -> {found['brier_after']:.4f}")
+
+
+@app.command("calibrate")
+@config_option
+@click.option("--labels", required=True, metavar="FILE|reviewer",
+              help="Labelled pairs of the store's records: a CSV of record_a, record_b, match "
+                   "(1/0), or 'reviewer' for the reviewers' decisions in force.")
+@click.option("--out", type=click.Path(path_type=Path), required=True,
+              help="Model file to write: the config's model with its probabilities calibrated.")
+@store_option
+@json_option
+def calibrate_command(config: Path, labels: str, out: Path, store: Path | None,
+                      as_json: bool) -> None:
+    """Calibrate the config's model on labelled pairs (logistic regression on the match
+    weight, per source pair where the labels allow); runs, search and explain then use the
+    calibrated probabilities once the config names the written model."""
+    found = _project(config, store).calibrate(labels, out)
+    click.echo(json.dumps(found) if as_json else f"wrote {out}" + _describe_calibration(found))
 
 
 @app.group("crosswalk")
@@ -394,8 +428,9 @@ def _thresholds(value: str | None) -> tuple[float, ...]:
 
 @app.command()
 @config_option
-@click.option("--truth", type=click.Path(path_type=Path), required=True,
-              help="Truth CSV: source_system, source_record_id, person_id.")
+@click.option("--truth", type=click.Path(path_type=Path), default=None,
+              help="Truth CSV: source_system, source_record_id, person_id. Without it, "
+                   "the accuracy is estimated from the model's match probabilities.")
 @click.option("--thresholds", default=None, metavar="LIST",
               help="Match thresholds to sweep, comma-separated, or 'none' "
                    f"[default: {','.join(map(str, SWEEP_THRESHOLDS))}].")
@@ -404,24 +439,35 @@ def _thresholds(value: str | None) -> tuple[float, ...]:
 def evaluate(config: Path, truth: Path, thresholds: str | None, store: Path | None,
              as_json: bool) -> None:
     """Precision, recall and F1 of the crosswalk against truth, and what they would be at
-    other match thresholds (the stored pair scores re-clustered; the store is unchanged)."""
+    other match thresholds (the stored pair scores re-clustered; the store is unchanged).
+
+    Without --truth, the same figures as the model's match probabilities expect them, under
+    the same cluster constraints ("estimated": true under --json; see the README)."""
     project = _project(config, store)
-    metrics = project.evaluate(truth)
-    sweep = project.threshold_sweep(truth, _thresholds(thresholds))
+    if truth is None:
+        metrics, sweep = project.estimate(_thresholds(thresholds))
+        found = asdict(metrics)
+    else:
+        metrics = project.evaluate(truth)
+        sweep = project.threshold_sweep(truth, _thresholds(thresholds))
+        found = metrics.as_dict()
+    threshold = project.match_threshold()
     if as_json:
-        click.echo(json.dumps({**metrics.as_dict(), "sweep": sweep.to_dict("records")}))
+        click.echo(json.dumps({**found, "estimated": truth is None, "match_threshold": threshold,
+                               "sweep": sweep.to_dict("records")}))
         return
+    kind = "expected by the model (no truth file)" if truth is None else "against truth"
     click.echo(
-        f"records {metrics.records}, true persons {metrics.true_persons}, "
+        f"accuracy {kind}\n"
+        f"records {metrics.records}, true persons {metrics.true_persons:.0f}, "
         f"enterprise IDs {metrics.enterprise_ids}\n"
         f"cluster pairs: precision {metrics.precision:.4f}, recall {metrics.recall:.4f}, "
-        f"F1 {metrics.f1:.4f} (true {metrics.true_pairs}, predicted {metrics.predicted_pairs}, "
-        f"matched {metrics.matched_pairs})\n"
+        f"F1 {metrics.f1:.4f} (true {metrics.true_pairs:.0f}, predicted "
+        f"{metrics.predicted_pairs}, matched {metrics.matched_pairs:.0f})\n"
         f"B-cubed: precision {metrics.bcubed_precision:.4f}, recall {metrics.bcubed_recall:.4f}, "
         f"F1 {metrics.bcubed_f1:.4f}")
     if len(sweep):
-        click.echo(f"\nat other match thresholds (this run used "
-                   f"{project.config.linking.match_threshold}):")
+        click.echo(f"\nat other match thresholds (this run used {threshold}):")
         table = sweep[["match_threshold", "precision", "recall", "f1", "bcubed_f1",
                        "enterprise_ids", "clusters_flagged"]].rename(
             columns={"match_threshold": "threshold", "enterprise_ids": "clusters",

@@ -21,7 +21,7 @@ import pandas as pd
 from linkage.charts import write_owner_only
 from linkage.crosswalk import resolve_enterprise_id
 from linkage.errors import LinkageError
-from linkage.link import active_persons, load_model
+from linkage.link import active_persons, load_model, population_model
 from linkage.link.cluster_quality import ACTIVE_MEMBERSHIP, density_sql
 from linkage.link.model import MODEL_COLUMNS
 from linkage.link.splink_session import splink_linker
@@ -92,7 +92,7 @@ def write_cluster_studio(store: Store, model_path: Path, enterprise_ids: Sequenc
     members = store.run_arrow(STAGE, Step("studio_members", _MEMBERS, {"eids": eids}))
     sizes = Counter(members.column("cluster_id").to_pylist())
     pairs = store.run_arrow(STAGE, Step("studio_pairs", _PAIRS, {"eids": eids}))
-    model = load_model(model_path)
+    model = population_model(store, load_model(model_path))
     # The dashboard's waterfalls need the columns Splink drops by default.
     settings: dict[str, Any] = {**model, "retain_matching_columns": True,
                                 "retain_intermediate_calculation_columns": True}

@@ -9,7 +9,7 @@
 >>> config.sources[0].path == folder / "data" / "hmis"
 True
 >>> config.linking.match_threshold
-0.99
+'auto'
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (BaseModel, ConfigDict, Field, PlainValidator, ValidationError,
+                      field_validator)
 
 from linkage.errors import ConfigError
 
@@ -73,11 +74,21 @@ class SourceConfig(Strict):
         return value
 
 
+def _probability_or_auto(value: object) -> float | str:
+    if value == "auto":
+        return "auto"
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        raise ValueError("expected a probability between 0 and 1 (exclusive), or auto")
+    return float(value)
+
+
 class LinkingConfig(Strict):
     """Thresholds for scoring and clustering; the defaults work on sample_data."""
 
     predict_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.5
-    match_threshold: Annotated[float, Field(gt=0, lt=1)] = 0.99
+    # A probability, or `auto`: each full run clusters at the threshold whose clusters the
+    # model expects to be most accurate (linkage/link/estimate.py) and records it.
+    match_threshold: Annotated[float | Literal["auto"], PlainValidator(_probability_or_auto)] = "auto"
     # Pairs with review_low <= probability < review_high go to reviewers.
     review_low: Annotated[float, Field(gt=0, lt=1)] = 0.5
     review_high: Annotated[float, Field(gt=0, le=1)] = 0.99

@@ -32,6 +32,8 @@ from linkage.charts import Chart
 from linkage.config import LinkingConfig
 from linkage.errors import LinkageError, SourceError
 from linkage.link.cluster_quality import ClusterShape
+from linkage.link.estimate import ACTIVE_CROSSWALK as ACTIVE_CROSSWALK_MEMBERSHIP
+from linkage.link.estimate import Estimate, estimate, weigh_pairs
 from linkage.link.model import MODEL_COLUMNS
 from linkage.link.score import cluster_scored_pairs
 from linkage.link.splink_session import active_persons, splink_linker
@@ -129,6 +131,22 @@ def threshold_sweep(store: Store, truth: Path, linking: LinkingConfig,
         shape = cluster_scored_pairs(store, at, deduplicated_sources)
         results.append((threshold, cluster_metrics(store.con, "truth", CLUSTERS), shape))
     return results
+
+
+def estimated_sweep(store: Store, linking: LinkingConfig, deduplicated_sources: Sequence[str],
+                    thresholds: Sequence[float]
+                    ) -> tuple[Estimate, list[tuple[float, Estimate, ClusterShape]]]:
+    """Without a truth file: the accuracy the model's own probabilities expect of the active
+    crosswalk, and of the stored pair scores clustered at each threshold as a run would
+    (linkage.link.estimate). The store is not changed."""
+    weigh_pairs(store, deduplicated_sources)
+    current = estimate(store, ACTIVE_CROSSWALK_MEMBERSHIP)
+    results = []
+    for threshold in thresholds:
+        at = linking.model_copy(update={"match_threshold": threshold})
+        shape = cluster_scored_pairs(store, at, deduplicated_sources)
+        results.append((threshold, estimate(store), shape))
+    return current, results
 
 
 def load_truth(store: Store, truth: Path) -> None:

@@ -24,7 +24,7 @@ import pandas as pd
 from linkage.charts import Chart, heatmap, write_owner_only
 from linkage.crosswalk import resolve_enterprise_id
 from linkage.errors import LinkageError
-from linkage.link import active_persons, load_model, model_fingerprint
+from linkage.link import active_persons, load_model, model_fingerprint, population_model
 from linkage.link.model import MODEL_COLUMNS
 from linkage.link.splink_session import splink_linker
 from linkage.store import Step, Store
@@ -187,7 +187,7 @@ def explain_pair(store: Store, model_path: Path, record_a: str, record_b: str,
     """Score one pair with the model, as a run would, and break its match weight down."""
     if record_a == record_b:
         raise LinkageError(f"{record_a}: give two different records to explain")
-    model = load_model(model_path)
+    model = population_model(store, load_model(model_path))
     found = {key: (deleted, eid) for key, deleted, eid in store.run_step(STAGE, Step(
         "find_records", """
 SELECT p.record_key, p.is_deleted, cw.enterprise_id

@@ -32,16 +32,19 @@ from linkage.crosswalk import (CrosswalkCounts, assign_enterprise_ids, history,
 from linkage.charts import Chart
 from linkage.cluster_studio import (active_enterprise_ids, least_dense_clusters,
                                     write_cluster_studio)
-from linkage.evaluation import (SWEEP_THRESHOLDS, Metrics, accuracy_chart, evaluate,
+from linkage.evaluation import (SWEEP_THRESHOLDS, Metrics, accuracy_chart, estimated_sweep,
+                                evaluate,
                                 threshold_sweep)
 from linkage.explain import (ClusterExplanation, PairExplanation, explain_cluster,
                              explain_pair)
 from linkage.export import crosswalk_relation, export_crosswalk
-from linkage.link import (LinkCounts, active_persons, card_path, link, link_incremental,
-                          load_model, model_fingerprint, train)
+from linkage.link import (Estimate, LinkCounts, active_persons, card_path, link, link_incremental,
+                          linking_in_force, load_calibration, load_model, model_fingerprint, population_model,
+                          train)
 from linkage.link.cluster_quality import flagged_params, flagged_sql
 from linkage.link.inspect import blocking_chart, blocking_counts, m_u_chart, match_weights_chart
-from linkage.link.train import write_card
+from linkage.link.labels import REVIEWER_LABELS, load_labels
+from linkage.link.train import calibrate_model, write_card
 from linkage.sources import (LandingCount, apply_deletions, check_sources, land_sources,
                              record_warnings)
 from linkage.standardize import standardize, value_warnings, write_standardized
@@ -127,6 +130,7 @@ class Project:
         checked = check_sources(self._delta_sources(deliveries) if incremental
                                 else self.config.sources)
         model = load_model(self.config.model)
+        calibration = load_calibration(self.config.model)
         if incremental and not Path(self.config.store).exists():
             raise LinkageError(f"{self.config.store}: an incremental delivery needs an existing "
                                "store; run the full sources first")
@@ -144,8 +148,15 @@ class Project:
                 record_warnings(store, landed, value_warnings(
                     store, [count.delivery_id for count in landed if not count.unchanged]))
             with clock.stage("link"):
-                link_counts = (link_incremental if incremental else link)(
-                    store, model, self.config.linking, run_id, self.config.deduplicated_sources)
+                if incremental:
+                    # A delivery is scored and clustered as the last full run was.
+                    link_counts = link_incremental(
+                        store, population_model(store, model),
+                        linking_in_force(store, self.config.linking), run_id,
+                        self.config.deduplicated_sources, calibration)
+                else:
+                    link_counts = link(store, model, self.config.linking, run_id,
+                                       self.config.deduplicated_sources, calibration)
             with clock.stage("crosswalk"):
                 crosswalk_counts = assign_enterprise_ids(store, run_id)
             summary = RunSummary(run_id, landed, persons, link_counts, crosswalk_counts,
@@ -193,29 +204,55 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             raise SourceError(f"{folder}: holds none of the configured sources' files")
         return deliveries, deleted if deleted.exists() else None
 
-    def train(self, out: Path, report: Report | None = None) -> dict[str, Any]:
-        """Train a model on the configured sources (landed in a scratch store) and write it."""
+    def train(self, out: Path, report: Report | None = None,
+              labels: str | Path | None = None) -> dict[str, Any]:
+        """Train a model on the configured sources (landed in a scratch store) and write it;
+        with `labels` (a labels CSV, or "reviewer" for the store's decisions), calibrate its
+        probabilities on them too."""
         stages = ["land", "standardize", "train"]
+        if labels is not None:
+            stages.append("calibrate")
         if self.config.training.holdout_people:
             stages.append("held-back evaluation")
         clock = StageClock(report, stages)
         deliveries = check_sources(self.config.sources)
+        if labels is not None and str(labels) == REVIEWER_LABELS:
+            with self.store(read_only=True) as store:
+                load_labels(store, labels)
+                decided = store.run_arrow("train", Step("decided", "SELECT * FROM label_pair"))
         with open_store(":memory:", create=True) as scratch:
             with clock.stage("land"):
                 landed = land_sources(scratch, deliveries, run_id=0)
             with clock.stage("standardize"):
                 standardize(scratch, date_formats=self._date_formats)
             persons = active_persons(scratch, "train")
-        with clock.stage("train"):
-            card = train(persons, self.config.training, out, trained_on={
-                "config": self.config.config_path.name,
-                "sources": {count.source_system: count.rows_landed for count in landed},
-            })
+            with clock.stage("train"):
+                card = train(persons, self.config.training, out, trained_on={
+                    "config": self.config.config_path.name,
+                    "sources": {count.source_system: count.rows_landed for count in landed},
+                })
+            if labels is not None:
+                with clock.stage("calibrate"):
+                    if str(labels) == REVIEWER_LABELS:
+                        scratch.con.register("decided", decided)
+                        scratch.run_step("train", Step("label_pair", "CREATE TEMP TABLE "
+                                                       "label_pair AS SELECT * FROM decided"))
+                    else:
+                        load_labels(scratch, labels)
+                    card["calibration"] = calibrate_model(scratch, out, out)
+                    card["model_fingerprint"] = model_fingerprint(out)
         if self.config.training.holdout_people:
             with clock.stage("held-back evaluation"):
                 card["held_back_accuracy"] = self._held_back_accuracy(out)
             write_card(out, card)
         return card
+
+    def calibrate(self, labels: str | Path, out: str | Path) -> dict[str, Any]:
+        """Calibrate the config's model on labelled pairs of the store's records (a labels
+        CSV, or "reviewer" for the decisions in force) and write it, calibrated, to `out`."""
+        with self.store(read_only=True) as store:
+            load_labels(store, labels)
+            return calibrate_model(store, self.config.model, Path(out))
 
     def _held_back_accuracy(self, model: Path) -> dict[str, Any]:
         """Link a fresh synthetic population with `model` and measure it against truth."""
@@ -231,10 +268,10 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
                 "linking": self.config.linking.model_dump(),
             }), encoding="utf-8")
             holdout = Project.open(config)
-            holdout.run()
+            summary = holdout.run()
             metrics = holdout.evaluate(root / "data" / "truth.csv")
         return {"people": people, "seed": seed, "match_threshold":
-                self.config.linking.match_threshold, **metrics.as_dict()}
+                summary.link.match_threshold, **metrics.as_dict()}
 
     def rejects(self, delivery_id: int | None = None, *,
                 show_values: bool = False) -> list[dict[str, Any]]:
@@ -294,7 +331,7 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         """Write the pairs to review (the review band, then the pairs inside flagged
         clusters) to a .csv to fill in and import, or an .html to read."""
         with self.store(read_only=True) as store:
-            return export_review(store, Path(out), self.config.linking)
+            return export_review(store, Path(out), linking_in_force(store, self.config.linking))
 
     def flagged_clusters(self) -> pd.DataFrame:
         """Active EIDs still too large or too loosely held together after the last run
@@ -302,7 +339,8 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         the match threshold) and reason (oversized or low_density)."""
         with self.store(read_only=True) as store:
             return store.con.sql(flagged_sql() + " ORDER BY records DESC, density, enterprise_id",
-                                 params=flagged_params(self.config.linking)).df()
+                                 params=flagged_params(
+                                     linking_in_force(store, self.config.linking))).df()
 
     def import_review(self, path: Path, reviewer: str) -> int:
         with self._run_store() as store:
@@ -317,12 +355,31 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         with self.store(read_only=True) as store:
             return evaluate(store, Path(truth))
 
+    def estimate(self, thresholds: Sequence[float] = SWEEP_THRESHOLDS
+                 ) -> tuple[Estimate, pd.DataFrame]:
+        """Without a truth file: the accuracy the model expects of the crosswalk, and of the
+        stored pair scores clustered at each threshold (one row per threshold)."""
+        with self.store(read_only=True) as store:
+            current, results = estimated_sweep(
+                store, linking_in_force(store, self.config.linking),
+                self.config.deduplicated_sources, thresholds)
+        return current, pd.DataFrame([{"match_threshold": threshold, **asdict(found),
+                                       "clusters_split": shape.split,
+                                       "clusters_flagged": shape.flagged}
+                                      for threshold, found, shape in results])
+
+    def match_threshold(self) -> float:
+        """The match threshold in force: the configured one, or the one `auto` last chose."""
+        with self.store(read_only=True) as store:
+            return linking_in_force(store, self.config.linking).match_threshold
+
     def threshold_sweep(self, truth: str | Path,
                         thresholds: Sequence[float] = SWEEP_THRESHOLDS) -> pd.DataFrame:
         """Accuracy and cluster counts if the stored pair scores were clustered at each
         match threshold, one row per threshold; the store is not changed."""
         with self.store(read_only=True) as store:
-            results = threshold_sweep(store, Path(truth), self.config.linking,
+            results = threshold_sweep(store, Path(truth),
+                                      linking_in_force(store, self.config.linking),
                                       self.config.deduplicated_sources, thresholds)
         return pd.DataFrame([{"match_threshold": threshold, **metrics.as_dict(),
                               "clusters_split": shape.split,
@@ -335,14 +392,15 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         scored with the config's model; with `html`, Splink's waterfall chart, offline."""
         with self.store(read_only=True) as store:
             return explain_pair(store, self.config.model, record_a, record_b,
-                                self.config.linking.match_threshold,
+                                linking_in_force(store, self.config.linking).match_threshold,
                                 html=Path(html) if html else None, show_values=show_values)
 
     def explain_cluster(self, enterprise_id: str, *,
                         show_values: bool = False) -> ClusterExplanation:
         """An EID's records and the pairs at or above the match threshold that join them."""
         with self.store(read_only=True) as store:
-            return explain_cluster(store, enterprise_id, self.config.linking.match_threshold,
+            return explain_cluster(store, enterprise_id,
+                                   linking_in_force(store, self.config.linking).match_threshold,
                                    show_values=show_values)
 
     def accuracy_chart(self, truth: str | Path | None = None,
@@ -380,7 +438,8 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         """Active EIDs of two or more records, least densely held together first (matched
         pairs at the match threshold / possible pairs), then largest."""
         with self.store(read_only=True) as store:
-            return least_dense_clusters(store, self.config.linking.match_threshold, limit)
+            return least_dense_clusters(
+                store, linking_in_force(store, self.config.linking).match_threshold, limit)
 
     def cluster_studio(self, out: str | Path, enterprise_ids: Sequence[str] | None = None, *,
                        limit: int = 10) -> Path:

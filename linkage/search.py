@@ -45,7 +45,7 @@ from splink import DuckDBAPI, SettingsCreator
 from splink.internals.realtime import compare_records
 
 from linkage.errors import LinkageError
-from linkage.link import load_model, model_fingerprint
+from linkage.link import load_model, model_fingerprint, population_model
 from linkage.link.model import MODEL_COLUMNS
 from linkage.link.splink_session import tf_columns
 from linkage.standardize import install, standardize
@@ -255,6 +255,7 @@ FROM person WHERE NOT is_deleted AND {quote_identifier(column)} IS NOT NULL GROU
         model = load_model(Path(model_path))
         store = open_store(store_path, read_only=True)
         try:
+            model = population_model(store, model)
             return cls(store, model, Path(model_path), preload=preload)
         except BaseException:
             store.close()

@@ -37,27 +37,35 @@ QUALIFY row_number() OVER (PARTITION BY least(record_key_a, record_key_b),
 # Pairs inside one cluster whose records say they are different people. Every pair of a
 # multi-record cluster is checked, not only scored pairs: a chain joins records that were
 # never compared.
+def conflict_sql(left: str = "l", right: str = "r") -> str:
+    """Why records `left` and `right` (aliases of person rows, from code) cannot be one
+    person, or NULL. Reads dob, ssn, name_suffix, source_system and the bound list
+    `$deduplicated`; the estimate of a clustering's accuracy uses the same rule."""
+    l, r = left, right
+    return f"""CASE
+            WHEN {l}.ssn IS NOT NULL AND {r}.ssn IS NOT NULL
+                AND damerau_levenshtein({l}.ssn, {r}.ssn) > 1 THEN 'different_ssn'
+            WHEN {l}.dob IS NOT NULL AND {r}.dob IS NOT NULL
+                AND abs(year({l}.dob) - year({r}.dob)) >= 2
+                AND damerau_levenshtein(strftime({l}.dob, '%Y%m%d'),
+                                        strftime({r}.dob, '%Y%m%d')) > 1 THEN 'dob_far_apart'
+            WHEN {l}.name_suffix IS NOT NULL AND {r}.name_suffix IS NOT NULL
+                AND {l}.name_suffix <> {r}.name_suffix THEN 'suffix_conflict'
+            WHEN {l}.source_system = {r}.source_system
+                AND list_contains($deduplicated, {l}.source_system)
+                THEN 'same_deduplicated_source'
+        END"""
+
+
 _EVIDENCE = """
 CREATE OR REPLACE TEMP TABLE evidence_conflict AS
 WITH member AS (
-    SELECT m.cluster_id, p.record_key, p.source_system, p.dob, p.ssn, p.name_suffix,
-        strftime(p.dob, '%Y%m%d') AS dob_digits
+    SELECT m.cluster_id, p.record_key, p.source_system, p.dob, p.ssn, p.name_suffix
     FROM cluster_membership AS m JOIN person AS p USING (record_key)
     WHERE m.cluster_id IN (SELECT cluster_id FROM cluster_membership
                            GROUP BY cluster_id HAVING count(*) > 1)
 ), judged AS (
-    SELECT l.record_key AS key_l, r.record_key AS key_r,
-        CASE
-            WHEN l.ssn IS NOT NULL AND r.ssn IS NOT NULL
-                AND damerau_levenshtein(l.ssn, r.ssn) > 1 THEN 'different_ssn'
-            WHEN l.dob IS NOT NULL AND r.dob IS NOT NULL
-                AND abs(year(l.dob) - year(r.dob)) >= 2
-                AND damerau_levenshtein(l.dob_digits, r.dob_digits) > 1 THEN 'dob_far_apart'
-            WHEN l.name_suffix IS NOT NULL AND r.name_suffix IS NOT NULL
-                AND l.name_suffix <> r.name_suffix THEN 'suffix_conflict'
-            WHEN l.source_system = r.source_system
-                AND list_contains($deduplicated, l.source_system) THEN 'same_deduplicated_source'
-        END AS reason
+    SELECT l.record_key AS key_l, r.record_key AS key_r, {conflict} AS reason
     FROM member AS l JOIN member AS r
         ON l.cluster_id = r.cluster_id AND l.record_key < r.record_key
 )
@@ -65,7 +73,7 @@ SELECT key_l, key_r, reason FROM judged
 WHERE reason IS NOT NULL
     -- A reviewer who saw both records and said "same person" has the last word.
     AND (key_l, key_r) NOT IN (SELECT key_l, key_r FROM decision_in_force
-                               WHERE decision = 'must_link')"""
+                               WHERE decision = 'must_link')""".replace("{conflict}", conflict_sql())
 
 _BROKEN = """
 CREATE OR REPLACE TEMP TABLE broken_cluster AS

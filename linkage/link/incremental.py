@@ -11,12 +11,15 @@ term-frequency drift on pairs that were not rescored.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from linkage import progress
 from linkage.config import LinkingConfig
 from linkage.link.constraints import Components, add_to_membership
-from linkage.link.score import LinkCounts, finish_clusters
+from linkage.link.calibration import Calibration
+from linkage.link.prior import PRIOR_FLOOR, PRIOR_KEY
+from linkage.link.score import LinkCounts, finish_clusters, keep_pairs
 from linkage.link.splink_session import persons_sql, tf_columns
 from linkage.store import Step, Store
 
@@ -24,7 +27,8 @@ STAGE = "link"
 
 
 def link_incremental(store: Store, model: dict, linking: LinkingConfig, run_id: int,
-                     deduplicated_sources: Sequence[str] = ()) -> LinkCounts:
+                     deduplicated_sources: Sequence[str] = (),
+                     calibration: Calibration | None = None) -> LinkCounts:
     """Score the changed records, update `pair_score`, and leave `cluster_membership`."""
     records = store.scalar(STAGE, "count_active",
                            "SELECT count(*) FROM person WHERE NOT is_deleted")
@@ -36,6 +40,10 @@ SELECT count(*) FROM person WHERE NOT is_deleted
 DELETE FROM pair_score WHERE record_key_l IN (SELECT record_key FROM changed_record)
     OR record_key_r IN (SELECT record_key FROM changed_record)"""))
     kept = 0
+    # A calibration may raise a probability: scoring down to the floor keeps the pairs it
+    # might raise past the predict threshold.
+    floor = min(PRIOR_FLOOR, linking.predict_threshold) if calibration else \
+        linking.predict_threshold
     if changed:
         splink = store.splink_engine()
         with splink.linker(model, persons_sql()) as linker:
@@ -45,7 +53,7 @@ DELETE FROM pair_score WHERE record_key_l IN (SELECT record_key FROM changed_rec
                 "AND record_key IN (SELECT record_key FROM changed_record)"), "changed_records")
             with progress.step("score_changed_within"):
                 results = [linker.inference.predict_within(
-                    changed_frame, threshold_match_probability=linking.predict_threshold,
+                    changed_frame, threshold_match_probability=floor,
                     warning_mode="never")]
             if others:
                 others_frame = splink.register(persons_sql(
@@ -54,21 +62,21 @@ DELETE FROM pair_score WHERE record_key_l IN (SELECT record_key FROM changed_rec
                 with progress.step("score_changed_against_others"):
                     results.append(linker.inference.predict_between(
                         changed_frame, others_frame,
-                        threshold_match_probability=linking.predict_threshold,
+                        threshold_match_probability=floor,
                         warning_mode="never"))
-            kept = splink.keep("new_pairs", results,
-                               "least(record_key_l, record_key_r) AS record_key_l, "
-                               "greatest(record_key_l, record_key_r) AS record_key_r, "
-                               "match_weight, match_probability")
+            splink.keep("new_pairs", results,
+                        "least(record_key_l, record_key_r) AS record_key_l, "
+                        "greatest(record_key_l, record_key_r) AS record_key_r, match_weight")
+        before = store.scalar(STAGE, "count_pairs", "SELECT count(*) FROM pair_score")
         try:
-            store.run_step(STAGE, Step("insert_new_pairs", """
-INSERT INTO pair_score SELECT $run_id, record_key_l, record_key_r, match_weight,
-    match_probability FROM new_pairs""", {"run_id": run_id}))
+            keep_pairs(store, "new_pairs", run_id, linking, calibration=calibration)
         finally:
             splink.release("new_pairs")
+        kept = store.scalar(STAGE, "count_pairs", "SELECT count(*) FROM pair_score") - before
     compared = kept  # (Splink does not report blocked-but-below-threshold pairs)
     _rebuild_touched_clusters(store, linking.match_threshold)
-    return finish_clusters(store, linking, deduplicated_sources, records, compared, kept)
+    counts = finish_clusters(store, linking, deduplicated_sources, records, compared, kept)
+    return dataclasses.replace(counts, prior=float(model[PRIOR_KEY]))
 
 
 def _rebuild_touched_clusters(store: Store, threshold: float) -> None:

@@ -14,7 +14,7 @@ UNIQUE_ID = "record_key"
 
 # The person columns the model reads; scoring selects only these.
 MODEL_COLUMNS = (
-    "record_key", "first_name", "last_name", "name_suffix", "surname_parts", "first_name_canonical",
+    "record_key", "first_name", "middle_name", "last_name", "name_suffix", "surname_parts", "first_name_canonical",
     "first_name_phonetic", "last_name_phonetic", "dob", "ssn", "ssn_last4", "sex",
     "cin", "street", "zip5", "phone", "email",
 )
@@ -95,6 +95,23 @@ def _ssn() -> cl.CustomComparison:
     )
 
 
+def _middle_name() -> cl.CustomComparison:
+    # One system keeps the middle name, another its initial, a third nothing: the initial
+    # agreeing is weaker evidence than the name, a middle name on one side only is none.
+    return cl.CustomComparison(
+        output_column_name="middle_name",
+        comparison_levels=[
+            cll.NullLevel("middle_name"),
+            cll.ExactMatchLevel("middle_name"),
+            cll.CustomLevel("(length(middle_name_l) = 1 OR length(middle_name_r) = 1) AND "
+                            "left(middle_name_l, 1) = left(middle_name_r, 1)",
+                            "initial agrees"),
+            cll.JaroWinklerLevel("middle_name", 0.9),
+            cll.ElseLevel(),
+        ],
+    )
+
+
 def _name_suffix() -> cl.CustomComparison:
     # JR against SR is a father and son; a suffix on one side only says nothing.
     return cl.CustomComparison(
@@ -130,6 +147,7 @@ def _contact() -> cl.CustomComparison:
 def comparisons() -> list:
     return [
         _first_name(),
+        _middle_name(),
         _last_name(),
         _dob(),
         _ssn(),
@@ -139,6 +157,22 @@ def comparisons() -> list:
         _contact(),
         cl.ExactMatch("email"),
     ]
+
+
+# Where EM on synthetic records cannot learn a parameter, a trained model is held to what
+# is known of real records (train.bound_parameters applies these after EM, and the model
+# card lists what they changed). The m of a comparison's "else" level is how often one
+# person's two records disagree on it:
+ELSE_M_FLOOR = {
+    "first_name": 0.01,   # a given name in use that no nickname list knows, a typo past JW
+    "middle_name": 0.05,  # a middle name recorded as a first name, or made up at intake
+    "last_name": 0.08,    # surnames changed at marriage or divorce between records years apart
+    "contact": 0.30,      # about one American in nine moves each year; phones change too
+    "email": 0.50,        # people hold several e-mail addresses and change them
+}
+# ...and no higher than this where disagreement is a hard identifier conflict: a birth date
+# that no typo or swap explains (EM on households reads siblings as matches and raises it).
+ELSE_M_CAP = {"dob": 0.01}
 
 
 # Blocking for prediction, chosen with Splink's blocking analysis (see

@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+import pyarrow as pa
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
 from linkage import progress
 from linkage.config import LinkingConfig
 from linkage.link.cluster_quality import ClusterShape, shape_clusters
-from linkage.link.constraints import Components, add_to_membership, enforce_constraints
+from linkage.link.constraints import enforce_constraints
+from linkage.link.estimate import auto_thresholds, best_threshold, estimate, weigh_pairs
+from linkage.link.calibration import Calibration
+from linkage.link.prior import (PRIOR_FLOOR, PRIOR_KEY, estimate_prior, last_run_link,
+                                weight_shift)
 from linkage.link.splink_session import persons_sql
 from linkage.store import Step, Store
 
 STAGE = "link"
+# What an `auto` threshold stands for before any run has chosen one.
+AUTO_DEFAULT = 0.99
+# `auto` estimates each candidate threshold on whole clusters of at most this many records
+# (all records of a smaller population), drawn with this seed: the estimate is a ratio of
+# sums over clusters, and a sample of 50,000 records pins it to about ±0.002.
+AUTO_SAMPLE_RECORDS = 50_000
+SAMPLE_SEED = 20261202
 log = logging.getLogger(__name__)
 
 
@@ -31,21 +48,48 @@ class LinkCounts:
     clusters_split: int = 0  # oversized or sparse clusters re-formed at a stricter threshold
     clusters_flagged: int = 0  # clusters still oversized or sparse, left for review
     cluster_sizes: dict[str, int] = field(default_factory=dict)  # size bucket -> clusters
+    match_threshold: float = 0.0  # the threshold clusters were formed at (auto: the chosen)
+    prior: float = 0.0  # the population's prior the pairs were scored with (prior.py)
+    threshold_estimates: dict[str, float] = field(default_factory=dict)  # auto: est. F1
+
+
+def keep_pairs(store: Store, scored: str, run_id: int, linking: LinkingConfig,
+               shift: float = 0.0, calibration: Calibration | None = None) -> None:
+    """Append the pairs of table `scored` (a name from code: record_key_l, record_key_r,
+    match_weight) to `pair_score` at or above the predict threshold: each weight moved by
+    `shift` to the population's prior, its probability calibrated when the model carries a
+    calibration."""
+    weight = "match_weight + $shift"
+    probability, params = (calibration.probability_sql(weight, "record_key_l", "record_key_r")
+                           if calibration else (f"1 / (1 + pow(2, -({weight})))", {}))
+    store.run_step(STAGE, Step("insert_pairs", f"""
+INSERT INTO pair_score
+SELECT $run_id, record_key_l, record_key_r, weight, probability FROM (
+    SELECT record_key_l, record_key_r, {weight} AS weight, {probability} AS probability
+    FROM {scored})
+WHERE probability >= $predict_threshold""", {
+        **params, "run_id": run_id, "shift": shift,
+        "predict_threshold": linking.predict_threshold}))
 
 
 def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
-         deduplicated_sources: Sequence[str] = ()) -> LinkCounts:
-    """Score active persons, keep pairs in `pair_score`, and leave `cluster_membership`
-    (record_key, cluster_id) for the crosswalk stage."""
+         deduplicated_sources: Sequence[str] = (),
+         calibration: Calibration | None = None) -> LinkCounts:
+    """Score active persons under the population's own prior (`prior.py`), keep pairs in
+    `pair_score`, cluster them at the match threshold (with `auto`, the one whose
+    clusters the model expects to be most accurate, `estimate.py`) and leave
+    `cluster_membership` (record_key, cluster_id) for the crosswalk stage."""
     records = store.scalar(STAGE, "count_active",
                            "SELECT count(*) FROM person WHERE NOT is_deleted")
+    model_prior = float(model[PRIOR_KEY])
     if records == 0:
         store.run_steps(STAGE, [
             Step("clear_pairs", "DELETE FROM pair_score"),
             Step("no_clusters", "CREATE OR REPLACE TEMP TABLE cluster_membership "
                                 "(record_key VARCHAR, cluster_id VARCHAR)"),
         ])
-        return LinkCounts(0, 0, 0, 0, 0)
+        return LinkCounts(0, 0, 0, 0, 0, prior=model_prior,
+                          match_threshold=_fixed_threshold(linking))
 
     splink = store.splink_engine()
     with splink.linker(model, persons_sql()) as linker:
@@ -55,33 +99,135 @@ def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
             pairs_compared = splink.count(blocked)
         with progress.step("score_pairs"):
             predictions = linker.inference.predict(
-                threshold_match_probability=linking.predict_threshold, warning_mode="never")
-        with progress.step("connected_components"):
-            clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
-                predictions, threshold_match_probability=linking.match_threshold)
-            pairs_kept = splink.keep("scored_pairs", [predictions],
-                                     "record_key_l, record_key_r, match_weight, match_probability")
-            splink.keep("scored_clusters", [clusters], "record_key, cluster_id")
+                threshold_match_probability=min(PRIOR_FLOOR, linking.predict_threshold),
+                warning_mode="never")
+            splink.keep("scored_pairs", [predictions], "record_key_l, record_key_r, match_weight")
 
     try:
-        store.run_steps(STAGE, [
-            Step("clear_pairs", "DELETE FROM pair_score"),
-            Step("insert_pairs", """
-INSERT INTO pair_score
-SELECT $run_id, record_key_l, record_key_r, match_weight, match_probability
-FROM scored_pairs""", {"run_id": run_id}),
-            # Clusters are named by their smallest record key, whatever Splink calls them,
-            # so a full run and an incremental one name the same cluster the same way.
-            Step("cluster_membership", """
-CREATE OR REPLACE TEMP TABLE cluster_membership AS
-SELECT record_key, min(record_key) OVER (PARTITION BY cluster_id) AS cluster_id
-FROM scored_clusters"""),
-        ])
+        with progress.step("estimate_prior"):
+            prior = estimate_prior(store, "scored_pairs", records, model_prior)
+        store.run_step(STAGE, Step("clear_pairs", "DELETE FROM pair_score"))
+        keep_pairs(store, "scored_pairs", run_id, linking, weight_shift(prior, model_prior),
+                   calibration)
     finally:
         splink.release("scored_pairs")
-        splink.release("scored_clusters")
-    return finish_clusters(store, linking, deduplicated_sources, records, pairs_compared,
-                           pairs_kept)
+    pairs_kept = store.scalar(STAGE, "count_kept", "SELECT count(*) FROM pair_score")
+    with progress.step("cluster"):
+        linking, estimates = _choose_threshold(store, linking, deduplicated_sources)
+    counts = finish_clusters(store, linking, deduplicated_sources, records, pairs_compared,
+                             pairs_kept)
+    return dataclasses.replace(counts, prior=prior, threshold_estimates=estimates)
+
+
+def linking_in_force(store: Store, linking: LinkingConfig) -> LinkingConfig:
+    """`linking` with the match threshold the store's clusters were formed at: the
+    configured one, or with `auto` the one the latest run chose."""
+    if linking.match_threshold != "auto":
+        return linking
+    chosen = last_run_link(store).get("match_threshold")
+    valid = isinstance(chosen, (int, float)) and 0 < chosen < 1
+    return linking.model_copy(update={"match_threshold": chosen if valid else AUTO_DEFAULT})
+
+
+def _fixed_threshold(linking: LinkingConfig) -> float:
+    threshold = linking.match_threshold
+    return AUTO_DEFAULT if threshold == "auto" else threshold
+
+
+def _choose_threshold(store: Store, linking: LinkingConfig, deduplicated_sources: Sequence[str]
+                      ) -> tuple[LinkingConfig, dict[str, float]]:
+    """`linking` with a numeric match threshold, and `cluster_membership` as connected
+    components at it. With `auto`, each candidate threshold is clustered under the run's
+    constraints and estimated; the best estimated F1 wins."""
+    graph = PairGraph.load(store)
+    if linking.match_threshold != "auto":
+        graph.cluster(store, linking.match_threshold)
+        return linking, {}
+    weigh_pairs(store, deduplicated_sources)
+    candidates = auto_thresholds(linking)
+    sample = graph.sample(AUTO_SAMPLE_RECORDS, candidates[0])
+    estimates = []
+    for threshold in candidates:
+        at = linking.model_copy(update={"match_threshold": threshold})
+        sample.cluster(store, threshold)
+        enforce_constraints(store, threshold, deduplicated_sources)
+        shape_clusters(store, at)
+        estimates.append((threshold, estimate(store)))
+        log.info("match threshold %s: estimated F1 %.4f", threshold, estimates[-1][1].f1)
+    chosen = linking.model_copy(update={"match_threshold": best_threshold(estimates)})
+    graph.cluster(store, chosen.match_threshold)
+    return chosen, {str(threshold): round(found.f1, 6) for threshold, found in estimates}
+
+
+@dataclass(frozen=True)
+class PairGraph:
+    """The active records and their stored pairs as a graph, read once and clustered at
+    any threshold without going back to the store (scipy's connected components)."""
+
+    records: pa.Array  # record keys, sorted: a record's index is its position
+    left: np.ndarray
+    right: np.ndarray
+    probability: np.ndarray
+
+    @classmethod
+    def load(cls, store: Store) -> PairGraph:
+        records = store.run_arrow(STAGE, Step("active_records", """
+SELECT record_key FROM person WHERE NOT is_deleted ORDER BY record_key""")).column(0)
+        store.con.register("graph_record", pa.table({
+            "record_key": records, "node": pa.array(np.arange(len(records), dtype=np.int64))}))
+        try:
+            edges = store.run_arrow(STAGE, Step("graph_edges", """
+SELECT l.node AS left_node, r.node AS right_node, s.match_probability
+FROM pair_score AS s
+JOIN graph_record AS l ON l.record_key = s.record_key_l
+JOIN graph_record AS r ON r.record_key = s.record_key_r"""))
+        finally:
+            store.con.unregister("graph_record")
+        return cls(records.combine_chunks() if isinstance(records, pa.ChunkedArray) else records,
+                   edges.column("left_node").to_numpy(), edges.column("right_node").to_numpy(),
+                   edges.column("match_probability").to_numpy())
+
+    def components(self, threshold: float) -> np.ndarray:
+        """Each record's component at `threshold` (labels 0, 1, …)."""
+        nodes = len(self.records)
+        keep = self.probability >= threshold
+        graph = coo_matrix((np.ones(int(keep.sum()), dtype=np.int8),
+                            (self.left[keep], self.right[keep])), shape=(nodes, nodes))
+        return connected_components(graph, directed=False)[1]
+
+    def sample(self, max_records: int, threshold: float) -> PairGraph:
+        """Whole components at `threshold`, drawn in a seeded order until `max_records`
+        records are taken (all of them when there are no more). A clustering at any
+        higher threshold splits only within these components, so the sample's clusters
+        are exactly the population's clusters of its records."""
+        if len(self.records) <= max_records:
+            return self
+        labels = self.components(threshold)
+        sizes = np.bincount(labels)
+        order = np.random.default_rng(SAMPLE_SEED).permutation(len(sizes))
+        taken = order[np.cumsum(sizes[order]) <= max_records]
+        chosen = np.isin(labels, taken)
+        node = np.full(len(self.records), -1, dtype=np.int64)
+        node[chosen] = np.arange(int(chosen.sum()))
+        edges = chosen[self.left] & chosen[self.right]
+        return PairGraph(self.records.filter(pa.array(chosen)), node[self.left[edges]],
+                         node[self.right[edges]], self.probability[edges])
+
+    def cluster(self, store: Store, threshold: float) -> None:
+        """`cluster_membership`: connected components at `threshold`, each cluster named by
+        its smallest record key (records are sorted, so its first member)."""
+        nodes = len(self.records)
+        labels = self.components(threshold)
+        first = np.full(labels.max() + 1 if nodes else 0, nodes, dtype=np.int64)
+        np.minimum.at(first, labels, np.arange(nodes, dtype=np.int64))
+        store.con.register("formed_cluster", pa.table({
+            "record_key": self.records, "cluster_id": self.records.take(first[labels])}))
+        try:
+            store.run_step(STAGE, Step("cluster_membership", """
+CREATE OR REPLACE TEMP TABLE cluster_membership AS
+SELECT record_key, cluster_id FROM formed_cluster"""))
+        finally:
+            store.con.unregister("formed_cluster")
 
 
 def cluster_scored_pairs(store: Store, linking: LinkingConfig,
@@ -89,16 +235,7 @@ def cluster_scored_pairs(store: Store, linking: LinkingConfig,
     """Cluster the active records again from the stored pair scores at
     `linking.match_threshold`, under the same constraints as a run, into
     `cluster_membership`. Changes only temporary tables, so it works read-only."""
-    records = store.con.sql("SELECT record_key FROM person WHERE NOT is_deleted "
-                            "ORDER BY record_key").fetchall()
-    components = Components([row[0] for row in records])
-    for left, right in store.run_step(STAGE, Step("matched_pairs", """
-SELECT record_key_l, record_key_r FROM pair_score WHERE match_probability >= $t
-ORDER BY match_probability DESC""", {"t": linking.match_threshold})):
-        components.join(left, right)
-    store.run_step(STAGE, Step("recluster", "CREATE OR REPLACE TEMP TABLE cluster_membership "
-                                            "(record_key VARCHAR, cluster_id VARCHAR)"))
-    add_to_membership(store, components)
+    PairGraph.load(store).cluster(store, linking.match_threshold)
     enforce_constraints(store, linking.match_threshold, deduplicated_sources)
     return shape_clusters(store, linking)
 
@@ -116,4 +253,4 @@ def finish_clusters(store: Store, linking: LinkingConfig, deduplicated_sources: 
     return LinkCounts(records, compared, kept, matched, clusters,
                       constraints.decisions_in_force, constraints.evidence_conflicts,
                       constraints.clusters_rebuilt, constraints.decision_conflicts,
-                      shape.split, shape.flagged, shape.sizes)
+                      shape.split, shape.flagged, shape.sizes, linking.match_threshold)

@@ -14,10 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 from splink import DuckDBAPI, Linker, SettingsCreator
 
 from linkage.errors import ModelError
+from linkage.link.calibration import CALIBRATION_KEY, Calibration
+from linkage.link.calibration import from_model as calibration_from_model
 from linkage.link.model import MODEL_COLUMNS
 from linkage.store import connect, Step, Store
 
@@ -36,7 +39,22 @@ def active_persons(store: Store, stage: str) -> pa.Table:
 
 
 def load_model(path: Path) -> dict[str, Any]:
-    """Read a Splink model file, with a clear error when it is missing or not a model."""
+    """Read a Splink model file, with a clear error when it is missing or not a model. The
+    settings Splink reads, without linkage's calibration (`load_calibration`)."""
+    model = _read_model(path)
+    model.pop(CALIBRATION_KEY, None)
+    return model
+
+
+def load_calibration(path: Path) -> Calibration | None:
+    """The calibration of match probabilities a model file carries, if any."""
+    try:
+        return calibration_from_model(_read_model(path))
+    except ModelError as error:
+        raise ModelError(f"{path}: {error}") from None
+
+
+def _read_model(path: Path) -> dict[str, Any]:
     try:
         model = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -109,5 +127,9 @@ class DuckDBSplink:
         return table.num_rows
 
     def release(self, name: str) -> None:
-        self.store.con.unregister(name)
+        try:
+            self.store.con.unregister(name)
+        except duckdb.TransactionException:
+            pass  # a failed step aborted the run's transaction: its error is the one to see
+
         self._kept.pop(name, None)

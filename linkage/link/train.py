@@ -16,8 +16,13 @@ import splink
 
 from linkage import progress
 from linkage.config import TrainingConfig
-from linkage.link.model import DETERMINISTIC_RULES, TRAINING_BLOCKING, settings
-from linkage.link.splink_session import splink_linker
+from linkage.link.model import (DETERMINISTIC_RULES, ELSE_M_CAP, ELSE_M_FLOOR,
+                                TRAINING_BLOCKING, settings)
+from linkage.link.calibration import CALIBRATION_KEY, fit
+from linkage.link.labels import score_labels
+from linkage.link.prior import population_model
+from linkage.link.splink_session import load_model, splink_linker
+from linkage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +62,7 @@ def train(persons: pa.Table, training: TrainingConfig, out: Path,
                 linker.training.estimate_parameters_using_expectation_maximisation(
                     rule, max_pairs=EM_MAX_PAIRS)
         model = linker.misc.save_model_to_json(None)
+    bounded = bound_parameters(model)
 
     # Splink gives each linker a random uid, and DuckDB's parallel sums differ in the last
     # bits from run to run; fix the one and round the other so the same data and seed give
@@ -86,11 +92,116 @@ def train(persons: pa.Table, training: TrainingConfig, out: Path,
         "settings_fingerprint": settings_fingerprint,
         "model_fingerprint": hashlib.sha256(text.encode()).hexdigest()[:16],
         "probability_two_random_records_match": model["probability_two_random_records_match"],
+        "parameter_bounds": bounded,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     _write_atomically(out, text)
     write_card(out, card)
     return card
+
+
+def bound_parameters(model: dict[str, Any]) -> list[dict[str, Any]]:
+    """Hold a trained model (Splink JSON, changed in place) to what EM cannot learn from
+    synthetic records; return what changed, for the model card.
+
+    1. An "else" level's m is raised to `ELSE_M_FLOOR` (no soft disagreement vetoes a match)
+       or lowered to `ELSE_M_CAP` (a hard conflict stays strong); the comparison's other
+       levels share the difference in proportion, so its m still sums to one.
+    2. No level weighs more than its comparison's first (exact) level: a near-miss level is
+       rare among random pairs, so its u rests on few sampled pairs; where its Bayes factor
+       came out above the exact level's, its u is raised to match it.
+    3. No level weighs less than its comparison's "else" level: partial agreement is never
+       worse evidence than none. A level the training data never showed among matches (m
+       near zero) would otherwise veto; its m is raised to the else level's Bayes factor.
+
+    >>> model = {"comparisons": [{"output_column_name": "email", "comparison_levels": [
+    ...     {"is_null_level": True},
+    ...     {"m_probability": 0.9, "u_probability": 0.001},
+    ...     {"m_probability": 0.1, "u_probability": 0.00001},
+    ...     {"m_probability": 1e-11, "u_probability": 0.999}]}]}
+    >>> [change["level"] for change in bound_parameters(model)]
+    [3, 2]
+    >>> levels = model["comparisons"][0]["comparison_levels"]
+    >>> round(levels[3]["m_probability"], 3), round(levels[1]["m_probability"], 3)
+    (0.5, 0.45)
+    >>> levels[2]["m_probability"] / levels[2]["u_probability"] <= 0.45 / 0.001
+    True
+    """
+    changes: list[dict[str, Any]] = []
+    for comparison in model["comparisons"]:
+        name = comparison["output_column_name"]
+        levels = [(index, level) for index, level in enumerate(comparison["comparison_levels"])
+                  if not level.get("is_null_level")
+                  and isinstance(level.get("m_probability"), (int, float))
+                  and isinstance(level.get("u_probability"), (int, float))]
+        if len(levels) < 2:
+            continue
+        else_index, else_level = levels[-1]
+        m_else = else_level["m_probability"]
+        bounded = min(max(m_else, ELSE_M_FLOOR.get(name, 0.0)), ELSE_M_CAP.get(name, 1.0))
+        if bounded != m_else:
+            others = sum(level["m_probability"] for _, level in levels[:-1])
+            scale = (1 - bounded) / others if others else 0.0
+            for _, level in levels[:-1]:
+                level["m_probability"] *= scale
+            else_level["m_probability"] = bounded
+            changes.append({"comparison": name, "level": else_index, "m_probability":
+                            [_rounded(m_else), _rounded(bounded)]})
+        else_factor = else_level["m_probability"] / else_level["u_probability"]
+        for index, level in levels[1:-1]:
+            if level["m_probability"] / level["u_probability"] < else_factor:
+                raised = level["u_probability"] * else_factor
+                changes.append({"comparison": name, "level": index, "m_probability":
+                                [_rounded(level["m_probability"]), _rounded(raised)]})
+                level["m_probability"] = raised
+        total = sum(level["m_probability"] for _, level in levels)
+        for _, level in levels:
+            level["m_probability"] /= total
+        exact = levels[0][1]
+        exact_factor = exact["m_probability"] / exact["u_probability"]
+        for index, level in levels[1:]:
+            if level["m_probability"] / level["u_probability"] > exact_factor:
+                raised = level["m_probability"] / exact_factor
+                changes.append({"comparison": name, "level": index, "u_probability":
+                                [_rounded(level["u_probability"]), _rounded(raised)]})
+                level["u_probability"] = raised
+    return changes
+
+
+def _rounded(value: float) -> float:
+    return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+
+
+def calibrate_model(store: Store, model_path: Path, out: Path) -> dict[str, Any]:
+    """Calibrate the model at `model_path` on the store's labelled pairs (`label_pair`,
+    linkage.link.labels), scored as the store's last run scored; write the model with its
+    calibration to `out` (the card beside it says so) and return what was fitted."""
+    model = population_model(store, load_model(model_path))
+    with progress.step("score_labelled_pairs"):
+        scored = score_labels(store, model)
+    calibration = fit(scored.weights, scored.labels, scored.source_pairs)
+    document = json.loads(model_path.read_text(encoding="utf-8"))
+    document[CALIBRATION_KEY] = calibration.as_dict()
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    before = [1 / (1 + 2 ** -weight) for weight in scored.weights]
+    after = [calibration.probability(weight, *pair)
+             for weight, pair in zip(scored.weights, scored.source_pairs)]
+    summary = {**calibration.as_dict(), "matches": sum(scored.labels),
+               "left_out_not_in_store": scored.unknown_records,
+               "brier_before": _brier(before, scored.labels),
+               "brier_after": _brier(after, scored.labels)}
+    card_file = card_path(model_path)
+    card = json.loads(card_file.read_text(encoding="utf-8")) if card_file.is_file() else {}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomically(out, text)
+    write_card(out, {**card, "model_file": out.name, "calibration": summary,
+                     "model_fingerprint": hashlib.sha256(text.encode()).hexdigest()[:16]})
+    return summary
+
+
+def _brier(probabilities: list[float], labels: list[int]) -> float:
+    """Mean squared error of the probabilities against the labels (lower is better)."""
+    return round(sum((p - y) ** 2 for p, y in zip(probabilities, labels)) / len(labels), 6)
 
 
 def write_card(model_path: Path, card: dict[str, Any]) -> None:

@@ -1,0 +1,184 @@
+"""Accuracy without a truth file: what the model's own match probabilities say about a
+clustering, so a county team can choose a match threshold with no labels.
+
+Each scored pair is a match with its match probability, except where the clustering's
+own rules know better: a pair with cannot-link evidence (different SSNs, birth years far
+apart, JR against SR; `constraints.conflict_sql`) or a reviewer's cannot-link is not a
+match, a reviewer's must-link is. Then, for a clustering of the active records:
+
+- predicted pairs are the pairs inside clusters, sum(n * (n - 1) / 2), exactly;
+- expected true positives are the summed probability of the pairs inside clusters; a pair
+  inside a cluster that was never scored (joined through others) counts at the weakest
+  scored pair of its cluster;
+- expected true pairs are those plus the summed probability of scored pairs the
+  clustering leaves apart.
+
+Pairs the blocking rules never produced and pairs below the predict threshold count as
+non-matches, so recall is estimated over the pairs the model could find; and a
+Fellegi-Sunter model is overconfident where its comparisons are not independent, which
+makes the precision estimate optimistic. Both errors are measured against truth on every
+benchmark population (benchmarks/RESULTS.md).
+
+B-cubed is estimated the same way per record: the expected number of its cluster's
+records that are the same person, over its cluster's size (precision) and over the
+expected number of records of its person (recall); true persons are estimated as the sum
+over records of one over that expected number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from linkage.config import LinkingConfig
+from linkage.link.constraints import conflict_sql
+from linkage.store import Step, Store
+
+STAGE = "link"
+
+# Match thresholds `match_threshold: auto` chooses between (at or above the predict
+# threshold: pairs below it were never kept).
+AUTO_THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
+
+# The clustering of a run or a sweep (record_key, cluster_id), and the active crosswalk as
+# one; both fixed text.
+CLUSTER_MEMBERSHIP = "SELECT record_key, cluster_id FROM cluster_membership"
+ACTIVE_CROSSWALK = """
+SELECT p.record_key, cw.enterprise_id AS cluster_id
+FROM crosswalk AS cw JOIN person AS p
+    ON p.source_system = cw.source_system AND p.source_record_id = cw.source_record_id
+WHERE cw.valid_to_run IS NULL AND NOT p.is_deleted"""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A clustering's accuracy as the model's probabilities expect it (no truth file).
+    Field names follow `evaluation.Metrics`; pair counts other than predicted are
+    expectations, so not whole numbers."""
+
+    records: int
+    true_persons: float
+    enterprise_ids: int
+    true_pairs: float
+    predicted_pairs: int
+    matched_pairs: float
+    precision: float
+    recall: float
+    f1: float
+    bcubed_precision: float
+    bcubed_recall: float
+    bcubed_f1: float
+
+
+def _f1(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+# Each stored pair's probability of being one person as the clustering rules see it; a
+# temporary table, the same for every clustering of one run.
+_PAIR_EVIDENCE = f"""
+CREATE OR REPLACE TEMP TABLE pair_evidence AS
+WITH decided AS (
+    SELECT least(record_key_a, record_key_b) AS key_l,
+        greatest(record_key_a, record_key_b) AS key_r, decision
+    FROM manual_decision
+    QUALIFY row_number() OVER (PARTITION BY least(record_key_a, record_key_b),
+        greatest(record_key_a, record_key_b) ORDER BY decision_id DESC) = 1
+)
+SELECT s.record_key_l, s.record_key_r,
+    CASE WHEN d.decision = 'must_link' THEN 1.0
+        WHEN d.decision = 'cannot_link' THEN 0.0
+        WHEN {conflict_sql()} IS NOT NULL THEN 0.0
+        ELSE s.match_probability END AS p
+FROM pair_score AS s
+JOIN person AS l ON l.record_key = s.record_key_l
+JOIN person AS r ON r.record_key = s.record_key_r
+LEFT JOIN decided AS d
+    ON d.key_l = least(s.record_key_l, s.record_key_r)
+    AND d.key_r = greatest(s.record_key_l, s.record_key_r)
+WHERE NOT l.is_deleted AND NOT r.is_deleted"""
+
+
+def _estimate_sql(membership: str) -> str:
+    """`membership` is one of this module's fixed clusterings, never user input."""
+    return f"""
+WITH member AS ({membership}),
+scored AS (
+    SELECT e.record_key_l AS key_l, e.record_key_r AS key_r,
+        ml.cluster_id = mr.cluster_id AS inside, ml.cluster_id, e.p
+    FROM pair_evidence AS e
+    JOIN member AS ml ON ml.record_key = e.record_key_l
+    JOIN member AS mr ON mr.record_key = e.record_key_r
+),
+cluster AS (
+    SELECT m.cluster_id, m.records, coalesce(i.scored, 0) AS scored,
+        coalesce(i.p_sum, 0) AS p_sum,
+        -- pairs joined only through others count at the cluster's weakest scored pair
+        (m.records * (m.records - 1) // 2 - coalesce(i.scored, 0))
+            * coalesce(i.p_min, 1.0) AS p_unscored
+    FROM (SELECT cluster_id, count(*) AS records FROM member GROUP BY ALL) AS m
+    LEFT JOIN (SELECT cluster_id, count(*) AS scored, sum(p) AS p_sum, min(p) AS p_min
+               FROM scored WHERE inside GROUP BY ALL) AS i USING (cluster_id)
+),
+half AS (  -- each scored pair from both ends, for the per-record sums
+    SELECT key_l AS record_key, inside, p FROM scored
+    UNION ALL SELECT key_r, inside, p FROM scored
+),
+per_record AS (
+    SELECT m.record_key, c.records,
+        coalesce(h.inside_p, 0) + c.p_unscored * 2 / c.records AS same_inside,
+        coalesce(h.outside_p, 0) AS same_outside
+    FROM member AS m JOIN cluster AS c USING (cluster_id)
+    LEFT JOIN (SELECT record_key, sum(p) FILTER (inside) AS inside_p,
+                   sum(p) FILTER (NOT inside) AS outside_p
+               FROM half GROUP BY ALL) AS h USING (record_key)
+)
+SELECT
+    (SELECT count(*) FROM member),
+    (SELECT sum(1 / (1 + same_inside + same_outside)) FROM per_record),
+    (SELECT count(*) FROM cluster),
+    (SELECT sum(p_sum + p_unscored) FROM cluster),
+    (SELECT coalesce(sum(p), 0) FROM scored WHERE NOT inside),
+    (SELECT sum(records * (records - 1) // 2) FROM cluster),
+    (SELECT avg((1 + same_inside) / records) FROM per_record),
+    (SELECT avg((1 + same_inside) / (1 + same_inside + same_outside)) FROM per_record)"""
+
+
+def weigh_pairs(store: Store, deduplicated_sources: Sequence[str] = ()) -> None:
+    """Build `pair_evidence` from the stored pairs, once before estimating clusterings."""
+    store.run_step(STAGE, Step("pair_evidence", _PAIR_EVIDENCE,
+                               {"deduplicated": list(deduplicated_sources)}))
+
+
+def estimate(store: Store, membership: str = CLUSTER_MEMBERSHIP) -> Estimate:
+    """The expected accuracy of `membership` (CLUSTER_MEMBERSHIP or ACTIVE_CROSSWALK), from
+    `pair_evidence` (`weigh_pairs`)."""
+    row = store.run_step(STAGE, Step("estimate_accuracy", _estimate_sql(membership)))[0]
+    records, persons, clusters, true_positives, apart, predicted, b_precision, b_recall = row
+    if not records:
+        return Estimate(0, 0.0, 0, 0.0, 0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
+    true_positives, apart = float(true_positives or 0), float(apart or 0)
+    true_pairs = true_positives + apart
+    precision = true_positives / predicted if predicted else 1.0
+    recall = true_positives / true_pairs if true_pairs else 1.0
+    b_precision, b_recall = float(b_precision), float(b_recall)
+    return Estimate(int(records), float(persons), int(clusters), true_pairs, int(predicted),
+                    true_positives, precision, recall, _f1(precision, recall),
+                    b_precision, b_recall, _f1(b_precision, b_recall))
+
+
+def auto_thresholds(linking: LinkingConfig) -> tuple[float, ...]:
+    """The thresholds `auto` tries: those at or above the predict threshold."""
+    return tuple(t for t in AUTO_THRESHOLDS if t >= linking.predict_threshold) or (
+        linking.predict_threshold,)
+
+
+def best_threshold(estimates: Sequence[tuple[float, Estimate]]) -> float:
+    """The threshold with the best estimated F1; on a tie (to 4 decimals) the stricter one,
+    which splits rather than merges.
+
+    >>> e = lambda f1: Estimate(10, 5.0, 5, 5.0, 5, 5.0, 1.0, 1.0, f1, 1.0, 1.0, 1.0)
+    >>> best_threshold([(0.5, e(0.97)), (0.9, e(0.98)), (0.99, e(0.98))])
+    0.99
+    """
+    return max(estimates, key=lambda item: (round(item[1].f1, 4), item[0]))[0]
