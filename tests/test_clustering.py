@@ -134,7 +134,7 @@ def test_the_sweep_at_the_runs_threshold_reproduces_the_runs_clusters(linked_sto
     project = Project.open(SAMPLE_CONFIG, store=linked_store)
     published = project.evaluate(SAMPLE_DATA / "truth.csv")
     sweep = project.threshold_sweep(SAMPLE_DATA / "truth.csv",
-                                    (0.5, project.config.linking.match_threshold, 0.9999))
+                                    (0.5, project.match_threshold(), 0.9999))
     at_run = sweep.iloc[1]
     assert at_run["f1"] == pytest.approx(published.f1)
     assert at_run["enterprise_ids"] == published.enterprise_ids
@@ -168,7 +168,7 @@ def test_the_run_reports_cluster_sizes_and_evidence(linked_store):
 
 def test_flagged_clusters_are_listed_and_their_pairs_go_to_review(sample_copy, tmp_path):
     text = sample_copy.read_text().replace(
-        "match_threshold: 0.99", "match_threshold: 0.99\n  max_cluster_size: 3")
+        "match_threshold: auto", "match_threshold: auto\n  max_cluster_size: 3")
     sample_copy.write_text(text)
     project = Project.open(sample_copy)
     summary = project.run()

@@ -99,8 +99,8 @@ def test_export_as_of_gives_the_crosswalk_of_a_past_run(sample_copy, capsys, tmp
 
 def test_review_export_and_import_round_trip(sample_copy, capsys, tmp_path):
     store = sample_copy.parent / "store.duckdb"
-    text = sample_copy.read_text().replace("match_threshold: 0.99",
-                                           "match_threshold: 0.99\n  review_low: 0.5")
+    text = sample_copy.read_text().replace("match_threshold: auto",
+                                           "match_threshold: auto\n  review_low: 0.5")
     sample_copy.write_text(text)
     run_json(sample_copy, capsys)
     review = tmp_path / "review.csv"

@@ -14,7 +14,6 @@ import pytest
 from conftest import SAMPLE_CONFIG, cli
 from linkage import Project
 
-MATCH_THRESHOLD = 0.99  # configs/sample.yaml
 
 
 def query(store, sql: str, params=None) -> list[tuple]:
@@ -37,9 +36,9 @@ def test_comparison_weights_and_prior_sum_to_the_score_the_run_stored(linked_sto
         assert math.isclose(total, explained.match_weight, rel_tol=1e-9, abs_tol=1e-9)
         assert math.isclose(explained.match_probability, stored, rel_tol=1e-9)
         assert explained.stored_probability == stored
-        assert explained.is_match == (stored >= MATCH_THRESHOLD)
+        assert explained.is_match == (stored >= project.match_threshold())
         frame = explained.frame()
-        assert list(frame["comparison"])[:3] == ["prior", "first_name", "last_name"]
+        assert list(frame["comparison"])[:4] == ["prior", "first_name", "middle_name", "last_name"]
         assert math.isclose(frame["match_weight"].sum(), explained.match_weight, abs_tol=1e-9)
         assert frame["value_a"].isna().all()  # no record values unless asked
 
@@ -92,7 +91,8 @@ WHERE cw.valid_to_run IS NULL AND cw.enterprise_id = ? ORDER BY p.record_key""",
     assert set(explained["members"][0]) == {"record_key"}  # ids only unless asked
     probabilities = [edge["match_probability"] for edge in explained["edges"]]
     assert probabilities == sorted(probabilities, reverse=True)
-    assert len(probabilities) >= size - 1 and min(probabilities) >= MATCH_THRESHOLD
+    threshold = Project.open(SAMPLE_CONFIG, linked_store).match_threshold()
+    assert len(probabilities) >= size - 1 and min(probabilities) >= threshold
     assert {edge["record_key_l"] for edge in explained["edges"]} <= set(members)
     assert len(probabilities) + explained["weaker_pairs"] == scored
 

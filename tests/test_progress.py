@@ -47,7 +47,7 @@ def test_json_progress_is_one_event_per_line_and_the_result_one_object(tmp_path,
     summary = json.loads(captured.out)
     assert done == summary["seconds"]
     steps = {e["step"] for e in events if e["event"] == "step_done"}
-    assert {"score_pairs", "connected_components"} <= steps
+    assert {"score_pairs", "cluster"} <= steps
     assert all(e["stages"] == 4 and e["time"].endswith("+00:00") for e in events)
     words = set(re.findall(r"[A-Z0-9/-]+", captured.err.upper()))
     assert not sample_names() & words
