@@ -124,8 +124,8 @@ VALUES (0, 'search', 'search', '', 0, 'query', false, $first_name, $last_name, $
 _DOB_PROBLEMS = {
     "partial": "dob: give a full date of birth, YYYY-MM-DD",
     "unparseable": "dob: not a date; expected YYYY-MM-DD",
-    "invalid": "dob: not a usable date of birth (no such day, in the future, before 1900 or a "
-               "placeholder date)",
+    "invalid": "dob: not a usable date of birth (no such day, before 1900 or a placeholder "
+               "date)",
 }
 
 

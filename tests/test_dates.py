@@ -41,7 +41,7 @@ READINGS = [
     ("20000102", D(2000, 1, 2), 2000, "full"),
     ("15031985", None, None, "invalid"),
     ("19853015", None, None, "invalid"),
-    ("12312099", None, None, "invalid"),
+    ("12312099", D(2099, 12, 31), 2099, "future"),
     # month names
     ("15-MAR-1985", D(1985, 3, 15), 1985, "full"),
     ("15-Mar-1985", D(1985, 3, 15), 1985, "full"),
@@ -68,7 +68,7 @@ READINGS = [
     ("March 1985", None, 1985, "partial"),
     ("1985-13", None, None, "invalid"),
     ("1850", None, None, "invalid"),
-    (str(THIS_YEAR + 1), None, None, "invalid"),
+    (str(THIS_YEAR + 1), None, THIS_YEAR + 1, "partial"),
     # impossible dates: a date's shape, no such day
     ("1985-02-30", None, None, "invalid"),
     ("02/30/1985", None, None, "invalid"),
@@ -80,6 +80,8 @@ READINGS = [
     ("01/01/1901", None, None, "invalid"),
     ("1899-12-31", None, None, "invalid"),
     ("2999-01-01", None, None, "invalid"),
+    (f"{THIS_YEAR + 5}-06-15", D(THIS_YEAR + 5, 6, 15), THIS_YEAR + 5, "future"),
+    (f"0615{THIS_YEAR + 5}", D(THIS_YEAR + 5, 6, 15), THIS_YEAR + 5, "future"),
     # not a date at all
     ("not a date", None, None, "unparseable"),
     ("1985.03.15", None, None, "unparseable"),

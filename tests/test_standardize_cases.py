@@ -140,7 +140,7 @@ DATES = [
     ("01/01/1900", None, "invalid"),
     ("1800-01-01", None, "invalid"),
     ("9999-12-31", None, "invalid"),
-    ("2030-01-01", None, "invalid"),
+    ("2030-01-01", dt.date(2030, 1, 1), "future"),  # kept as recorded, counted
     ("1914-12-31", dt.date(1914, 12, 31), "before_1915"),
     ("01/01/1990", dt.date(1990, 1, 1), "january_first"),
 ]

@@ -12,9 +12,15 @@ A raw date is read in this order:
 
 What it yields, per (raw, date_format), in table `dob_value`: `dob` (null unless a usable
 full date), `dob_year`, and `problem`: `partial`, `invalid` (a date's shape but impossible
-— Feb 30, month 13 — or in the future, before 1900, a placeholder), `unparseable` (no date
-shape at all), or null for a usable date. Values travel as columns; a configured format and
-its shape are bound parameters, never SQL text.
+— Feb 30, month 13 — or before 1900, a placeholder), `unparseable` (no date shape at all),
+`future` (after today, before 2100), or null for a usable date. Values travel as columns; a configured
+format and its shape are bound parameters, never SQL text.
+
+A date after today is kept as the source recorded it, flagged `future` and counted: it is
+certainly wrong as a birth date, but it is still evidence. A typo of the real date (2091
+for 1991) is one digit from it, which the model's one-digit level weighs; two systems
+holding the same future date hold it because they share its origin; and a simulator's
+population, or a replay of old extracts, runs on another calendar than this machine's.
 """
 
 from __future__ import annotations
@@ -28,6 +34,8 @@ STAGE = "standardize"
 
 PLACEHOLDER_DOBS = ("1900-01-01", "1901-01-01")
 EARLIEST = "1900-01-01"
+# Past this a date is a placeholder (2999-01-01, 9999-12-31), not a slip of the calendar.
+LATEST = "2100-01-01"
 
 # Full dates, by shape: (regex the date text fully matches, strptime format). The text is
 # upper case without a time part; where it holds a letter, its separators are single
@@ -118,12 +126,15 @@ def dob_value_sql(raw_dates_sql: str, formats: list[str]) -> tuple[str, dict[str
                       for i in range(len(formats))]
     eight, (ymd, mdy) = EIGHT_DIGITS
     plausible = f"BETWEEN DATE '{EARLIEST}' AND current_date"
+    possible = f"BETWEEN DATE '{EARLIEST}' AND DATE '{LATEST}'"
     full_date = "\n            ".join([
         *read_by_format,
         *_shape_reading(DATE_SHAPES, "text"),
         f"""WHEN regexp_full_match(text, '{eight}') THEN coalesce(
                 CASE WHEN try_strptime(text, '{ymd}') {plausible} THEN try_strptime(text, '{ymd}') END,
                 CASE WHEN try_strptime(text, '{mdy}') {plausible} THEN try_strptime(text, '{mdy}') END,
+                CASE WHEN try_strptime(text, '{ymd}') {possible} THEN try_strptime(text, '{ymd}') END,
+                CASE WHEN try_strptime(text, '{mdy}') {possible} THEN try_strptime(text, '{mdy}') END,
                 try_strptime(text, '{ymd}'))""",
         *_shape_reading(PARTIAL_SHAPES, "text"),
     ])
@@ -163,7 +174,8 @@ WITH raw_dates AS ({raw_dates_sql}), texts AS (
     FROM read
 ), judged AS (
     SELECT raw, date_format, reading, parsed,
-        parsed {plausible} AND (reading = 'partial' OR parsed NOT IN ({placeholders})) AS usable
+        parsed >= DATE '{EARLIEST}' AND parsed < DATE '{LATEST}'
+            AND (reading = 'partial' OR parsed NOT IN ({placeholders})) AS usable
     FROM pivoted
 )
 SELECT raw, date_format,
@@ -173,6 +185,7 @@ SELECT raw, date_format,
         WHEN reading IS NULL THEN 'unparseable'
         WHEN NOT coalesce(usable, false) THEN 'invalid'
         WHEN reading = 'partial' THEN 'partial'
+        WHEN parsed > current_date THEN 'future'
     END AS problem
 FROM judged"""
     return sql, params

@@ -14,7 +14,7 @@ from linkage.store import Step, Store
 
 # Per field, the qualities that mean a value was given but could not be used.
 WARNING_QUALITIES = {
-    "dob": ("invalid", "unparseable", "partial"),
+    "dob": ("invalid", "unparseable", "partial", "future"),
     "ssn": ("invalid",),
 }
 
