@@ -79,21 +79,28 @@ class Calibration:
 
 
 def fit(weights: Sequence[float], labels: Sequence[int],
-        source_pairs: Sequence[tuple[str, str]]) -> Calibration:
+        source_pairs: Sequence[tuple[str, str]],
+        population: Sequence[float] = ()) -> Calibration:
     """Fit on labelled pairs: their match weights, 1 for one person and 0 for two, and each
-    pair's two source systems."""
+    pair's two source systems. With `population` (the match weights of the scored pairs),
+    the model's own probabilities weigh in as much as the labels do (`model_pseudo_labels`)."""
     from sklearn.linear_model import LogisticRegression
 
     if len(set(labels)) < 2:
         raise ModelError("calibration needs labelled pairs of both kinds (same person and "
                          "different people)")
 
-    def logistic(xs: Sequence[float], ys: Sequence[int]) -> tuple[float, float]:
+    def logistic(xs: Sequence[float], ys: Sequence[int],
+                 ws: Sequence[float]) -> tuple[float, float]:
         model = LogisticRegression(C=1e4, max_iter=1000)
-        model.fit([[x] for x in xs], list(ys))
+        model.fit([[x] for x in xs], list(ys), sample_weight=list(ws))
         return float(model.coef_[0][0]), float(model.intercept_[0])
 
-    slope, intercept = logistic(weights, labels)
+    def with_model(xs: list[float], ys: list[int]) -> tuple[float, float]:
+        pseudo = model_pseudo_labels(population, len(ys)) if population else ([], [], [])
+        return logistic([*xs, *pseudo[0]], [*ys, *pseudo[1]], [1.0] * len(ys) + pseudo[2])
+
+    slope, intercept = with_model(list(weights), list(labels))
     grouped: dict[tuple[str, str], list[tuple[float, int]]] = {}
     for weight, label, pair in zip(weights, labels, source_pairs):
         grouped.setdefault(tuple(sorted(pair)), []).append((weight, label))
@@ -101,8 +108,41 @@ def fit(weights: Sequence[float], labels: Sequence[int],
     for pair, rows in grouped.items():
         positives = sum(label for _, label in rows)
         if min(positives, len(rows) - positives) >= MIN_LABELS_PER_CLASS:
-            by_pair[pair] = logistic([w for w, _ in rows], [y for _, y in rows])
+            by_pair[pair] = with_model([w for w, _ in rows], [y for _, y in rows])
     return Calibration(slope, intercept, len(labels), by_pair)
+
+
+# Width, in bits of match weight, of the bins the model's own probabilities are counted in.
+WEIGHT_BIN = 2.0
+
+
+def model_pseudo_labels(population: Sequence[float], total: float
+                        ) -> tuple[list[float], list[int], list[float]]:
+    """The model's own probabilities as soft labels: for each bin of the population's
+    scored pairs, a "match" and a "non-match" at the bin's mean weight, weighted by the
+    model's probability there and by the bin's share of `total`.
+
+    Reviewers label the uncertain band far more often than its share of pairs, so labels
+    alone say nothing of high and low weights, and a regression fitted to them alone
+    carries the band's match rate everywhere. With these beside the labels, the fit follows
+    the labels where there are labels and the model where there are none.
+
+    >>> weights, labels, samples = model_pseudo_labels([10.0] * 3 + [-10.0], total=4)
+    >>> labels, [round(s, 3) for s in samples]
+    ([1, 0, 1, 0], [0.001, 0.999, 2.997, 0.003])
+    """
+    bins: dict[int, list[float]] = {}
+    for weight in population:
+        bins.setdefault(math.floor(weight / WEIGHT_BIN), []).append(weight)
+    weights, labels, samples = [], [], []
+    for members in (bins[key] for key in sorted(bins)):
+        centre = sum(members) / len(members)
+        share = total * len(members) / len(population)
+        probability = 1 / (1 + 2 ** -centre)
+        weights += [centre, centre]
+        labels += [1, 0]
+        samples += [share * probability, share * (1 - probability)]
+    return weights, labels, samples
 
 
 def from_model(model: dict[str, Any]) -> Calibration | None:

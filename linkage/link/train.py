@@ -22,7 +22,7 @@ from linkage.link.calibration import CALIBRATION_KEY, fit
 from linkage.link.labels import score_labels
 from linkage.link.prior import population_model
 from linkage.link.splink_session import load_model, splink_linker
-from linkage.store import Store
+from linkage.store import Step, Store
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,9 @@ def calibrate_model(store: Store, model_path: Path, out: Path) -> dict[str, Any]
     model = population_model(store, load_model(model_path))
     with progress.step("score_labelled_pairs"):
         scored = score_labels(store, model)
-    calibration = fit(scored.weights, scored.labels, scored.source_pairs)
+    population = [row[0] for row in store.run_step("calibrate", Step(
+        "scored_weights", "SELECT match_weight FROM pair_score"))]
+    calibration = fit(scored.weights, scored.labels, scored.source_pairs, population)
     document = json.loads(model_path.read_text(encoding="utf-8"))
     document[CALIBRATION_KEY] = calibration.as_dict()
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
