@@ -3,8 +3,9 @@
 Connected components over matched pairs chain people: a father and son at one address,
 twins, a household sharing a phone. Two kinds of cannot-link stop the chain:
 
-- evidence (DESIGN §6): two valid full SSNs more than one typo apart, birth dates two or
-  more years apart that no single typo or day/month swap explains, conflicting name
+- evidence (DESIGN §6): two valid full SSNs more than one typo apart, birth dates (or a
+  partial date's year) two or more years apart that no single typo or day/month swap
+  explains, a different sex with an unrelated given name (twins), conflicting name
   suffixes (JR against SR), two records of one source configured as deduplicated;
 - reviewer decisions: a cannot-link on a pair, until a newer decision replaces it. A
   reviewer's must-link on a pair overrides the evidence against that pair.
@@ -39,7 +40,8 @@ QUALIFY row_number() OVER (PARTITION BY least(record_key_a, record_key_b),
 # never compared.
 def conflict_sql(left: str = "l", right: str = "r") -> str:
     """Why records `left` and `right` (aliases of person rows, from code) cannot be one
-    person, or NULL. Reads dob, ssn, name_suffix, source_system and the bound list
+    person, or NULL. Reads dob, dob_year, ssn, sex, first and last name (with their
+    canonical and phonetic forms), name_suffix, source_system and the bound list
     `$deduplicated`; the estimate of a clustering's accuracy uses the same rule."""
     l, r = left, right
     return f"""CASE
@@ -49,6 +51,16 @@ def conflict_sql(left: str = "l", right: str = "r") -> str:
                 AND abs(year({l}.dob) - year({r}.dob)) >= 2
                 AND damerau_levenshtein(strftime({l}.dob, '%Y%m%d'),
                                         strftime({r}.dob, '%Y%m%d')) > 1 THEN 'dob_far_apart'
+            WHEN ({l}.dob IS NULL OR {r}.dob IS NULL) AND abs({l}.dob_year - {r}.dob_year) >= 2
+                AND damerau_levenshtein({l}.dob_year::VARCHAR, {r}.dob_year::VARCHAR) > 1
+                THEN 'dob_far_apart'
+            -- Twins: one birth date, one surname, one address; a different sex and a
+            -- different given name (no nickname, spelling or sound of it) is two people.
+            WHEN {l}.sex <> {r}.sex AND {l}.first_name_canonical <> {r}.first_name_canonical
+                AND {l}.first_name_phonetic <> {r}.first_name_phonetic
+                AND jaro_winkler_similarity({l}.first_name, {r}.first_name) < 0.92
+                AND {l}.first_name <> {r}.last_name AND {l}.last_name <> {r}.first_name
+                THEN 'different_sex_and_given_name'
             WHEN {l}.name_suffix IS NOT NULL AND {r}.name_suffix IS NOT NULL
                 AND {l}.name_suffix <> {r}.name_suffix THEN 'suffix_conflict'
             WHEN {l}.source_system = {r}.source_system
@@ -60,7 +72,9 @@ def conflict_sql(left: str = "l", right: str = "r") -> str:
 _EVIDENCE = """
 CREATE OR REPLACE TEMP TABLE evidence_conflict AS
 WITH member AS (
-    SELECT m.cluster_id, p.record_key, p.source_system, p.dob, p.ssn, p.name_suffix
+    SELECT m.cluster_id, p.record_key, p.source_system, p.dob, p.dob_year, p.ssn,
+        p.name_suffix, p.sex, p.first_name, p.last_name, p.first_name_canonical,
+        p.first_name_phonetic
     FROM cluster_membership AS m JOIN person AS p USING (record_key)
     WHERE m.cluster_id IN (SELECT cluster_id FROM cluster_membership
                            GROUP BY cluster_id HAVING count(*) > 1)

@@ -15,7 +15,7 @@ UNIQUE_ID = "record_key"
 # The person columns the model reads; scoring selects only these.
 MODEL_COLUMNS = (
     "record_key", "first_name", "middle_name", "last_name", "name_suffix", "surname_parts", "first_name_canonical",
-    "first_name_phonetic", "last_name_phonetic", "dob", "ssn", "ssn_last4", "sex",
+    "first_name_phonetic", "last_name_phonetic", "dob", "dob_year", "ssn", "ssn_last4", "sex",
     "cin", "street", "zip5", "phone", "email",
 )
 
@@ -55,10 +55,13 @@ def _last_name() -> cl.CustomComparison:
 
 
 def _dob() -> cl.CustomComparison:
+    # A partial date (a year, or a year and month) keeps its year: it can still agree or
+    # disagree with a full date's year. No year on one side is no evidence.
     return cl.CustomComparison(
         output_column_name="dob",
         comparison_levels=[
-            cll.NullLevel("dob"),
+            cll.CustomLevel("dob_year_l IS NULL OR dob_year_r IS NULL", "no birth year")
+            .configure(is_null_level=True),
             cll.ExactMatchLevel("dob"),
             cll.CustomLevel(
                 "month(dob_l) = day(dob_r) AND day(dob_l) = month(dob_r) "
@@ -76,6 +79,8 @@ def _dob() -> cl.CustomComparison:
                 "same year, one date imputed to January 1",
             ),
             cll.CustomLevel("year(dob_l) = year(dob_r)", "same year"),
+            cll.CustomLevel("(dob_l IS NULL OR dob_r IS NULL) AND dob_year_l = dob_year_r",
+                            "same year, one date partial"),
             cll.ElseLevel(),
         ],
     )
@@ -173,6 +178,10 @@ ELSE_M_FLOOR = {
 # ...and no higher than this where disagreement is a hard identifier conflict: a birth date
 # that no typo or swap explains (EM on households reads siblings as matches and raises it).
 ELSE_M_CAP = {"dob": 0.01}
+# ...and a level the training records may never show (no partial birth dates in a clean
+# extract) gets this Bayes factor: one person's partial date holds the year of the full
+# one (m about 0.95), two people's years agree about once in 70 (u about 1/70).
+UNSEEN_LEVEL_BAYES_FACTOR = {("dob", "same year, one date partial"): 0.95 * 70}
 
 
 # Blocking for prediction, chosen with Splink's blocking analysis (see

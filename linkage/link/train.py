@@ -17,7 +17,7 @@ import splink
 from linkage import progress
 from linkage.config import TrainingConfig
 from linkage.link.model import (DETERMINISTIC_RULES, ELSE_M_CAP, ELSE_M_FLOOR,
-                                TRAINING_BLOCKING, settings)
+                                TRAINING_BLOCKING, UNSEEN_LEVEL_BAYES_FACTOR, settings)
 from linkage.link.calibration import CALIBRATION_KEY, fit
 from linkage.link.labels import score_labels
 from linkage.link.prior import population_model
@@ -104,6 +104,7 @@ def bound_parameters(model: dict[str, Any]) -> list[dict[str, Any]]:
     """Hold a trained model (Splink JSON, changed in place) to what EM cannot learn from
     synthetic records; return what changed, for the model card.
 
+    0. A level the training data never showed gets `UNSEEN_LEVEL_BAYES_FACTOR`'s factor.
     1. An "else" level's m is raised to `ELSE_M_FLOOR` (no soft disagreement vetoes a match)
        or lowered to `ELSE_M_CAP` (a hard conflict stays strong); the comparison's other
        levels share the difference in proportion, so its m still sums to one.
@@ -130,6 +131,13 @@ def bound_parameters(model: dict[str, Any]) -> list[dict[str, Any]]:
     changes: list[dict[str, Any]] = []
     for comparison in model["comparisons"]:
         name = comparison["output_column_name"]
+        for index, level in enumerate(comparison["comparison_levels"]):
+            factor = UNSEEN_LEVEL_BAYES_FACTOR.get((name, level.get("label_for_charts")))
+            if factor and not (isinstance(level.get("m_probability"), (int, float))
+                               and isinstance(level.get("u_probability"), (int, float))):
+                # A small share of pairs, so the level takes next to nothing from the others.
+                level["m_probability"], level["u_probability"] = 0.001 * factor / 70, 0.001 / 70
+                changes.append({"comparison": name, "level": index, "bayes_factor": factor})
         levels = [(index, level) for index, level in enumerate(comparison["comparison_levels"])
                   if not level.get("is_null_level")
                   and isinstance(level.get("m_probability"), (int, float))
