@@ -173,12 +173,19 @@ def auto_thresholds(linking: LinkingConfig) -> tuple[float, ...]:
         linking.predict_threshold,)
 
 
+# Estimated F1s closer than this are a tie: the estimate credits pairs in the uncertain band
+# with their (overconfident) probability, so it flatters low thresholds by about this much.
+TIE = 0.002
+
+
 def best_threshold(estimates: Sequence[tuple[float, Estimate]]) -> float:
-    """The threshold with the best estimated F1; on a tie (to 4 decimals) the stricter one,
-    which splits rather than merges.
+    """The strictest threshold whose estimated F1 is within TIE of the best: where the
+    estimate cannot tell them apart, splitting is the safer error (a wrong merge publishes
+    two people as one; a missed one leaves a person with two EIDs until the next match).
 
     >>> e = lambda f1: Estimate(10, 5.0, 5, 5.0, 5, 5.0, 1.0, 1.0, f1, 1.0, 1.0, 1.0)
-    >>> best_threshold([(0.5, e(0.97)), (0.9, e(0.98)), (0.99, e(0.98))])
-    0.99
+    >>> best_threshold([(0.5, e(0.980)), (0.9, e(0.9785)), (0.99, e(0.975))])
+    0.9
     """
-    return max(estimates, key=lambda item: (round(item[1].f1, 4), item[0]))[0]
+    best = max(found.f1 for _, found in estimates)
+    return max(threshold for threshold, found in estimates if found.f1 >= best - TIE)

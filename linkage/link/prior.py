@@ -32,7 +32,7 @@ PRIOR_KEY = "probability_two_random_records_match"
 
 # Pairs scored down to this probability (under the model's own prior) inform the estimate;
 # below it a pair adds next to nothing to the expected number of matches.
-PRIOR_FLOOR = 0.001
+PRIOR_FLOOR = 0.01
 PRIOR_PSEUDO_PAIRS = 1_000_000
 _ROUNDS = 100
 _TOLERANCE = 1e-4  # relative change of the prior between rounds

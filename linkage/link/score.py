@@ -30,6 +30,9 @@ AUTO_DEFAULT = 0.99
 # (all records of a smaller population), drawn with this seed: the estimate is a ratio of
 # sums over clusters, and a sample of 50,000 records pins it to about ±0.002.
 AUTO_SAMPLE_RECORDS = 50_000
+# A connected component larger than this is several people chained together.
+GIANT_COMPONENT = 100
+GIANT_ROUNDS = 3
 SAMPLE_SEED = 20261202
 log = logging.getLogger(__name__)
 
@@ -213,11 +216,32 @@ JOIN graph_record AS r ON r.record_key = s.record_key_r"""))
         return PairGraph(self.records.filter(pa.array(chosen)), node[self.left[edges]],
                          node[self.right[edges]], self.probability[edges])
 
+    def split_giants(self, labels: np.ndarray, threshold: float) -> np.ndarray:
+        """Components of more than GIANT_COMPONENT records (a chain through shared phones,
+        shelters and households, thousands of records at low thresholds) re-formed at
+        stricter thresholds, (1 - threshold) ten times smaller each round, before the
+        constraints compare every pair inside a cluster; cluster shape would re-form them
+        anyway, after enumerating millions of pairs."""
+        for _ in range(GIANT_ROUNDS):
+            big = np.bincount(labels)[labels] > GIANT_COMPONENT
+            if not big.any():
+                break
+            threshold = 1 - (1 - threshold) / 10
+            keep = big[self.left] & big[self.right] & (self.probability >= threshold)
+            nodes = len(self.records)
+            inside = connected_components(coo_matrix(
+                (np.ones(int(keep.sum()), dtype=np.int8), (self.left[keep], self.right[keep])),
+                shape=(nodes, nodes)), directed=False)[1]
+            labels = np.unique(np.where(big, labels.max() + 1 + inside, labels),
+                               return_inverse=True)[1]
+        return labels
+
     def cluster(self, store: Store, threshold: float) -> None:
-        """`cluster_membership`: connected components at `threshold`, each cluster named by
-        its smallest record key (records are sorted, so its first member)."""
+        """`cluster_membership`: connected components at `threshold` (giant ones split),
+        each cluster named by its smallest record key (records are sorted, so its first
+        member)."""
         nodes = len(self.records)
-        labels = self.components(threshold)
+        labels = self.split_giants(self.components(threshold), threshold)
         first = np.full(labels.max() + 1 if nodes else 0, nodes, dtype=np.int64)
         np.minimum.at(first, labels, np.arange(nodes, dtype=np.int64))
         store.con.register("formed_cluster", pa.table({
