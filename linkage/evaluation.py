@@ -34,6 +34,7 @@ from linkage.errors import LinkageError, SourceError
 from linkage.link.cluster_quality import ClusterShape
 from linkage.link.estimate import ACTIVE_CROSSWALK as ACTIVE_CROSSWALK_MEMBERSHIP
 from linkage.link.estimate import Estimate, estimate, weigh_pairs
+from linkage.link.labels import csv_columns
 from linkage.link.model import MODEL_COLUMNS
 from linkage.link.score import cluster_scored_pairs
 from linkage.link.splink_session import active_persons, splink_linker
@@ -151,14 +152,7 @@ def estimated_sweep(store: Store, linking: LinkingConfig, deduplicated_sources: 
 
 def load_truth(store: Store, truth: Path) -> None:
     """The truth CSV as the temporary table `truth`, with a clear error if malformed."""
-    if not truth.is_file():
-        raise SourceError(f"{truth}: truth file not found")
-    try:
-        columns = {row[0] for row in store.con.execute(
-            "SELECT column_name FROM (DESCRIBE SELECT * FROM read_csv($path, header = true, "
-            "all_varchar = true))", {"path": str(truth)}).fetchall()}
-    except duckdb.Error as error:
-        raise SourceError(f"{truth}: cannot read as CSV ({error.__class__.__name__})") from None
+    columns = csv_columns(store, truth, "truth")
     for column in TRUTH_COLUMNS:
         if column not in columns:
             raise SourceError(f"{truth}: missing required column '{column}' in the truth file")

@@ -37,6 +37,19 @@ class ScoredLabels:
     unknown_records: int  # labelled pairs left out: a record not active in the store
 
 
+def csv_columns(store: Store, path: Path, what: str) -> set[str]:
+    """The header of the CSV file at `path` (a truth or labels file: `what`), with a clear
+    error when it is missing or not CSV."""
+    if not path.is_file():
+        raise SourceError(f"{path}: {what} file not found")
+    try:
+        return {row[0] for row in store.con.execute(
+            "SELECT column_name FROM (DESCRIBE SELECT * FROM read_csv($path, header = true, "
+            "all_varchar = true))", {"path": str(path)}).fetchall()}
+    except duckdb.Error as error:
+        raise SourceError(f"{path}: cannot read as CSV ({error.__class__.__name__})") from None
+
+
 def load_labels(store: Store, labels: str | Path) -> int:
     """Temp table `label_pair(record_key_l, record_key_r, is_match)`; the number of rows."""
     if str(labels) == REVIEWER_LABELS:
@@ -50,14 +63,7 @@ QUALIFY row_number() OVER (PARTITION BY least(record_key_a, record_key_b),
     greatest(record_key_a, record_key_b) ORDER BY decision_id DESC) = 1"""))
     else:
         path = Path(labels)
-        if not path.is_file():
-            raise SourceError(f"{path}: labels file not found")
-        try:
-            columns = {row[0] for row in store.con.execute(
-                "SELECT column_name FROM (DESCRIBE SELECT * FROM read_csv($path, header = true, "
-                "all_varchar = true))", {"path": str(path)}).fetchall()}
-        except duckdb.Error as error:
-            raise SourceError(f"{path}: cannot read as CSV ({error.__class__.__name__})") from None
+        columns = csv_columns(store, path, "labels")
         missing = [column for column in LABEL_COLUMNS if column not in columns]
         if missing:
             raise SourceError(f"{path}: missing required column(s) {', '.join(missing)} in the "
