@@ -16,6 +16,7 @@ import splink
 
 from linkage import progress
 from linkage.config import TrainingConfig
+from linkage.errors import LinkageError
 from linkage.link.model import (DETERMINISTIC_RULES, ELSE_M_CAP, ELSE_M_FLOOR,
                                 TRAINING_BLOCKING, UNSEEN_LEVEL_BAYES_FACTOR, settings)
 from linkage.link.calibration import CALIBRATION_KEY, fit
@@ -94,7 +95,6 @@ def train(persons: pa.Table, training: TrainingConfig, out: Path,
         "probability_two_random_records_match": model["probability_two_random_records_match"],
         "parameter_bounds": bounded,
     }
-    out.parent.mkdir(parents=True, exist_ok=True)
     _write_atomically(out, text)
     write_card(out, card)
     return card
@@ -202,7 +202,6 @@ def calibrate_model(store: Store, model_path: Path, out: Path) -> dict[str, Any]
                "brier_after": _brier(after, scored.labels)}
     card_file = card_path(model_path)
     card = json.loads(card_file.read_text(encoding="utf-8")) if card_file.is_file() else {}
-    out.parent.mkdir(parents=True, exist_ok=True)
     _write_atomically(out, text)
     write_card(out, {**card, "model_file": out.name, "calibration": summary,
                      "model_fingerprint": hashlib.sha256(text.encode()).hexdigest()[:16]})
@@ -220,5 +219,10 @@ def write_card(model_path: Path, card: dict[str, Any]) -> None:
 
 def _write_atomically(path: Path, content: str) -> None:
     temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(content, encoding="utf-8")
-    os.replace(temporary, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(content, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as error:
+        raise LinkageError(f"{path}: cannot write the model file "
+                           f"({error.strerror or error.__class__.__name__})") from None
