@@ -446,7 +446,7 @@ def evaluate(config: Path, truth: Path, thresholds: str | None, store: Path | No
     project = _project(config, store)
     if truth is None:
         metrics, sweep = project.estimate(_thresholds(thresholds))
-        found = asdict(metrics)
+        found = metrics.as_dict()
     else:
         metrics = project.evaluate(truth)
         sweep = project.threshold_sweep(truth, _thresholds(thresholds))

@@ -22,7 +22,7 @@ truth count.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,8 @@ from linkage.config import LinkingConfig
 from linkage.errors import LinkageError, SourceError
 from linkage.link.cluster_quality import ClusterShape
 from linkage.link.estimate import ACTIVE_CROSSWALK as ACTIVE_CROSSWALK_MEMBERSHIP
-from linkage.link.estimate import Estimate, estimate, weigh_pairs
+from linkage.link.estimate import (ClusterAccuracy, Estimate, estimate, f1_of,
+                                   weigh_pairs)
 from linkage.link.labels import csv_columns
 from linkage.link.model import MODEL_COLUMNS
 from linkage.link.score import cluster_scored_pairs
@@ -44,26 +45,8 @@ STAGE = "evaluate"
 
 
 @dataclass(frozen=True)
-class Metrics:
-    records: int
-    true_persons: int
-    enterprise_ids: int
-    true_pairs: int
-    predicted_pairs: int
-    matched_pairs: int
-    precision: float
-    recall: float
-    f1: float
-    bcubed_precision: float
-    bcubed_recall: float
-    bcubed_f1: float
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-def _f1(precision: float, recall: float) -> float:
-    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+class Metrics(ClusterAccuracy):
+    """A clustering's accuracy against a truth file: its counts are whole numbers."""
 
 
 # The active crosswalk, and clusters not yet published (a threshold sweep's), as
@@ -103,7 +86,7 @@ SELECT (SELECT count(*) FROM joined),
     bp = bp_sum / records if records else 0.0
     br = br_sum / records if records else 0.0
     return Metrics(records, persons, eids, int(true_pairs), int(predicted), int(matched),
-                   precision, recall, _f1(precision, recall), bp, br, _f1(bp, br))
+                   precision, recall, f1_of(precision, recall), bp, br, f1_of(bp, br))
 
 
 TRUTH_COLUMNS = ("source_system", "source_record_id", "person_id")

@@ -363,7 +363,7 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             current, results = estimated_sweep(
                 store, linking_in_force(store, self.config.linking),
                 self.config.deduplicated_sources, thresholds)
-        return current, pd.DataFrame([{"match_threshold": threshold, **asdict(found),
+        return current, pd.DataFrame([{"match_threshold": threshold, **found.as_dict(),
                                        "clusters_split": shape.split,
                                        "clusters_flagged": shape.flagged}
                                       for threshold, found, shape in results])

@@ -28,7 +28,7 @@ over records of one over that expected number.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from linkage.config import LinkingConfig
 from linkage.link.constraints import conflict_sql
@@ -51,10 +51,10 @@ WHERE cw.valid_to_run IS NULL AND NOT p.is_deleted"""
 
 
 @dataclass(frozen=True)
-class Estimate:
-    """A clustering's accuracy as the model's probabilities expect it (no truth file).
-    Field names follow `evaluation.Metrics`; pair counts other than predicted are
-    expectations, so not whole numbers."""
+class ClusterAccuracy:
+    """Pairwise and B-cubed accuracy of a clustering: measured against a truth file
+    (`evaluation.Metrics`: whole counts) or expected from the model (`Estimate`: person and
+    pair counts other than predicted are expectations, so not whole numbers)."""
 
     records: int
     true_persons: float
@@ -69,8 +69,16 @@ class Estimate:
     bcubed_recall: float
     bcubed_f1: float
 
+    def as_dict(self) -> dict:
+        return asdict(self)
 
-def _f1(precision: float, recall: float) -> float:
+
+@dataclass(frozen=True)
+class Estimate(ClusterAccuracy):
+    """A clustering's accuracy as the model's probabilities expect it (no truth file)."""
+
+
+def f1_of(precision: float, recall: float) -> float:
     return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
 
 
@@ -163,8 +171,8 @@ def estimate(store: Store, membership: str = CLUSTER_MEMBERSHIP) -> Estimate:
     recall = true_positives / true_pairs if true_pairs else 1.0
     b_precision, b_recall = float(b_precision), float(b_recall)
     return Estimate(int(records), float(persons), int(clusters), true_pairs, int(predicted),
-                    true_positives, precision, recall, _f1(precision, recall),
-                    b_precision, b_recall, _f1(b_precision, b_recall))
+                    true_positives, precision, recall, f1_of(precision, recall),
+                    b_precision, b_recall, f1_of(b_precision, b_recall))
 
 
 def auto_thresholds(linking: LinkingConfig) -> tuple[float, ...]:
