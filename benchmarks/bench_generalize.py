@@ -610,6 +610,12 @@ def machine() -> dict[str, Any]:
     return run_machine()
 
 
+def write_results(out: Path, results: dict[str, Any], text: str) -> None:
+    sys.path.insert(0, str(HERE))
+    from run import write_results as run_write_results
+    run_write_results(out, results, text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=HERE / "generalize.json")
@@ -667,10 +673,7 @@ def main() -> None:
         tree["changed_during_run"] = tree["fingerprint_at_start"] != tree["fingerprint_at_end"]
         results["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
         results["total_seconds"] = round(time.perf_counter() - started, 1)
-        # Written after every population, so a long run leaves its finished ones behind.
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-        args.out.with_suffix(".md").write_text(markdown(results), encoding="utf-8")
+        write_results(args.out, results, markdown(results))
     print(args.out.with_suffix(".md").read_text(encoding="utf-8"))
 
 

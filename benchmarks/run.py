@@ -224,6 +224,14 @@ def machine() -> dict[str, Any]:
             "splink": splink.__version__}
 
 
+def write_results(out: Path, results: dict[str, Any], text: str) -> None:
+    """The results as JSON at `out` and their markdown beside it (same name, .md); written
+    after every size or population, so a long run leaves its finished ones behind."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    out.with_suffix(".md").write_text(text, encoding="utf-8")
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The results as markdown tables: one row per size, ratios to the baseline."""
     m = results["machine"]
@@ -326,10 +334,7 @@ def main() -> None:
         results["sizes"].append(bench_size(size, per_person, args.work, args.seed,
                                            args.model.resolve(), deliveries, not args.no_baseline,
                                            args.baseline_timeout, args.profile))
-        # Written after every size, so a long run leaves its finished sizes behind.
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-        args.out.with_suffix(".md").write_text(markdown(results), encoding="utf-8")
+        write_results(args.out, results, markdown(results))
     print(args.out.with_suffix(".md").read_text(encoding="utf-8"))
 
 
