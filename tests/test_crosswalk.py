@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from linkage.crosswalk import assign_enterprise_ids, resolve_enterprise_id
 from linkage.store import open_store
@@ -115,6 +117,49 @@ def test_removed_record_is_closed_not_erased_and_its_empty_eid_deactivated(store
     assert resolve_enterprise_id(store, first["c"]) == (first["c"], False)
 
 
+def test_returning_record_regains_the_eid_it_left_while_the_eid_stays_active(store):
+    apply_run(store, 1, [["a", "b"], ["c"]])
+    first = active_eids(store)
+    apply_run(store, 2, [["b"], ["c"]])
+    counts = apply_run(store, 3, [["a", "b"], ["c"]])
+    assert active_eids(store) == first
+    assert (counts.records_restored, counts.records_added, counts.eids_created) == (1, 0, 0)
+    assert ("record_restored", first["a"], first["a"], "a") in events(store, 3)
+
+
+def test_eid_left_empty_comes_back_with_its_returning_records(store):
+    apply_run(store, 1, [["a", "b"], ["c"]])
+    first = active_eids(store)
+    apply_run(store, 2, [["c"]])
+    counts = apply_run(store, 3, [["a", "b"], ["c"]])
+    assert active_eids(store) == first
+    assert (counts.eids_reactivated, counts.eids_created, counts.records_restored) == (1, 0, 2)
+    assert ("reactivated", first["a"], None, None) in events(store, 3)
+    assert resolve_enterprise_id(store, first["a"]) == (first["a"], True)
+    assert store.con.execute("SELECT retired_run, merged_into FROM enterprise_id WHERE "
+                             "enterprise_id = ?", [first["a"]]).fetchall() == [(None, None)]
+
+
+def test_returning_records_split_apart_revive_their_eid_once(store):
+    apply_run(store, 1, [["a", "b", "c"], ["d"]])
+    first = active_eids(store)
+    apply_run(store, 2, [["d"]])
+    counts = apply_run(store, 3, [["a", "b"], ["c"], ["d"]])
+    now = active_eids(store)
+    assert now["a"] == now["b"] == first["a"] and now["c"] != first["a"]
+    assert (counts.eids_reactivated, counts.eids_created) == (1, 1)
+
+
+def test_returning_record_joins_the_cluster_it_now_belongs_to(store):
+    apply_run(store, 1, [["a"], ["c"]])
+    first = active_eids(store)
+    apply_run(store, 2, [["c"]])
+    apply_run(store, 3, [["a", "c"]])
+    # Its old EID was left empty, but its cluster keeps an active EID: it joins that one.
+    assert active_eids(store) == {"a": first["c"], "c": first["c"]}
+    assert resolve_enterprise_id(store, first["a"]) == (first["a"], False)
+
+
 def test_retired_eid_resolves_through_merges_to_an_active_eid(store):
     apply_run(store, 1, [["a", "b", "c"], ["d", "e"], ["f"]])
     first = active_eids(store)
@@ -142,3 +187,41 @@ def test_eids_are_opaque(store):
     (eid,) = set(active_eids(store).values())
     assert "1234567" not in eid and "A1B2" not in eid
     assert eid.startswith("E") and eid[1:].isdigit()
+
+
+PEOPLE = [["a", "b", "c"], ["d", "e"], ["f"], ["g", "h"]]
+RECORDS = [record for person in PEOPLE for record in person]
+# A run is full (the records present are the source's whole state) or delta (records added
+# and deleted from the previous state).
+run_steps = st.lists(st.tuples(st.sampled_from(["full", "delta"]),
+                               st.sets(st.sampled_from(RECORDS)),
+                               st.sets(st.sampled_from(RECORDS))), min_size=1, max_size=6)
+
+
+@settings(max_examples=40, deadline=None)
+@given(steps=run_steps)
+def test_removed_and_restored_records_regain_their_eid_where_their_cluster_allows(steps):
+    with open_store(":memory:", create=True) as store:
+        present: set[str] = set()
+        last: dict[str, str] = {}  # every record's EID when last seen
+        for run_id, (mode, chosen, deleted) in enumerate(steps, start=1):
+            before = active_eids(store)
+            present = set(chosen) if mode == "full" else (present | chosen) - deleted
+            clusters = [[r for r in person if r in present] for person in PEOPLE]
+            apply_run(store, run_id, [members for members in clusters if members])
+            now = active_eids(store)
+            assert set(now) == present
+            kinds = dict(((r, kind) for kind, _, _, r in events(store, run_id) if r))
+            for members in clusters:
+                claims = {before.get(r, last.get(r)) for r in members}
+                returning = [r for r in members if r not in before and r in last]
+                for record in returning:
+                    assert kinds[record] in ("record_restored", "record_moved") or \
+                        now[record] == last[record]
+                    # Nothing in its cluster claims another EID: it gets its old one back.
+                    if claims == {last[record]}:
+                        assert now[record] == last[record]
+                for record in members:
+                    if record not in before and record not in last:
+                        assert kinds[record] == "record_added"
+            last.update(now)

@@ -7,13 +7,18 @@ Every rule is set-based and deterministic:
   (ties: the older EID); the others it is heir to are retired with `merged_into` it;
 - a cluster that keeps no EID gets a new one: a `split` when its records had an EID
   before, `created` otherwise;
-- an EID none of whose records remain active is deactivated (no merged_into).
-Each record whose EID changes gets one event: record_added, record_moved or record_removed.
+- an EID none of whose records remain active is deactivated (no merged_into);
+- a record removed upstream that comes back is a *returning* record: a cluster that keeps
+  no active EID takes back the deactivated EID its returning records last had (the EID
+  goes to the cluster holding most of them; a cluster claiming several takes the one it
+  holds most records of, ties: the older EID), so an EID left empty returns with its people.
+Each record whose EID changes gets one event: record_added, record_restored (related: the
+EID it had when it left), record_moved or record_removed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from linkage.store import Step, Store
 
@@ -25,23 +30,46 @@ EID_DIGITS = 10
 @dataclass(frozen=True)
 class CrosswalkCounts:
     eids_active: int
-    eids_created: int
+    eids_created: int  # new EIDs, split ones included
     eids_kept: int
-    eids_retired: int
-    records_added: int
+    eids_retired: int  # merged or deactivated
+    records_added: int  # records new to the crosswalk
     records_moved: int
     records_removed: int
+    eids_split: int = 0
+    eids_merged: int = 0
+    eids_deactivated: int = 0
+    eids_reactivated: int = 0
+    records_restored: int = 0  # records back after a removal
+    records_before: int = 0  # active crosswalk records before this run
+    # Record changes by source_system: {"calsaws": {"added": 3, "removed": 1}}.
+    by_source: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def records_changed(self) -> int:
+        """Records that held an EID before this run and now hold another or none."""
+        return self.records_moved + self.records_removed
 
 
 _STEPS = [
+    # previous_eid: the record's active EID; last_eid: for a record without one, the EID it
+    # had when it was last removed (NULL for a record new to the crosswalk).
     Step("membership", """
 CREATE OR REPLACE TEMP TABLE membership AS
-SELECT p.source_system, p.source_record_id, m.cluster_id, cw.enterprise_id AS previous_eid
+SELECT p.source_system, p.source_record_id, m.cluster_id, cw.enterprise_id AS previous_eid,
+    gone.enterprise_id AS last_eid
 FROM cluster_membership AS m
 JOIN person AS p USING (record_key)
 LEFT JOIN crosswalk AS cw
     ON cw.valid_to_run IS NULL
-    AND cw.source_system = p.source_system AND cw.source_record_id = p.source_record_id"""),
+    AND cw.source_system = p.source_system AND cw.source_record_id = p.source_record_id
+LEFT JOIN (
+    SELECT source_system, source_record_id, arg_max(enterprise_id, valid_to_run) AS enterprise_id
+    FROM crosswalk WHERE valid_to_run IS NOT NULL
+    GROUP BY source_system, source_record_id
+) AS gone
+    ON cw.enterprise_id IS NULL
+    AND gone.source_system = p.source_system AND gone.source_record_id = p.source_record_id"""),
     Step("overlap", """
 CREATE OR REPLACE TEMP TABLE overlap AS
 SELECT m.cluster_id, m.previous_eid, e.seq, count(*) AS shared
@@ -55,11 +83,30 @@ QUALIFY row_number() OVER (PARTITION BY previous_eid ORDER BY shared DESC, clust
 CREATE OR REPLACE TEMP TABLE kept AS
 SELECT cluster_id, previous_eid AS enterprise_id FROM heir
 QUALIFY row_number() OVER (PARTITION BY cluster_id ORDER BY shared DESC, seq) = 1"""),
+    # Clusters that keep no active EID take back the EID their returning records last had,
+    # when it holds no records now: deactivated earlier, or losing its last ones in this run.
+    Step("revived", """
+CREATE OR REPLACE TEMP TABLE revived AS
+WITH claim AS (
+    SELECT m.cluster_id, m.last_eid AS enterprise_id, e.seq,
+        e.retired_run IS NOT NULL AS was_retired, count(*) AS shared
+    FROM membership AS m JOIN enterprise_id AS e ON e.enterprise_id = m.last_eid
+    WHERE m.previous_eid IS NULL AND e.merged_into IS NULL
+        AND (e.retired_run IS NOT NULL OR e.enterprise_id NOT IN (SELECT previous_eid FROM heir))
+        AND m.cluster_id NOT IN (SELECT cluster_id FROM kept)
+    GROUP BY m.cluster_id, m.last_eid, e.seq, e.retired_run
+), claim_heir AS (
+    SELECT * FROM claim
+    QUALIFY row_number() OVER (PARTITION BY enterprise_id ORDER BY shared DESC, cluster_id) = 1
+)
+SELECT cluster_id, enterprise_id, was_retired FROM claim_heir
+QUALIFY row_number() OVER (PARTITION BY cluster_id ORDER BY shared DESC, seq) = 1"""),
     Step("new_eid", """
 CREATE OR REPLACE TEMP TABLE new_eid AS
 WITH orphan AS (
     SELECT DISTINCT cluster_id FROM membership
     WHERE cluster_id NOT IN (SELECT cluster_id FROM kept)
+        AND cluster_id NOT IN (SELECT cluster_id FROM revived)
 ), numbered AS (
     SELECT cluster_id,
         (SELECT coalesce(max(seq), 0) FROM enterprise_id)
@@ -72,10 +119,11 @@ SELECT n.cluster_id, n.seq, $prefix || lpad(CAST(n.seq AS VARCHAR), $digits, '0'
 FROM numbered AS n"""),
     Step("assignment", """
 CREATE OR REPLACE TEMP TABLE assignment AS
-SELECT m.source_system, m.source_record_id, m.previous_eid,
-    coalesce(k.enterprise_id, n.enterprise_id) AS enterprise_id
+SELECT m.source_system, m.source_record_id, m.previous_eid, m.last_eid,
+    coalesce(k.enterprise_id, v.enterprise_id, n.enterprise_id) AS enterprise_id
 FROM membership AS m
 LEFT JOIN kept AS k USING (cluster_id)
+LEFT JOIN revived AS v USING (cluster_id)
 LEFT JOIN new_eid AS n USING (cluster_id)"""),
     # Active EIDs that keep no cluster: merged into their heir's EID, or left with no records.
     Step("retired", """
@@ -85,14 +133,18 @@ FROM enterprise_id AS e
 LEFT JOIN heir AS h ON h.previous_eid = e.enterprise_id
 LEFT JOIN kept AS k ON k.cluster_id = h.cluster_id
 WHERE e.retired_run IS NULL
-    AND e.enterprise_id NOT IN (SELECT enterprise_id FROM kept)"""),
+    AND e.enterprise_id NOT IN (SELECT enterprise_id FROM kept)
+    AND e.enterprise_id NOT IN (SELECT enterprise_id FROM revived)"""),
     Step("record_change", """
 CREATE OR REPLACE TEMP TABLE record_change AS
-SELECT source_system, source_record_id, previous_eid, enterprise_id,
-    CASE WHEN previous_eid IS NULL THEN 'record_added' ELSE 'record_moved' END AS event_type
+SELECT source_system, source_record_id, previous_eid, enterprise_id, CASE
+        WHEN previous_eid IS NOT NULL THEN 'record_moved'
+        WHEN last_eid IS NOT NULL THEN 'record_restored'
+        ELSE 'record_added' END AS event_type,
+    coalesce(previous_eid, last_eid) AS related_eid
 FROM assignment WHERE previous_eid IS DISTINCT FROM enterprise_id
 UNION ALL
-SELECT cw.source_system, cw.source_record_id, cw.enterprise_id, NULL, 'record_removed'
+SELECT cw.source_system, cw.source_record_id, cw.enterprise_id, NULL, 'record_removed', NULL
 FROM crosswalk AS cw
 WHERE cw.valid_to_run IS NULL AND NOT EXISTS (
     SELECT 1 FROM assignment AS a
@@ -108,7 +160,10 @@ FROM new_eid
 UNION ALL
 SELECT $run_id, CASE WHEN merged_into IS NULL THEN 'deactivated' ELSE 'merged' END,
     enterprise_id, merged_into, NULL, NULL, NULL
-FROM retired"""),
+FROM retired
+UNION ALL
+SELECT $run_id, 'reactivated', enterprise_id, NULL, NULL, NULL, NULL
+FROM revived WHERE was_retired"""),
     # Reviewer decisions that take effect in this run, with the EIDs they produced.
     Step("event_decisions", """
 INSERT INTO crosswalk_event
@@ -126,8 +181,7 @@ WHERE d.applied_run IS NULL"""),
 UPDATE manual_decision SET applied_run = $run_id WHERE applied_run IS NULL"""),
     Step("event_records", """
 INSERT INTO crosswalk_event
-SELECT $run_id, event_type, coalesce(enterprise_id, previous_eid),
-    CASE WHEN event_type = 'record_moved' THEN previous_eid END,
+SELECT $run_id, event_type, coalesce(enterprise_id, previous_eid), related_eid,
     source_system, source_record_id, NULL
 FROM record_change"""),
     Step("close_rows", """
@@ -146,6 +200,9 @@ SELECT enterprise_id, seq, $run_id, NULL, NULL FROM new_eid"""),
     Step("retire_eids", """
 UPDATE enterprise_id SET retired_run = $run_id, merged_into = r.merged_into
 FROM retired AS r WHERE enterprise_id.enterprise_id = r.enterprise_id"""),
+    Step("reactivate_eids", """
+UPDATE enterprise_id SET retired_run = NULL, merged_into = NULL
+FROM revived AS v WHERE enterprise_id.enterprise_id = v.enterprise_id AND v.was_retired"""),
 ]
 
 
@@ -154,18 +211,37 @@ def assign_enterprise_ids(store: Store, run_id: int) -> CrosswalkCounts:
     for step in _STEPS:
         params = {"prefix": EID_PREFIX, "digits": EID_DIGITS} if step.name == "new_eid" else None
         store.run_step(STAGE, Step(step.name, step.sql, params))
-    counts = store.run_step(STAGE, Step("count", """
+    counts = _count(store)
+    for step in _APPLY:
+        store.run_step(STAGE, Step(step.name, step.sql,
+                                   {"run_id": run_id} if "$run_id" in step.sql else None))
+    store.run_steps(STAGE, [Step(f"drop_{name}", f"DROP TABLE {name}") for name in (
+        "membership", "overlap", "heir", "kept", "revived", "new_eid", "assignment", "retired",
+        "record_change", "cluster_membership")])
+    return counts
+
+
+def _count(store: Store) -> CrosswalkCounts:
+    (created, split, kept, reactivated, merged, deactivated, before), = store.run_step(
+        STAGE, Step("count", """
 SELECT
     (SELECT count(*) FROM new_eid),
-    (SELECT count(*) FROM kept),
-    (SELECT count(*) FROM retired),
-    (SELECT count(*) FILTER (event_type = 'record_added') FROM record_change),
-    (SELECT count(*) FILTER (event_type = 'record_moved') FROM record_change),
-    (SELECT count(*) FILTER (event_type = 'record_removed') FROM record_change)"""))[0]
-    for step in _APPLY:
-        store.run_step(STAGE, Step(step.name, step.sql, {"run_id": run_id}))
-    store.run_steps(STAGE, [Step(f"drop_{name}", f"DROP TABLE {name}") for name in (
-        "membership", "overlap", "heir", "kept", "new_eid", "assignment", "retired",
-        "record_change", "cluster_membership")])
-    created, kept, retired, added, moved, removed = counts
-    return CrosswalkCounts(created + kept, created, kept, retired, added, moved, removed)
+    (SELECT count(*) FROM new_eid WHERE split_from IS NOT NULL),
+    (SELECT count(*) FROM kept) + (SELECT count(*) FROM revived WHERE NOT was_retired),
+    (SELECT count(*) FROM revived WHERE was_retired),
+    (SELECT count(*) FROM retired WHERE merged_into IS NOT NULL),
+    (SELECT count(*) FROM retired WHERE merged_into IS NULL),
+    (SELECT count(*) FROM crosswalk WHERE valid_to_run IS NULL)"""))
+    by_source: dict[str, dict[str, int]] = {}
+    for source, event, records in store.run_step(STAGE, Step("count_by_source", """
+SELECT source_system, event_type, count(*) FROM record_change
+GROUP BY source_system, event_type ORDER BY source_system, event_type""")):
+        by_source.setdefault(source, {})[event.removeprefix("record_")] = records
+    totals = {event: sum(changes.get(event, 0) for changes in by_source.values())
+              for event in ("added", "restored", "moved", "removed")}
+    return CrosswalkCounts(
+        eids_active=created + kept + reactivated, eids_created=created, eids_kept=kept,
+        eids_retired=merged + deactivated, records_added=totals["added"],
+        records_moved=totals["moved"], records_removed=totals["removed"], eids_split=split,
+        eids_merged=merged, eids_deactivated=deactivated, eids_reactivated=reactivated,
+        records_restored=totals["restored"], records_before=before, by_source=by_source)
