@@ -55,6 +55,9 @@ class SourceConfig(Strict):
     # How this source writes dates, as strftime (%d%m%Y, %d/%m/%Y): a date in this format's
     # shape is read by it alone; one in another shape (an ISO date) by the usual shapes.
     date_format: str | None = None
+    # full: each run's files are the whole source, and a record missing from them is removed.
+    # delta: the files add and update records; only a deletions file removes any.
+    snapshot: Literal["full", "delta"] = "full"
 
     @field_validator("date_format")
     @classmethod
@@ -98,6 +101,15 @@ class LinkingConfig(Strict):
     min_cluster_density: Annotated[float, Field(ge=0, le=1)] = 0.4
 
 
+class CrosswalkConfig(Strict):
+    """Guards on what one run may change in the crosswalk."""
+
+    # A run that would remove or move more than this share of the active records, or that
+    # lands a full snapshot of a source with under half the records it held, is refused
+    # unless run with --allow-mass-change.
+    max_change_share: Annotated[float, Field(gt=0, le=1)] = 0.05
+
+
 class TrainingConfig(Strict):
     seed: int = 42
     max_pairs_u: Annotated[int, Field(gt=0)] = 2_000_000
@@ -126,6 +138,7 @@ class RunConfig(Strict):
     model: Path
     sources: Annotated[list[SourceConfig], Field(min_length=1)]
     linking: LinkingConfig = LinkingConfig()
+    crosswalk: CrosswalkConfig = CrosswalkConfig()
     training: TrainingConfig = TrainingConfig()
     # duckdb: one store file, on this machine. spark: a folder of Parquet, and every run
     # stage on Spark (pip install 'linkage[spark]', Java 17).

@@ -17,8 +17,9 @@ STAGE = "land"
 COLUMNS = ("source_system", "source_record_id")
 
 
-def apply_deletions(store: Store, path: Path, run_id: int) -> tuple[int, int]:
-    """Mark the listed records deleted; return (records marked, keys not in the store)."""
+def apply_deletions(store: Store, path: Path, run_id: int) -> dict[str, int]:
+    """Mark the listed records deleted; return the counts of keys listed, records marked
+    deleted, keys of records deleted before, and keys matching no record of the store."""
     if not path.is_file():
         raise SourceError(f"{path}: deletions file not found")
     try:
@@ -38,6 +39,7 @@ CREATE OR REPLACE TEMP TABLE deletion AS
 SELECT DISTINCT trim(source_system) AS source_system, trim(source_record_id) AS source_record_id
 FROM read_csv($path, header = true, all_varchar = true)""", {"path": str(path)}),
     ])
+    listed = store.scalar(STAGE, "count_listed", "SELECT count(*) FROM deletion")
     marked = store.scalar(STAGE, "count_deletable", """
 SELECT count(*) FROM source_record AS r JOIN deletion AS d USING (source_system, source_record_id)
 WHERE NOT r.is_deleted""")
@@ -58,4 +60,5 @@ WHERE source_record.source_system = d.source_system
              {"run_id": run_id}),
         Step("drop_deletions", "DROP TABLE deletion"),
     ])
-    return marked, unknown
+    return {"listed": listed, "deleted": marked, "deleted_before": listed - marked - unknown,
+            "unknown": unknown}

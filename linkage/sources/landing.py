@@ -71,6 +71,13 @@ class LandingCount:
     rejects: dict[str, int] = field(default_factory=dict)
     # Landed values that could not be used, by field and reason: {"dob": {"invalid": 2}}.
     warnings: dict[str, dict[str, int]] = field(default_factory=dict)
+    # full: the delivery replaced the source's records; delta: it added and updated some.
+    snapshot: str = "full"
+    # Records of the source (not deleted) before this delivery landed.
+    records_before: int = 0
+    # Delta only: landed rows identical to the record already held (a delta that repeats
+    # most of its source may be a full snapshot, whose missing records a delta never removes).
+    rows_unchanged: int = 0
 
 
 def check_sources(sources: list[SourceConfig]) -> list[Delivery]:
@@ -137,21 +144,31 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
 def land_sources(store: Store, deliveries: list[Delivery], run_id: int,
                  delta: bool = False) -> list[LandingCount]:
     """Land each delivery unless it is unchanged. A full delivery replaces the source's
-    snapshot; a `delta` one adds and replaces only its own records, and lists them in the
-    temp table `changed_record` (record_key) for the incremental stages."""
-    if delta:
+    records; a delta one (every delivery when `delta`, else a source configured with
+    `snapshot: delta`) adds and replaces only its own records, and lists them in the temp
+    table `changed_record` (record_key) for the incremental stages."""
+    modes = [delta or delivery.source.snapshot == "delta" for delivery in deliveries]
+    if any(modes):
         store.run_step(STAGE, Step("changed_record", """
 CREATE TEMP TABLE IF NOT EXISTS changed_record (record_key VARCHAR)"""))
-    return [_land(store, delivery, run_id, delta) for delivery in deliveries]
+    return [_land(store, delivery, run_id, is_delta)
+            for delivery, is_delta in zip(deliveries, modes, strict=True)]
 
 
 def _land(store: Store, delivery: Delivery, run_id: int, delta: bool = False) -> LandingCount:
     name = delivery.source.name
     count = LandingCount(name, delivery_id=store.scalar(
-        STAGE, "next_delivery", "SELECT coalesce(max(delivery_id), 0) + 1 FROM delivery"))
+        STAGE, "next_delivery", "SELECT coalesce(max(delivery_id), 0) + 1 FROM delivery"),
+        snapshot="delta" if delta else "full")
+    count.records_before = store.scalar(STAGE, "count_held", """
+SELECT count(*) FROM source_record WHERE source_system = $source AND NOT is_deleted""",
+                                        {"source": name})
+    # A full delivery is unchanged when it is the source's last full one again: the deltas
+    # landed since then stay (a stale day-0 file does not undo later deliveries).
     previous = store.scalar(STAGE, "previous_delivery", """
 SELECT content_hash FROM delivery WHERE source_system = $source
-ORDER BY delivery_id DESC LIMIT 1""", {"source": name})
+    AND ($delta OR coalesce(snapshot, 'full') = 'full')
+ORDER BY delivery_id DESC LIMIT 1""", {"source": name, "delta": delta})
     if previous == delivery.content_hash:
         count.unchanged = True
         _record_delivery(store, delivery, count, run_id)
@@ -165,6 +182,11 @@ ORDER BY delivery_id DESC LIMIT 1""", {"source": name})
                "delivery_id": count.delivery_id}
     landed_columns = ", ".join(LANDED_COLUMNS)
     if delta:
+        count.rows_unchanged = store.scalar(STAGE, "count_repeated", """
+SELECT count(*) FROM landing AS l JOIN source_record AS r USING (source_record_id)
+WHERE l.reject_reason IS NULL AND r.source_system = $source AND NOT r.is_deleted
+    AND NOT l.is_deleted AND CAST(l.raw AS VARCHAR) = CAST(r.raw AS VARCHAR)""",
+                                            {"source": name})
         replace = [
             Step("note_changed", """
 INSERT INTO changed_record SELECT DISTINCT $source_system || ':' || source_record_id
@@ -327,12 +349,12 @@ def _record_delivery(store: Store, delivery: Delivery, count: LandingCount, run_
     files = [{"path": str(f.path), "sha256": f.sha256, "bytes": f.bytes} for f in delivery.files]
     store.run_step(STAGE, Step("record_delivery", """
 INSERT INTO delivery VALUES ($delivery_id, $run_id, $source, $kind, $hash, $files, $status,
-    $read, $landed, $rejected, $rejects, '{}')""", {
+    $read, $landed, $rejected, $rejects, '{}', $snapshot)""", {
         "delivery_id": count.delivery_id, "run_id": run_id, "source": count.source_system,
         "kind": delivery.shape.kind, "hash": delivery.content_hash, "files": json.dumps(files),
         "status": "unchanged" if count.unchanged else "landed", "read": count.rows_read,
         "landed": count.rows_landed, "rejected": count.rows_rejected,
-        "rejects": json.dumps(count.rejects, sort_keys=True)}))
+        "rejects": json.dumps(count.rejects, sort_keys=True), "snapshot": count.snapshot}))
 
 
 def record_warnings(store: Store, counts: list[LandingCount],

@@ -32,6 +32,10 @@ MIGRATIONS: dict[int, list[tuple[str, str]]] = {
         ("fill_dob_year", "UPDATE person SET dob_year = year(dob) WHERE dob IS NOT NULL"),
         ("delivery_warnings", "ALTER TABLE delivery ADD COLUMN IF NOT EXISTS warnings JSON"),
     ],
+    # 3 -> 4: whether a delivery was a full snapshot of its source or a delta.
+    3: [
+        ("delivery_snapshot", "ALTER TABLE delivery ADD COLUMN IF NOT EXISTS snapshot VARCHAR"),
+    ],
 }
 
 assert sorted(MIGRATIONS) == list(range(1, SCHEMA_VERSION)), "a migration per older version"

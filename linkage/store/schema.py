@@ -7,7 +7,7 @@ the next; `linkage migrate` runs them.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # The columns every source kind maps onto when it lands (all VARCHAR, raw as delivered).
 LANDED_COLUMNS = (
@@ -53,7 +53,10 @@ CREATE TABLE IF NOT EXISTS delivery (
     rejects JSON NOT NULL,
     -- Values landed but unusable, by field and reason ({"dob": {"invalid": 3}}), counted
     -- when the run standardizes the delivery; null in deliveries before schema version 3.
-    warnings JSON
+    warnings JSON,
+    -- full (the files were the whole source) or delta (they added and updated records);
+    -- null in deliveries before schema version 4, which were full unless incremental.
+    snapshot VARCHAR
 )""",
     # Landed rows of the latest delivery of each source: raw values, lineage, shape columns.
     "source_record": f"""
