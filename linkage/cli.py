@@ -131,14 +131,22 @@ def synth(people: int, seed: int, out: Path, deliveries: int, noise_config: Path
                    "lists deletions). Repeatable.")
 @click.option("--deleted", type=click.Path(path_type=Path), default=None,
               help="CSV of source_system, source_record_id deleted upstream.")
+@click.option("--dry-run", is_flag=True,
+              help="Compute everything and print what would change (EIDs created, merged, "
+                   "split, retired; records added, moved, removed, by source); commit nothing.")
+@click.option("--allow-mass-change", is_flag=True,
+              help="Let through a run that would remove or move more than "
+                   "crosswalk.max_change_share of the active records, or that lands a full "
+                   "snapshot far smaller than its source (recorded in the run).")
 @store_option
 @json_option
-def run(config: Path, deliveries: tuple[str, ...], deleted: Path | None, store: Path | None,
-        as_json: bool) -> None:
+def run(config: Path, deliveries: tuple[str, ...], deleted: Path | None, dry_run: bool,
+        allow_mass_change: bool, store: Path | None, as_json: bool) -> None:
     """Land, standardize, link and assign enterprise IDs for the configured sources.
 
     With --delivery, only the delivered records are scored against the population and
-    only the clusters they touch are rebuilt.
+    only the clusters they touch are rebuilt. A run that would change much of the
+    crosswalk is refused (exit 5) unless --allow-mass-change.
     """
     project = _project(config, store)
     by_source: dict[str, Path] = {}
@@ -151,12 +159,14 @@ def run(config: Path, deliveries: tuple[str, ...], deleted: Path | None, store: 
             by_source.update(folder_sources)
             deleted = deleted or folder_deleted
     with _reporting(as_json) as report:
-        summary = project.run(report=report, deliveries=by_source or None, deleted=deleted)
+        summary = project.run(report=report, deliveries=by_source or None, deleted=deleted,
+                              dry_run=dry_run, allow_mass_change=allow_mass_change)
     click.echo(json.dumps(summary.as_dict()) if as_json else _describe_run(summary))
 
 
 def _describe_run(summary: RunSummary) -> str:
-    lines = [f"run {summary.run_id}"]
+    lines = [f"dry run: nothing was committed; run {summary.run_id} would do this"
+             if summary.dry_run else f"run {summary.run_id}"]
     for source in summary.sources:
         if source.unchanged:
             lines.append(f"  source {source.source_system}: unchanged since its last delivery "
@@ -165,10 +175,20 @@ def _describe_run(summary: RunSummary) -> str:
         rejects = ", ".join(f"{reason} {n}" for reason, n in source.rejects.items())
         warnings = ", ".join(f"{field} {reason} {n}" for field, reasons in source.warnings.items()
                              for reason, n in reasons.items())
-        lines.append(f"  source {source.source_system}: read {source.rows_read}, landed "
-                     f"{source.rows_landed}, rejected {source.rows_rejected}"
-                     + (f" ({rejects})" if rejects else "")
+        lines.append(f"  source {source.source_system} ({source.snapshot}): read "
+                     f"{source.rows_read}, landed {source.rows_landed}, rejected "
+                     f"{source.rows_rejected}" + (f" ({rejects})" if rejects else "")
                      + (f"; warnings: {warnings}" if warnings else ""))
+        if source.snapshot == "delta" and source.rows_unchanged * 2 > source.rows_landed > 0:
+            lines.append(f"    note: {source.rows_unchanged} of its rows repeat records held "
+                         "unchanged; if these files are a full snapshot, records missing "
+                         "from them are not removed (a delta removes only through deletions): "
+                         "land it in a full run")
+    if summary.deletions is not None:
+        found = summary.deletions
+        lines.append(f"  deletions: {found['listed']} keys listed; {found['deleted']} records "
+                     f"deleted, {found['deleted_before']} deleted before, "
+                     f"{found['unknown']} matching no record")
     link, cw = summary.link, summary.crosswalk
     lines += [
         f"  person records: {summary.persons} ({link.records} active)",
@@ -183,12 +203,21 @@ def _describe_run(summary: RunSummary) -> str:
         f"  cannot-link evidence: {link.evidence_conflicts} pairs; clusters rebuilt "
         f"{link.clusters_rebuilt}, split {link.clusters_split}, flagged for review "
         f"{link.clusters_flagged}",
-        f"  enterprise IDs: {cw.eids_active} active; created {cw.eids_created}, "
-        f"kept {cw.eids_kept}, retired {cw.eids_retired}",
-        f"  records: added {cw.records_added}, moved {cw.records_moved}, "
-        f"removed {cw.records_removed}",
+        f"  enterprise IDs: {cw.eids_active} active; created {cw.eids_created} "
+        f"({cw.eids_split} by splits), kept {cw.eids_kept}, reactivated "
+        f"{cw.eids_reactivated}, retired {cw.eids_retired} ({cw.eids_merged} merged, "
+        f"{cw.eids_deactivated} deactivated)",
+        f"  records: added {cw.records_added}, restored {cw.records_restored}, moved "
+        f"{cw.records_moved}, removed {cw.records_removed}"
+        + (" (" + "; ".join(f"{source} " + ", ".join(f"{event} {n}" for event, n in
+                                                      changes.items())
+                            for source, changes in cw.by_source.items()) + ")"
+           if cw.by_source else ""),
         "  seconds: " + ", ".join(f"{stage} {s:.2f}" for stage, s in summary.seconds.items()),
     ]
+    for reason in summary.guard.get("mass_changes", []):
+        lines.append(("  a real run would be refused as a mass change: " if summary.dry_run
+                      else "  mass change allowed (--allow-mass-change): ") + reason)
     return "\n".join(lines)
 
 

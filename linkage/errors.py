@@ -44,3 +44,10 @@ class StoreBusyError(StoreError):
     """Another process holds the store: two runs on one store must not interleave."""
 
     exit_code = 4
+
+
+class MassChangeError(LinkageError):
+    """A run would change more of the crosswalk than a scheduled run should (a failed
+    upstream export, a parser that swallowed a file): refused, nothing committed."""
+
+    exit_code = 5

@@ -27,7 +27,7 @@ import yaml
 
 from linkage.config import RunConfig, SourceConfig, load_config
 from linkage.errors import ConfigError, LinkageError, SourceError
-from linkage.crosswalk import (CrosswalkCounts, assign_enterprise_ids, history,
+from linkage.crosswalk import (ChangeGuard, CrosswalkCounts, assign_enterprise_ids, history,
                                resolve_enterprise_id)
 from linkage.charts import Chart
 from linkage.cluster_studio import (active_enterprise_ids, least_dense_clusters,
@@ -65,6 +65,13 @@ class RunSummary:
     link: LinkCounts
     crosswalk: CrosswalkCounts
     seconds: dict[str, float] = field(default_factory=dict)
+    # A dry run computed everything and committed nothing.
+    dry_run: bool = False
+    # Deletions delivered with the run: keys listed, records marked deleted, keys matching
+    # no record of the store.
+    deletions: dict[str, int] | None = None
+    # What the guard checked (linkage.crosswalk.guard), and any mass change let through.
+    guard: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,12 +124,18 @@ class Project:
 
     def run(self, report: Report | None = None,
             deliveries: dict[str, Path] | None = None,
-            deleted: Path | None = None) -> RunSummary:
+            deleted: Path | None = None, *, dry_run: bool = False,
+            allow_mass_change: bool = False) -> RunSummary:
         """Land, standardize, link and assign EIDs: all of it commits, or none of it does.
 
         With `deliveries` (source name -> delta files) and/or `deleted` (a CSV of
         source_system, source_record_id), only those records are landed, standardized
         and scored, and only the clusters they touch are rebuilt.
+
+        A run that would change more of the crosswalk than `crosswalk.max_change_share`
+        allows, or lands a full snapshot far smaller than its source, is refused
+        (MassChangeError) unless `allow_mass_change`. With `dry_run`, everything is
+        computed and nothing committed: the summary is what the run would do.
         """
         clock = StageClock(report, RUN_STAGES)
         incremental = bool(deliveries) or deleted is not None
@@ -131,17 +144,22 @@ class Project:
                                 else self.config.sources)
         model = load_model(self.config.model)
         calibration = load_calibration(self.config.model)
-        if incremental and not Path(self.config.store).exists():
+        store_exists = Path(self.config.store).exists()
+        if incremental and not store_exists:
             raise LinkageError(f"{self.config.store}: an incremental delivery needs an existing "
                                "store; run the full sources first")
+        guard = ChangeGuard(self.config.crosswalk.max_change_share, allow_mass_change, dry_run)
+        deletions = None
         started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        with self._run_store(create=True) as store, store.transaction():
+        with self._dry_run_store(store_exists) if dry_run else self._run_store(create=True) \
+                as store, store.transaction(commit=not dry_run):
             run_id = store.scalar("run", "next_run_id",
                                   "SELECT coalesce(max(run_id), 0) + 1 FROM run")
             with clock.stage("land"):
                 landed = land_sources(store, checked, run_id, delta=incremental)
+                guard.check_landing(landed)
                 if deleted is not None:
-                    apply_deletions(store, deleted, run_id)
+                    deletions = apply_deletions(store, deleted, run_id)
             with clock.stage("standardize"):
                 persons = standardize(store, changed_only=incremental,
                                       date_formats=self._date_formats)
@@ -159,8 +177,10 @@ class Project:
                                        self.config.deduplicated_sources, calibration)
             with clock.stage("crosswalk"):
                 crosswalk_counts = assign_enterprise_ids(store, run_id)
+                guard.check_crosswalk(crosswalk_counts)
             summary = RunSummary(run_id, landed, persons, link_counts, crosswalk_counts,
-                                 clock.seconds)
+                                 clock.seconds, dry_run=dry_run, deletions=deletions,
+                                 guard=guard.as_dict())
             store.run_step("run", Step("record_run", """
 INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file, $model_fp,
     $summary)""", {
@@ -172,6 +192,16 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             }))
             _maybe_pause("commit")
         return summary
+
+    def _dry_run_store(self, store_exists: bool) -> Store:
+        """The store a dry run works in: the real one (rolled back at the end), or, before
+        the first run, a scratch one, so a dry run never creates the store."""
+        if store_exists:
+            return self._run_store()
+        if self.config.backend == "spark":
+            raise LinkageError(f"{self.config.store}: no store yet; a dry run on Spark needs "
+                               "one (the first run changes nothing it could compare)")
+        return open_store(":memory:", create=True)
 
     @property
     def _date_formats(self) -> dict[str, str]:

@@ -120,15 +120,16 @@ ORDER BY ordinal_position""", {"t": table}))]
         return rows[0][0] if rows else None
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """All or nothing: a failure (or a killed process) leaves the store as it was."""
+    def transaction(self, commit: bool = True) -> Iterator[None]:
+        """All or nothing: a failure (or a killed process) leaves the store as it was.
+        With `commit=False` (a dry run) the work is rolled back even when it succeeds."""
         self.con.execute("BEGIN TRANSACTION")
         try:
             yield
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
-        self.con.execute("COMMIT")
+        self.con.execute("COMMIT" if commit else "ROLLBACK")
 
 
 def open_store(path: str | Path, *, create: bool = False, read_only: bool = False,

@@ -216,11 +216,13 @@ class SparkStore(Store):
         self.files.release()
 
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, commit: bool = True) -> Iterator[None]:
         """All or nothing: the changed tables become new snapshots only when the block ends
-        without error, and the manifest naming them is replaced in one step."""
+        without error (and `commit`: a dry run writes none), and the manifest naming them
+        is replaced in one step."""
         yield
-        self._commit()
+        if commit:
+            self._commit()
 
     def _commit(self) -> None:
         with progress.step("commit"):
