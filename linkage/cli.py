@@ -175,7 +175,8 @@ def _describe_run(summary: RunSummary) -> str:
         rejects = ", ".join(f"{reason} {n}" for reason, n in source.rejects.items())
         warnings = ", ".join(f"{field} {reason} {n}" for field, reasons in source.warnings.items()
                              for reason, n in reasons.items())
-        lines.append(f"  source {source.source_system} ({source.snapshot}): read "
+        delta = " (delta)" if source.snapshot == "delta" else ""
+        lines.append(f"  source {source.source_system}{delta}: read "
                      f"{source.rows_read}, landed {source.rows_landed}, rejected "
                      f"{source.rows_rejected}" + (f" ({rejects})" if rejects else "")
                      + (f"; warnings: {warnings}" if warnings else ""))
