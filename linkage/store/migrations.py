@@ -32,6 +32,14 @@ MIGRATIONS: dict[int, list[tuple[str, str]]] = {
         ("fill_dob_year", "UPDATE person SET dob_year = year(dob) WHERE dob IS NOT NULL"),
         ("delivery_warnings", "ALTER TABLE delivery ADD COLUMN IF NOT EXISTS warnings JSON"),
     ],
+    # 3 -> 4: a reviewer can revoke a pair's decision (a `revoked` row). DuckDB cannot alter
+    # a CHECK constraint, so the table is recreated with its rows.
+    3: [
+        ("rename_manual_decision", "ALTER TABLE manual_decision RENAME TO manual_decision_v3"),
+        ("create_manual_decision", TABLES["manual_decision"]),
+        ("copy_manual_decision", "INSERT INTO manual_decision SELECT * FROM manual_decision_v3"),
+        ("drop_manual_decision_v3", "DROP TABLE manual_decision_v3"),
+    ],
 }
 
 assert sorted(MIGRATIONS) == list(range(1, SCHEMA_VERSION)), "a migration per older version"
