@@ -1,6 +1,8 @@
 """Crosswalk: stable enterprise IDs for this run's clusters, with events and history."""
 
 from linkage.crosswalk.assign import CrosswalkCounts, assign_enterprise_ids
-from linkage.crosswalk.queries import history, resolve_enterprise_id
+from linkage.crosswalk.queries import (CHANGE_COLUMNS, RUN_COLUMNS, changes, history,
+                                       resolve_enterprise_id, resolve_enterprise_ids, runs)
 
-__all__ = ["CrosswalkCounts", "assign_enterprise_ids", "history", "resolve_enterprise_id"]
+__all__ = ["CHANGE_COLUMNS", "CrosswalkCounts", "RUN_COLUMNS", "assign_enterprise_ids",
+           "changes", "history", "resolve_enterprise_id", "resolve_enterprise_ids", "runs"]
