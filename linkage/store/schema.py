@@ -181,15 +181,17 @@ CREATE TABLE IF NOT EXISTS manual_decision (
 }
 
 # The reviewer decision in force on each pair of records (key_l < key_r): the newest on the
-# pair, unless that one revoked it. Every reader of manual_decision goes through this.
+# pair, unless that one revoked it. Every reader of manual_decision goes through this. (No
+# QUALIFY: Spark runs it too, and explicit columns keep the rewrite unambiguous.)
 DECISIONS_IN_FORCE = """
 SELECT decision_id, key_l, key_r, record_key_a, record_key_b, decision, reviewer, reason,
     decided_at, applied_run
 FROM (
-    SELECT *, least(record_key_a, record_key_b) AS key_l,
-        greatest(record_key_a, record_key_b) AS key_r
+    SELECT decision_id, least(record_key_a, record_key_b) AS key_l,
+        greatest(record_key_a, record_key_b) AS key_r, record_key_a, record_key_b, decision,
+        reviewer, reason, decided_at, applied_run,
+        row_number() OVER (PARTITION BY least(record_key_a, record_key_b),
+            greatest(record_key_a, record_key_b) ORDER BY decision_id DESC) AS newest
     FROM manual_decision
-    QUALIFY row_number() OVER (PARTITION BY least(record_key_a, record_key_b),
-        greatest(record_key_a, record_key_b) ORDER BY decision_id DESC) = 1
-) AS newest
-WHERE decision <> 'revoked'"""
+) AS ranked
+WHERE newest = 1 AND decision <> 'revoked'"""
