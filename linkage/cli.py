@@ -327,17 +327,111 @@ def crosswalk_export(config: Path, out: Path, as_of: int | None, store: Path | N
     click.echo(f"wrote {rows} crosswalk rows to {out}")
 
 
+def _json_value(value):
+    """A frame cell as JSON: None for nulls, ISO text for times."""
+    import pandas as pd
+
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat(sep=" ")
+    return value.item() if hasattr(value, "item") else value
+
+
+def _echo_rows(frame, as_json: bool, empty: str) -> None:
+    """A frame on stdout: JSON lines (one object a row) under --json, else a table."""
+    if as_json:
+        for row in frame.astype(object).to_dict("records"):
+            click.echo(json.dumps({key: _json_value(value) for key, value in row.items()}))
+    elif frame.empty:
+        click.echo(empty)
+    else:
+        shown = frame.astype(object).where(frame.notna(), "")
+        click.echo(shown.to_string(index=False))
+
+
+@crosswalk_group.command("changes")
+@config_option
+@click.option("--since", type=click.IntRange(min=0), required=True, metavar="RUN",
+              help="Changes of the runs after this run id (0: every change).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Write the changes to this file (.csv or .parquet, owner-only) instead of "
+                   "printing them.")
+@store_option
+@json_option
+def crosswalk_changes(config: Path, since: int, out: Path | None, store: Path | None,
+                      as_json: bool) -> None:
+    """The change feed for downstream systems: one row per crosswalk event after run RUN,
+    with the run's time and the active EID each event's EID resolves to now (successor;
+    empty when it ended deactivated). Under --json: one JSON object a line."""
+    from linkage.export.frames import write_frame
+
+    feed = _project(config, store).changes(since)
+    if out is not None:
+        rows = write_frame(feed, out)
+        latest = int(feed["run_id"].max()) if rows else since
+        click.echo(json.dumps({"changes": rows, "since": since, "latest_run": latest,
+                               "out": str(out)}) if as_json else
+                   f"wrote {rows} changes after run {since} to {out}")
+        return
+    _echo_rows(feed, as_json, f"no changes after run {since}")
+
+
+@app.command("runs")
+@config_option
+@store_option
+@json_option
+def runs_command(config: Path, store: Path | None, as_json: bool) -> None:
+    """List the runs: when each started and finished, its kind (full or delivery) and its
+    counts (records landed and rejected, EIDs created and retired, records added, moved and
+    removed). Under --json: one JSON object a line."""
+    _echo_rows(_project(config, store).runs(), as_json, "no runs yet")
+
+
 @app.command()
 @config_option
-@click.argument("enterprise_id")
+@click.argument("enterprise_id", required=False)
+@click.option("--in", "eid_file", type=click.Path(path_type=Path), default=None,
+              help="Resolve every EID of this file: a CSV with an enterprise_id column, or one "
+                   "EID a line.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Write the resolved EIDs to this CSV (enterprise_id, resolved_enterprise_id, "
+                   "active, status) instead of printing them.")
 @store_option
-def resolve(config: Path, enterprise_id: str, store: Path | None) -> None:
-    """Print the active EID that ENTERPRISE_ID is now (following merges)."""
-    resolved = _project(config, store).resolve(enterprise_id)
-    if resolved is None:
-        raise LinkageError(f"{enterprise_id}: no such enterprise ID was ever issued")
-    eid, active = resolved
-    click.echo(eid if active else f"{eid} (inactive: its records were all removed upstream)")
+@json_option
+def resolve(config: Path, enterprise_id: str | None, eid_file: Path | None, out: Path | None,
+            store: Path | None, as_json: bool) -> None:
+    """Print the active EID that ENTERPRISE_ID is now (following merges); with --in, do so
+    for a file of EIDs (status: active, merged, deactivated or unknown)."""
+    from linkage.crosswalk.inputs import read_enterprise_ids
+    from linkage.export.frames import write_frame
+
+    if (enterprise_id is None) == (eid_file is None):
+        raise click.UsageError("give one ENTERPRISE_ID, or --in FILE")
+    project = _project(config, store)
+    if enterprise_id is not None and out is None:
+        found = project.resolve_many([enterprise_id]).iloc[0]
+        if found["status"] == "unknown":
+            raise LinkageError(f"{enterprise_id}: no such enterprise ID was ever issued")
+        if as_json:
+            click.echo(json.dumps({key: _json_value(value) for key, value in found.items()}))
+            return
+        eid = found["resolved_enterprise_id"]
+        click.echo(eid if found["active"] else
+                   f"{eid} (inactive: its records were all removed upstream)")
+        return
+    resolved = project.resolve_many([enterprise_id] if enterprise_id is not None
+                                    else read_enterprise_ids(eid_file))
+    if out is not None:
+        rows = write_frame(resolved, out, suffixes=(".csv",))
+        counts = resolved["status"].value_counts().to_dict()
+        click.echo(json.dumps({"resolved": rows, "out": str(out),
+                               "status": {k: int(v) for k, v in counts.items()}})
+                   if as_json else f"wrote {rows} resolved enterprise IDs to {out} ("
+                   + ", ".join(f"{status} {counts.get(status, 0)}" for status in
+                               ("active", "merged", "deactivated", "unknown")) + ")")
+        return
+    _echo_rows(resolved, as_json, "no enterprise IDs in the file")
 
 
 @app.command("history")
@@ -358,15 +452,30 @@ def history_command(config: Path, enterprise_id: str, store: Path | None, as_jso
              (f", merged into {lineage['merged_into']}" if lineage["merged_into"] else ""))
     click.echo(f"{enterprise_id}: created in run {lineage['created_run']}; {state}")
     for event in lineage["events"]:
-        subject = (f" {event['source_system']}:{event['source_record_id']}"
-                   if event["source_record_id"] else "")
-        related = event["related_enterprise_id"]
-        relation = ""
-        if related and event["enterprise_id"] == enterprise_id:
-            relation = f" (with {related})"
-        elif related:
-            relation = f" (from {event['enterprise_id']})"
-        click.echo(f"  run {event['run_id']}: {event['event_type']}{subject}{relation}")
+        click.echo(f"  run {event['run_id']} ({event['run_finished_at'] or 'time unknown'}): "
+                   + _describe_event(event, enterprise_id))
+
+
+def _describe_event(event: dict, enterprise_id: str) -> str:
+    """One history line, from `enterprise_id`'s side."""
+    kind, came, went = event["event_type"], event["from_enterprise_id"], event["to_enterprise_id"]
+    record = (f" {event['source_system']}:{event['source_record_id']}"
+              if event["source_record_id"] else "")
+    if kind == "split":
+        return f"split from {came}" if came else f"split off {went}"
+    if kind == "merged":
+        return f"merged into {went}" if went else f"absorbed {came}"
+    if kind == "record_moved":
+        return (f"record_moved{record} from {came} to {enterprise_id}" if came else
+                f"record_moved{record} from {enterprise_id} to {went}")
+    if kind == "record_restored":
+        if went and went != enterprise_id:
+            return f"record_restored{record} to {went} (it had left {enterprise_id})"
+        return f"record_restored{record}" + (f" (it had left {came})"
+                                             if came and came != enterprise_id else "")
+    related = event["related_enterprise_id"]
+    other = event["enterprise_id"] if related == enterprise_id else related
+    return f"{kind}{record}" + (f" (with {other})" if other and other != enterprise_id else "")
 
 
 def _reviewer(value: str | None) -> str:
@@ -389,9 +498,14 @@ def _decision_command(name: str, decision: str, help_text: str):
     @store_option
     def command(config: Path, record_a: str, record_b: str, reason: str,
                 reviewer: str | None, store: Path | None) -> None:
-        decision_id = _project(config, store).decide(record_a, record_b, decision, reason,
-                                                         _reviewer(reviewer))
-        click.echo(f"recorded decision {decision_id}: {decision}; it applies from the next run")
+        recorded = _project(config, store).decide(record_a, record_b, decision, reason,
+                                                  _reviewer(reviewer))
+        decision_id = recorded.decision_ids[0]
+        click.echo(f"unchanged: decision {decision_id} ({decision}) is already in force on "
+                   "this pair" if recorded.unchanged else
+                   f"recorded decision {decision_id}: {decision}"
+                   + (", replacing the pair's earlier decision" if recorded.changed else "")
+                   + "; it applies from the next run")
 
     return command
 
@@ -413,11 +527,14 @@ def review_group() -> None:
 @config_option
 @click.option("--out", type=click.Path(path_type=Path), required=True,
               help="File to write: .csv (to fill in and import) or .html (to read).")
+@click.option("--include-decided", is_flag=True,
+              help="Also list pairs with a decision in force, the decision filled in.")
 @store_option
-def review_export(config: Path, out: Path, store: Path | None) -> None:
+def review_export(config: Path, out: Path, include_decided: bool, store: Path | None) -> None:
     """Write the pairs to review, both records side by side: those in the config's review
-    band, then those inside clusters flagged as too large or too loosely held together."""
-    rows = _project(config, store).export_review(out)
+    band, then those inside clusters flagged as too large or too loosely held together.
+    Pairs a reviewer has decided are left out unless --include-decided."""
+    rows = _project(config, store).export_review(out, include_decided)
     click.echo(f"wrote {rows} pairs to review to {out} (contains personal data)")
 
 
@@ -428,8 +545,36 @@ def review_export(config: Path, out: Path, store: Path | None) -> None:
 @store_option
 def review_import(config: Path, file: Path, reviewer: str | None, store: Path | None) -> None:
     """Record the decisions filled into a review CSV (decision: must_link or cannot_link)."""
-    count = _project(config, store).import_review(file, _reviewer(reviewer))
-    click.echo(f"recorded {count} decisions; they apply from the next run")
+    recorded = _project(config, store).import_review(file, _reviewer(reviewer))
+    click.echo(f"{recorded.describe()} (decisions); they apply from the next run")
+
+
+@review_group.command("list")
+@config_option
+@store_option
+@json_option
+def review_list(config: Path, store: Path | None, as_json: bool) -> None:
+    """List the reviewer decisions in force: record_a, record_b, decision, reviewer, reason,
+    decided_at, applied_run (empty until a run obeys it). Under --json: one JSON object a
+    line."""
+    _echo_rows(_project(config, store).decisions(), as_json, "no decisions in force")
+
+
+@review_group.command("revoke")
+@config_option
+@click.argument("record_a")
+@click.argument("record_b")
+@click.option("--reason", default="revoked", show_default=True,
+              help="Why: kept with the revoke.")
+@reviewer_option
+@store_option
+def review_revoke(config: Path, record_a: str, record_b: str, reason: str,
+                  reviewer: str | None, store: Path | None) -> None:
+    """Revoke the decision in force on RECORD_A and RECORD_B: from the next run on the pair
+    is undecided (the model decides). The decision and the revoke stay in the audit trail."""
+    decision_id = _project(config, store).revoke(record_a, record_b, reason,
+                                                 _reviewer(reviewer))
+    click.echo(f"revoked (decision {decision_id}); the pair is undecided from the next run")
 
 
 @app.command("migrate")

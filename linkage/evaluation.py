@@ -40,6 +40,7 @@ from linkage.link.model import MODEL_COLUMNS
 from linkage.link.score import cluster_scored_pairs
 from linkage.link.splink_session import active_persons, splink_linker
 from linkage.store import Step, Store
+from linkage.store.schema import DECISIONS_IN_FORCE
 
 STAGE = "evaluate"
 
@@ -161,11 +162,8 @@ ORDER BY p.record_key"""
 # labels table: must-link 1, cannot-link 0.
 _REVIEWER_LABELS = """
 WITH in_force AS (
-    SELECT least(record_key_a, record_key_b) AS record_key_l,
-        greatest(record_key_a, record_key_b) AS record_key_r, decision
-    FROM manual_decision
-    QUALIFY row_number() OVER (PARTITION BY least(record_key_a, record_key_b),
-        greatest(record_key_a, record_key_b) ORDER BY decision_id DESC) = 1
+    SELECT key_l AS record_key_l, key_r AS record_key_r, decision
+    FROM (""" + DECISIONS_IN_FORCE + """) AS decided
 ), active AS (SELECT record_key FROM person WHERE NOT is_deleted)
 SELECT record_key_l, record_key_r,
     CASE WHEN decision = 'must_link' THEN 1.0 ELSE 0.0 END AS clerical_match_score

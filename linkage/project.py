@@ -27,8 +27,8 @@ import yaml
 
 from linkage.config import RunConfig, SourceConfig, load_config
 from linkage.errors import ConfigError, LinkageError, SourceError
-from linkage.crosswalk import (ChangeGuard, CrosswalkCounts, assign_enterprise_ids, history,
-                               resolve_enterprise_id)
+from linkage.crosswalk import (ChangeGuard, CrosswalkCounts, assign_enterprise_ids, changes,
+                               history, resolve_enterprise_id, resolve_enterprise_ids, runs)
 from linkage.charts import Chart
 from linkage.cluster_studio import (active_enterprise_ids, least_dense_clusters,
                                     write_cluster_studio)
@@ -49,7 +49,8 @@ from linkage.sources import (LandingCount, apply_deletions, check_sources, land_
                              record_warnings)
 from linkage.standardize import standardize, value_warnings, write_standardized
 from linkage.progress import Report, Stages
-from linkage.review import Decision, export_review, import_review, record_decisions
+from linkage.review import (Decision, Recorded, decisions_in_force, export_review,
+                            import_review, record_decisions, revoke_decision)
 from linkage.search import Searcher
 from linkage.store import Step, Store, migrate, open_store
 from linkage.synth import SOURCE_PATHS, generate_population
@@ -65,6 +66,8 @@ class RunSummary:
     link: LinkCounts
     crosswalk: CrosswalkCounts
     seconds: dict[str, float] = field(default_factory=dict)
+    # full, or delivery (an incremental run of delivered and deleted records).
+    kind: str = "full"
     # A dry run computed everything and committed nothing.
     dry_run: bool = False
     # Deletions delivered with the run: keys listed, records marked deleted, keys matching
@@ -179,7 +182,8 @@ class Project:
                 crosswalk_counts = assign_enterprise_ids(store, run_id)
                 guard.check_crosswalk(crosswalk_counts)
             summary = RunSummary(run_id, landed, persons, link_counts, crosswalk_counts,
-                                 clock.seconds, dry_run=dry_run, deletions=deletions,
+                                 clock.seconds, kind="delivery" if incremental else "full",
+                                 dry_run=dry_run, deletions=deletions,
                                  guard=guard.as_dict())
             store.run_step("run", Step("record_run", """
 INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file, $model_fp,
@@ -346,22 +350,61 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         with self.store(read_only=True) as store:
             return resolve_enterprise_id(store, enterprise_id)
 
+    def resolve_many(self, enterprise_ids: Sequence[str]) -> pd.DataFrame:
+        """Each EID as given (in order): enterprise_id, resolved_enterprise_id, active and
+        status (active | merged | deactivated | unknown), in one query however many."""
+        with self.store(read_only=True) as store:
+            return resolve_enterprise_ids(store, list(enterprise_ids))
+
     def history(self, enterprise_id: str) -> dict[str, Any] | None:
+        """An EID's creation, retirement and events, each with its run's time and the EID
+        it came from or went to (None if the EID was never issued)."""
         with self.store(read_only=True) as store:
             return history(store, enterprise_id)
 
+    def changes(self, since: int = 0) -> pd.DataFrame:
+        """The change feed: every crosswalk event of the runs after run `since` (0: every
+        run), with the active EID each event's EID resolves to now (`successor`):
+
+            feed = project.changes(since=last_pulled_run)
+        """
+        with self.store(read_only=True) as store:
+            return changes(store, since)
+
+    def runs(self) -> pd.DataFrame:
+        """The runs, oldest first: times, kind and the counts from each run's summary."""
+        with self.store(read_only=True) as store:
+            return runs(store)
+
     def decide(self, record_a: str, record_b: str, decision: str, reason: str,
-               reviewer: str) -> int:
-        """Record a must-link or cannot-link decision; it holds from the next run on."""
+               reviewer: str) -> Recorded:
+        """Record a must-link or cannot-link decision; it holds from the next run on. The
+        decision already in force on the pair is not recorded again."""
         with self._run_store() as store:
             return record_decisions(store, [Decision(record_a, record_b, decision, reviewer,
-                                                     reason)])[0]
+                                                     reason)])
 
-    def export_review(self, out: str | Path) -> int:
-        """Write the pairs to review (the review band, then the pairs inside flagged
-        clusters) to a .csv to fill in and import, or an .html to read."""
+    def revoke(self, record_a: str, record_b: str, reason: str, reviewer: str) -> int:
+        """End the decision in force on a pair from the next run on (the row stays, for the
+        audit trail); the id of the revoking row."""
+        with self._run_store() as store:
+            return revoke_decision(store, record_a, record_b, reviewer, reason)
+
+    def decisions(self) -> pd.DataFrame:
+        """The reviewer decisions in force: record_a, record_b, decision, reviewer, reason,
+        decided_at, applied_run (the run that first obeyed it), decision_id."""
         with self.store(read_only=True) as store:
-            return export_review(store, Path(out), linking_in_force(store, self.config.linking))
+            return pd.DataFrame(decisions_in_force(store),
+                                columns=["record_a", "record_b", "decision", "reviewer",
+                                         "reason", "decided_at", "applied_run", "decision_id"])
+
+    def export_review(self, out: str | Path, include_decided: bool = False) -> int:
+        """Write the pairs to review (the review band, then the pairs inside flagged
+        clusters) to a .csv to fill in and import, or an .html to read. Pairs with a
+        decision in force are left out unless `include_decided` (then shown with it)."""
+        with self.store(read_only=True) as store:
+            return export_review(store, Path(out), linking_in_force(store, self.config.linking),
+                                 include_decided)
 
     def flagged_clusters(self) -> pd.DataFrame:
         """Active EIDs still too large or too loosely held together after the last run
@@ -372,7 +415,7 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
                                  params=flagged_params(
                                      linking_in_force(store, self.config.linking))).df()
 
-    def import_review(self, path: Path, reviewer: str) -> int:
+    def import_review(self, path: Path, reviewer: str) -> Recorded:
         with self._run_store() as store:
             return import_review(store, path, reviewer)
 

@@ -159,6 +159,11 @@ def test_twenty_records_removed_and_restored_regain_their_eids(linked):
     write(persons, header, body[20:])
     summary = Project.open(linked).run()
     assert summary.crosswalk.records_removed == 20 and not removed & set(active(linked))
+    feed = Project.open(linked).changes(since=1)
+    gone = feed[feed["event"] == "record_removed"]
+    assert set(zip(gone["source_system"], gone["source_record_id"])) == removed
+    assert all(gone["enterprise_id"] == [before[key] for key in zip(
+        gone["source_system"], gone["source_record_id"])])
     persons.write_bytes(original)
     summary = Project.open(linked).run()
     assert summary.crosswalk.records_restored == 20 and summary.crosswalk.records_added == 0

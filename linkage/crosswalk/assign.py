@@ -176,7 +176,7 @@ JOIN assignment AS a
     ON a.source_system = pa.source_system AND a.source_record_id = pa.source_record_id
 JOIN assignment AS b
     ON b.source_system = pb.source_system AND b.source_record_id = pb.source_record_id
-WHERE d.applied_run IS NULL"""),
+WHERE d.applied_run IS NULL AND d.decision IN ('must_link', 'cannot_link')"""),
     Step("mark_decisions", """
 UPDATE manual_decision SET applied_run = $run_id WHERE applied_run IS NULL"""),
     Step("event_records", """

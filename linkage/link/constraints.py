@@ -7,7 +7,7 @@ twins, a household sharing a phone. Two kinds of cannot-link stop the chain:
   partial date's year) two or more years apart that no single typo or day/month swap
   explains, a different sex with an unrelated given name (twins), conflicting name
   suffixes (JR against SR), two records of one source configured as deduplicated;
-- reviewer decisions: a cannot-link on a pair, until a newer decision replaces it. A
+- reviewer decisions: a cannot-link on a pair, until a newer decision replaces or revokes it. A
   reviewer's must-link on a pair overrides the evidence against that pair.
 
 Only clusters that break a constraint are rebuilt. Their records are re-clustered by adding
@@ -24,16 +24,13 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from linkage.store import Step, Store
+from linkage.store.schema import DECISIONS_IN_FORCE
 
 STAGE = "link"
 
-_IN_FORCE = """
+_IN_FORCE = f"""
 CREATE OR REPLACE TEMP TABLE decision_in_force AS
-SELECT decision_id, least(record_key_a, record_key_b) AS key_l,
-    greatest(record_key_a, record_key_b) AS key_r, decision
-FROM manual_decision
-QUALIFY row_number() OVER (PARTITION BY least(record_key_a, record_key_b),
-    greatest(record_key_a, record_key_b) ORDER BY decision_id DESC) = 1"""
+SELECT decision_id, key_l, key_r, decision FROM ({DECISIONS_IN_FORCE}) AS in_force"""
 
 # Pairs inside one cluster whose records say they are different people. Every pair of a
 # multi-record cluster is checked, not only scored pairs: a chain joins records that were

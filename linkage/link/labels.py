@@ -19,6 +19,7 @@ from linkage.errors import LinkageError, SourceError
 from linkage.link.model import MODEL_COLUMNS
 from linkage.link.splink_session import active_persons, splink_linker
 from linkage.store import Step, Store
+from linkage.store.schema import DECISIONS_IN_FORCE
 
 STAGE = "calibrate"
 REVIEWER_LABELS = "reviewer"
@@ -55,12 +56,9 @@ def load_labels(store: Store, labels: str | Path) -> int:
     if str(labels) == REVIEWER_LABELS:
         store.run_step(STAGE, Step("label_pair", """
 CREATE OR REPLACE TEMP TABLE label_pair AS
-SELECT least(record_key_a, record_key_b) AS record_key_l,
-    greatest(record_key_a, record_key_b) AS record_key_r,
+SELECT key_l AS record_key_l, key_r AS record_key_r,
     CASE WHEN decision = 'must_link' THEN 1 ELSE 0 END AS is_match
-FROM manual_decision
-QUALIFY row_number() OVER (PARTITION BY least(record_key_a, record_key_b),
-    greatest(record_key_a, record_key_b) ORDER BY decision_id DESC) = 1"""))
+FROM (""" + DECISIONS_IN_FORCE + ") AS in_force"))
     else:
         path = Path(labels)
         columns = csv_columns(store, path, "labels")

@@ -16,8 +16,9 @@ import duckdb
 from linkage.config import LinkingConfig
 from linkage.errors import LinkageError, SourceError
 from linkage.link.cluster_quality import ACTIVE_MEMBERSHIP, flagged_params, flagged_sql
-from linkage.review.decisions import Decision, record_decisions
+from linkage.review.decisions import Decision, Recorded, record_decisions
 from linkage.store import connect, Store
+from linkage.store.schema import DECISIONS_IN_FORCE
 
 FIELDS = ("first_name", "middle_name", "last_name", "name_suffix", "dob", "sex", "ssn_last4",
           "cin", "mrn", "street", "unit", "city", "zip5", "phone", "email")
@@ -26,9 +27,10 @@ DECISION_WORDS = {"must_link": "must_link", "match": "must_link", "same": "must_
                   "different": "cannot_link"}
 
 
-def _review_sql(linking: LinkingConfig) -> tuple[str, dict]:
+def _review_sql(linking: LinkingConfig, include_decided: bool = False) -> tuple[str, dict]:
     """The pairs a reviewer should judge: those in the review band, then every scored pair
-    inside a flagged EID (one still oversized or sparse after the run re-formed it)."""
+    inside a flagged EID (one still oversized or sparse after the run re-formed it). Pairs
+    with a decision in force are left out, or, with `include_decided`, shown with it."""
     sides = ",\n    ".join(f"l.{field} AS {field}_l, r.{field} AS {field}_r" for field in FIELDS)
     return f"""
 WITH flagged AS ({flagged_sql()}),
@@ -48,23 +50,29 @@ SELECT s.record_key_l, s.record_key_r, round(s.match_probability, 4) AS match_pr
     round(s.match_weight, 2) AS match_weight, s.review_reason,
     cl.enterprise_id AS enterprise_id_l, cr.enterprise_id AS enterprise_id_r,
     {sides},
-    '' AS decision, '' AS reason
+    coalesce(d.decision, '') AS decision, coalesce(d.reason, '') AS reason
 FROM to_review AS s
 JOIN person AS l ON l.record_key = s.record_key_l
 JOIN person AS r ON r.record_key = s.record_key_r
+LEFT JOIN ({DECISIONS_IN_FORCE}) AS d
+    ON d.key_l = least(s.record_key_l, s.record_key_r)
+    AND d.key_r = greatest(s.record_key_l, s.record_key_r)
 LEFT JOIN crosswalk AS cl ON cl.valid_to_run IS NULL
     AND cl.source_system = l.source_system AND cl.source_record_id = l.source_record_id
 LEFT JOIN crosswalk AS cr ON cr.valid_to_run IS NULL
     AND cr.source_system = r.source_system AND cr.source_record_id = r.source_record_id
+WHERE d.decision_id IS NULL OR $include_decided
 ORDER BY s.flagged_eid NULLS FIRST, abs(s.match_weight), s.record_key_l, s.record_key_r""", {
-        "low": linking.review_low, "high": linking.review_high, **flagged_params(linking)}
+        "low": linking.review_low, "high": linking.review_high,
+        "include_decided": include_decided, **flagged_params(linking)}
 
 
-def export_review(store: Store, out: Path, linking: LinkingConfig) -> int:
+def export_review(store: Store, out: Path, linking: LinkingConfig,
+                  include_decided: bool = False) -> int:
     """Write the pairs to review (see `_review_sql`) to `out` (.csv or .html)."""
     if out.suffix.lower() not in (".csv", ".html"):
         raise LinkageError(f"{out}: review files are .csv or .html")
-    sql, params = _review_sql(linking)
+    sql, params = _review_sql(linking, include_decided)
     cursor = store.con.execute(sql, params)
     columns = [column[0] for column in cursor.description]
     rows = cursor.fetchall()
@@ -112,8 +120,10 @@ pairs inside clusters flagged as too large or too loosely held together. Record 
 """
 
 
-def import_review(store: Store, path: Path, reviewer: str) -> int:
-    """Record the decisions of a reviewed CSV (rows with an empty decision are skipped)."""
+def import_review(store: Store, path: Path, reviewer: str) -> Recorded:
+    """Record the decisions of a reviewed CSV (rows with an empty decision are skipped).
+    A pair whose decision in force is the same is left as it is (importing a file twice
+    records nothing new); two rows deciding one pair differently are refused."""
     if not path.is_file():
         raise SourceError(f"{path}: review file not found")
     try:
@@ -129,6 +139,7 @@ def import_review(store: Store, path: Path, reviewer: str) -> int:
             raise SourceError(f"{path}: missing required column '{column}' in the review file")
     index = {name: i for i, name in enumerate(columns)}
     decisions = []
+    lines: dict[tuple[str, str], tuple[int, str]] = {}
     for number, row in enumerate(rows, start=2):
         word = (row[index["decision"]] or "").strip().lower()
         if not word:
@@ -137,8 +148,11 @@ def import_review(store: Store, path: Path, reviewer: str) -> int:
             raise SourceError(f"{path}: line {number}: decision must be one of "
                               f"{', '.join(sorted(DECISION_WORDS))}")
         who = row[index["reviewer"]] if "reviewer" in index and row[index["reviewer"]] else reviewer
-        decisions.append(Decision(row[index["record_key_l"]], row[index["record_key_r"]],
-                                  DECISION_WORDS[word], who, row[index["reason"]] or ""))
-    if decisions:
-        record_decisions(store, decisions)
-    return len(decisions)
+        decision = Decision((row[index["record_key_l"]] or "").strip(),
+                            (row[index["record_key_r"]] or "").strip(),
+                            DECISION_WORDS[word], who, row[index["reason"]] or "")
+        first, earlier = lines.setdefault(decision.pair, (number, decision.decision))
+        if earlier != decision.decision:
+            raise SourceError(f"{path}: lines {first} and {number} decide one pair differently")
+        decisions.append(decision)
+    return record_decisions(store, decisions)

@@ -32,9 +32,15 @@ MIGRATIONS: dict[int, list[tuple[str, str]]] = {
         ("fill_dob_year", "UPDATE person SET dob_year = year(dob) WHERE dob IS NOT NULL"),
         ("delivery_warnings", "ALTER TABLE delivery ADD COLUMN IF NOT EXISTS warnings JSON"),
     ],
-    # 3 -> 4: whether a delivery was a full snapshot of its source or a delta.
+    # 3 -> 4: whether a delivery was a full snapshot of its source or a delta; a reviewer
+    # can revoke a pair's decision (a `revoked` row): DuckDB cannot alter a CHECK
+    # constraint, so that table is recreated with its rows.
     3: [
         ("delivery_snapshot", "ALTER TABLE delivery ADD COLUMN IF NOT EXISTS snapshot VARCHAR"),
+        ("rename_manual_decision", "ALTER TABLE manual_decision RENAME TO manual_decision_v3"),
+        ("create_manual_decision", TABLES["manual_decision"]),
+        ("copy_manual_decision", "INSERT INTO manual_decision SELECT * FROM manual_decision_v3"),
+        ("drop_manual_decision_v3", "DROP TABLE manual_decision_v3"),
     ],
 }
 

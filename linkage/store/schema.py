@@ -9,6 +9,11 @@ from __future__ import annotations
 
 SCHEMA_VERSION = 4
 
+# Versions whose Parquet tables (a Spark store) are the current version's. Version 4 added
+# a column to `delivery`, so a version 3 Parquet store is refused (no Parquet migrations).
+PARQUET_COMPATIBLE = (4,)
+assert SCHEMA_VERSION in PARQUET_COMPATIBLE
+
 # The columns every source kind maps onto when it lands (all VARCHAR, raw as delivered).
 LANDED_COLUMNS = (
     "first_name", "middle_name", "last_name", "name_suffix", "name_quality",
@@ -163,16 +168,33 @@ CREATE TABLE IF NOT EXISTS crosswalk_event (
     source_record_id VARCHAR,
     decision_id INTEGER
 )""",
-    # Reviewer decisions on record pairs; the newest decision on a pair is the one in force.
+    # Reviewer decisions on record pairs, whichever order the pair was given in: the newest
+    # on a pair is in force, unless it is a `revoked` row (the audit trail stays).
     "manual_decision": """
 CREATE TABLE IF NOT EXISTS manual_decision (
     decision_id INTEGER PRIMARY KEY,
     decided_at TIMESTAMP NOT NULL,
     record_key_a VARCHAR NOT NULL,
     record_key_b VARCHAR NOT NULL,
-    decision VARCHAR NOT NULL CHECK (decision IN ('must_link', 'cannot_link')),
+    decision VARCHAR NOT NULL CHECK (decision IN ('must_link', 'cannot_link', 'revoked')),
     reviewer VARCHAR NOT NULL,
     reason VARCHAR NOT NULL,
     applied_run INTEGER
 )""",
 }
+
+# The reviewer decision in force on each pair of records (key_l < key_r): the newest on the
+# pair, unless that one revoked it. Every reader of manual_decision goes through this. (No
+# QUALIFY: Spark runs it too, and explicit columns keep the rewrite unambiguous.)
+DECISIONS_IN_FORCE = """
+SELECT decision_id, key_l, key_r, record_key_a, record_key_b, decision, reviewer, reason,
+    decided_at, applied_run
+FROM (
+    SELECT decision_id, least(record_key_a, record_key_b) AS key_l,
+        greatest(record_key_a, record_key_b) AS key_r, record_key_a, record_key_b, decision,
+        reviewer, reason, decided_at, applied_run,
+        row_number() OVER (PARTITION BY least(record_key_a, record_key_b),
+            greatest(record_key_a, record_key_b) ORDER BY decision_id DESC) AS newest
+    FROM manual_decision
+) AS ranked
+WHERE newest = 1 AND decision <> 'revoked'"""

@@ -67,12 +67,12 @@ class Snapshots:
         return Manifest(int(document["schema_version"]), dict(document["tables"]))
 
     def committed(self) -> Manifest:
-        """The manifest, refused unless it is of this linkage's schema version (Parquet
-        stores are not migrated yet)."""
-        from linkage.store.schema import SCHEMA_VERSION
+        """The manifest, refused unless its tables are of this linkage's schema version
+        (Parquet stores are not migrated yet; see PARQUET_COMPATIBLE)."""
+        from linkage.store.schema import PARQUET_COMPATIBLE, SCHEMA_VERSION
 
         manifest = self.manifest()
-        if manifest.schema_version != SCHEMA_VERSION:
+        if manifest.schema_version not in PARQUET_COMPATIBLE:
             raise StoreError(f"{self.root}: store schema version {manifest.schema_version}; "
                              f"this linkage reads {SCHEMA_VERSION}")
         return manifest
