@@ -1,15 +1,21 @@
 """Find a source's files and check them before anything lands.
 
-A source's `path` is a file, a folder (every file of the kind's suffixes in it) or a glob;
-an HMIS source is an export folder. Checks here read headers only, so a missing file, an
-empty file, a wrong delimiter or a missing column stops the run before the store changes.
+A source's `path` is a file, a folder (every regular file of the kind's suffixes in it) or a
+glob; an HMIS source is an export folder. Only regular files (or symlinks to them) are read:
+a named pipe would block the run forever. Checks here read headers only, so a missing file,
+an empty file, a wrong delimiter or a missing column stops the run before the store changes.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import errno
 import glob
 import hashlib
+import os
+import stat
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +27,8 @@ from linkage.errors import SourceError
 SUFFIXES = {"calsaws": (".csv", ".parquet"), "ehr_csv": (".csv",), "ehr_fhir": (".ndjson", ".jsonl")}
 HMIS_FILES = ("Client.csv", "Enrollment.csv", "Export.csv")
 _OTHER_DELIMITERS = {";": "semicolon", "|": "pipe", "\t": "tab"}
+MAX_HEADER_BYTES = 1 << 20
+MAX_COLUMNS = 2000
 
 
 @dataclass(frozen=True)
@@ -42,38 +50,86 @@ def resolve_files(source: SourceConfig) -> list[Path]:
             raise SourceError(f"{path}: source '{source.name}' (hmis) expects a folder holding a "
                               "HUD HMIS CSV export (Client.csv, Enrollment.csv, Export.csv)")
         for name in HMIS_FILES:
-            if not (path / name).is_file():
+            if _file_type(path / name) is None:
                 raise SourceError(f"{path / name}: file not found for source '{source.name}' "
                                   "(an HMIS export needs Client.csv, Enrollment.csv and Export.csv)")
+            _refuse_unless_regular(path / name, source)
         return [path / name for name in HMIS_FILES]
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES[kind])
+    found = _file_type(path)
+    if found == "folder":
+        files = sorted(p for p in path.iterdir()
+                       if p.suffix.lower() in SUFFIXES[kind] and _file_type(p) == "file")
         where = f"folder holds no {' or '.join(SUFFIXES[kind])} files"
     elif any(ch in str(path) for ch in "*?["):
-        files = sorted(Path(p) for p in glob.glob(str(path)) if Path(p).is_file())
+        files = sorted(Path(p) for p in glob.glob(str(path)) if _file_type(Path(p)) == "file")
         where = "pattern matches no files"
-    elif path.is_file():
+    elif found is None:
+        raise SourceError(f"{path}: file not found for source '{source.name}' ({kind})")
+    else:
+        _refuse_unless_regular(path, source)
         files = [path]
         where = ""
-    else:
-        raise SourceError(f"{path}: file not found for source '{source.name}' ({kind})")
     if not files:
         raise SourceError(f"{path}: {where} for source '{source.name}' ({kind})")
     return files
 
 
+def _file_type(path: Path) -> str | None:
+    """'file', 'folder', 'symlink loop', 'special' (a pipe, socket or device) or None (absent);
+    never opens the path."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        return "symlink loop" if error.errno == errno.ELOOP else None
+    if stat.S_ISREG(mode):
+        return "file"
+    return "folder" if stat.S_ISDIR(mode) else "special"
+
+
+def _refuse_unless_regular(path: Path, source: SourceConfig) -> None:
+    found = _file_type(path)
+    if found != "file":
+        what = "a folder" if found == "folder" else found
+        raise SourceError(f"{path}: not a regular file ({what}) for source '{source.name}' "
+                          f"({source.kind.value})")
+
+
 def fingerprint(path: Path) -> SourceFile:
     digest = hashlib.sha256()
     try:
-        with path.open("rb") as handle:
+        # Non-blocking: a pipe swapped in after the folder was listed must not hang the run.
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(descriptor, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+                raise SourceError(f"{path}: not a regular file; expected a source file")
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
+            size = handle.tell()
     except OSError as error:
         raise SourceError(f"{path}: cannot read file ({error.strerror})") from None
-    return SourceFile(path, digest.hexdigest(), path.stat().st_size)
+    return SourceFile(path, digest.hexdigest(), size)
 
 
-_PYTHON_ENCODINGS = {"utf-8": "utf-8-sig", "latin-1": "latin-1", "utf-16": "utf-16"}
+def utf16_codec(head: bytes) -> str:
+    """The codec of a file declared `utf-16`: its byte order mark says which; without one it
+    is little-endian (what Windows tools write)."""
+    return "utf-16-be" if head.startswith(codecs.BOM_UTF16_BE) else "utf-16-le"
+
+
+def _first_line(data: bytes, encoding: str, whole_file: bool) -> tuple[str, bytes] | None:
+    """The codec and the bytes of the first line of `data` (BOM and line end removed), or
+    None when `data` is only part of the file and holds no complete line."""
+    codec, start, newline = {"utf-8": "utf-8-sig", "latin-1": "latin-1"}.get(encoding), 0, b"\n"
+    if encoding == "utf-16":
+        codec = utf16_codec(data)
+        start = 2 if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else 0
+        newline = "\n".encode(codec)
+    end = data.find(newline, start)
+    while end >= 0 and (end - start) % len(newline):  # a newline byte inside a code unit
+        end = data.find(newline, end + 1)
+    if end < 0:
+        return (codec, data[start:]) if whole_file else None
+    return codec, data[start:end]
 
 
 def read_header(con: duckdb.DuckDBPyConnection, file: SourceFile, encoding: str) -> list[str]:
@@ -88,15 +144,31 @@ def read_header(con: duckdb.DuckDBPyConnection, file: SourceFile, encoding: str)
             raise SourceError(f"{file.path}: cannot read as Parquet "
                               f"({error.__class__.__name__})") from None
         return [row[0] for row in rows]
+    # The first line only: the rest may hold bad bytes that are rejects, not file errors.
     try:
-        # The first line only: the rest may hold bad bytes that are rejects, not file errors.
         with file.path.open("rb") as handle:
-            first_line = handle.readline(1 << 20).decode(_PYTHON_ENCODINGS[encoding])
-        header = next(csv.reader([first_line.rstrip("\r\n")]), [])
+            data = handle.read(MAX_HEADER_BYTES + 4)
+    except OSError as error:
+        raise SourceError(f"{file.path}: cannot read file ({error.strerror})") from None
+    found = _first_line(data, encoding, whole_file=len(data) <= MAX_HEADER_BYTES)
+    if found is None or len(found[1]) > MAX_HEADER_BYTES:
+        raise SourceError(f"{file.path}: first line is longer than {MAX_HEADER_BYTES:,} bytes; "
+                          "expected a header row")
+    try:
+        text = found[1].decode(found[0]).rstrip("\r")
     except UnicodeDecodeError:
         raise SourceError(f"{file.path}: header is not {encoding} text; set the source's "
                           "`encoding` (utf-8, latin-1, utf-16)") from None
+    if "\0" in text:
+        raise SourceError(f"{file.path}: header holds a NUL byte; expected a text header row")
+    try:
+        header = next(csv.reader([text]), [])
+    except csv.Error:
+        raise SourceError(f"{file.path}: first line is not a CSV header row") from None
     header = [column.strip() for column in header]
+    if len(header) > MAX_COLUMNS:
+        raise SourceError(f"{file.path}: header has {len(header):,} columns; at most "
+                          f"{MAX_COLUMNS:,} are supported")
     if len(header) == 1:
         for delimiter, name in _OTHER_DELIMITERS.items():
             if delimiter in header[0]:
@@ -104,7 +176,7 @@ def read_header(con: duckdb.DuckDBPyConnection, file: SourceFile, encoding: str)
                                   "comma-separated values")
     if not any(header):
         raise SourceError(f"{file.path}: first line is not a header row")
-    duplicates = sorted({column for column in header if header.count(column) > 1})
+    duplicates = sorted(column for column, seen in Counter(header).items() if seen > 1)
     if duplicates:
         raise SourceError(f"{file.path}: header repeats column '{duplicates[0]}'")
     return header

@@ -21,17 +21,18 @@ from dataclasses import dataclass, field
 import duckdb
 
 from linkage.config import SourceConfig
-from linkage.errors import SourceError, StoreError
+from linkage.errors import SourceError
 from linkage.sources import files as source_files
-from linkage.sources.readers import (CSV_REJECTS, CSV_SCANS, csv_reader, ndjson_lines_reader,
-                                     parquet_reader)
+from linkage.sources.readers import csv_reader, ndjson_lines_reader, parquet_reader
+from linkage.sources.reading import read_file
 from linkage.sources.shapes import HMIS_FY2024_GENDER, SHAPES, Shape
 from linkage.store import connect, LANDED_COLUMNS, Step, Store
 
 STAGE = "land"
 # Bump when landing rules change, so an unchanged file is landed again under new rules.
 # 3: a date that cannot be read no longer rejects its record.
-LANDING_VERSION = "3"
+# 4: record keys escape their separator; a FHIR Patient without an MR is `Patient/<id>`.
+LANDING_VERSION = "4"
 MAX_FIELD_LENGTH = 1000
 # Person evidence; a record key (an MRN) alone cannot be linked to anyone.
 _IDENTIFYING = ("first_name", "last_name", "dob", "ssn", "cin")
@@ -92,6 +93,8 @@ def check_sources(sources: list[SourceConfig]) -> list[Delivery]:
 def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Delivery:
     paths = source_files.resolve_files(source)
     encoding = source.encoding
+    # UTF-16 files are transcoded to UTF-8 as they are read (linkage.sources.reading).
+    reader_encoding = "utf-8" if encoding == "utf-16" else encoding
     if source.kind.value == "hmis":
         client, enrollment, export = (source_files.fingerprint(path) for path in paths)
         header = source_files.read_header(con, client, encoding)
@@ -109,7 +112,7 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
             file_header = header if file is client else source_files.read_header(con, file, encoding)
             source_files.check_columns(file, file_header, shape.required[name], {}, source, "hmis")
             parameter = "file" if file is client else f"file_{name.split('.')[0].lower()}"
-            readers[name] = csv_reader(file_header, encoding, {}, (), parameter)
+            readers[name] = csv_reader(file_header, reader_encoding, {}, (), parameter)
             params[parameter] = str(file.path)
         reads = [FileRead(client, readers, params)]
         hashed = [client, enrollment, export]
@@ -123,14 +126,14 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
                 # NDJSON has no header: an empty file is a delivery of no patients.
                 if file.bytes == 0:
                     continue
-                reader = ndjson_lines_reader(encoding)
+                reader = ndjson_lines_reader(reader_encoding)
             else:
                 header = source_files.read_header(con, file, encoding)
                 source_files.check_columns(file, header, shape.required[""], source.columns,
                                            source, shape.kind)
                 renames = {old: new for old, new in source.columns.items() if old in header}
                 reader = (parquet_reader(header, renames, shape.optional) if file.is_parquet
-                          else csv_reader(header, encoding, renames, shape.optional))
+                          else csv_reader(header, reader_encoding, renames, shape.optional))
             reads.append(FileRead(file, {"": reader}, {"file": str(file.path)}))
     settings = json.dumps({"kind": shape.kind, "columns": source.columns, "encoding": encoding,
                            "date_format": source.date_format, "version": LANDING_VERSION},
@@ -176,7 +179,7 @@ ORDER BY delivery_id DESC LIMIT 1""", {"source": name, "delta": delta})
 
     with store.reading_files("landing_read", _landing_table_sql()) as reader:
         for read in delivery.reads:
-            _read_file(reader, delivery, read, count.delivery_id)
+            read_file(reader, delivery, read)
     _classify(store)
     lineage = {"run_id": run_id, "source_system": name, "kind": delivery.shape.kind,
                "delivery_id": count.delivery_id}
@@ -240,73 +243,6 @@ CREATE OR REPLACE TEMP TABLE landing_read (
     {columns},
     raw JSON, reject_reason VARCHAR
 )"""
-
-
-def _read_file(store: Store, delivery: Delivery, read: FileRead, delivery_id: int) -> None:
-    """Append one file's rows (and the rows its parser rejected) to `landing`."""
-    file, source = read.file, delivery.source.name
-    store.run_steps(STAGE, [Step("drop_csv_rejects", f"DROP TABLE IF EXISTS {CSV_REJECTS}"),
-                            Step("drop_csv_scans", f"DROP TABLE IF EXISTS {CSV_SCANS}")])
-    select = delivery.shape.select(read.readers)
-    landed = ", ".join(LANDED_COLUMNS)
-    # A delivery may hold files that are checked but not read (HMIS Export.csv).
-    params = {key: value for key, value in read.params.items() if f"${key}" in select}
-    try:
-        store.run_step(STAGE, Step(f"read_{source}", f"""
-INSERT INTO landing_read
-SELECT $path, $hash, source_row, parse_problem, source_record_id, is_deleted, {landed}, raw, NULL
-FROM ({select})""", {**params, "path": str(file.path), "hash": file.sha256}))
-    except StoreError as error:
-        raise SourceError(f"{file.path}: cannot read source '{source}' ({error.detail}); "
-                          "expected the source's shape") from error
-    if delivery.shape.kind == "ehr_fhir":
-        _check_fhir(store, file)
-    else:
-        _collect_parser_rejects(store, file, read.params["file"])
-
-
-def _collect_parser_rejects(store: Store, file: source_files.SourceFile, main_path: str) -> None:
-    exists = store.scalar(STAGE, "find_csv_rejects", """
-SELECT count(*) FROM duckdb_tables() WHERE table_name = $name AND temporary""",
-                          {"name": CSV_REJECTS})
-    if not exists:
-        return
-    rejects = f"""
-FROM {CSV_REJECTS} AS r JOIN {CSV_SCANS} AS s USING (scan_id, file_id)
-WHERE s.file_path = $main"""
-    line = store.scalar(STAGE, "find_encoding_errors",
-                        f"SELECT min(r.line) {rejects} AND r.error_type = 'INVALID ENCODING'",
-                        {"main": main_path})
-    if line is not None:
-        raise SourceError(f"{file.path}: not valid text in the configured encoding (first bad "
-                          f"line {line}); set the source's `encoding` (utf-8, latin-1, utf-16)")
-    store.run_step(STAGE, Step("parser_rejects", f"""
-INSERT INTO landing_read (source_file, source_file_hash, source_row, raw, reject_reason)
-SELECT $path, $hash, min(r.line), to_json({{'line': min(r.line), 'text': any_value(r.csv_line)}}),
-    'malformed_row'
-{rejects}
-GROUP BY r.line""", {"path": str(file.path), "hash": file.sha256, "main": main_path}))
-
-
-def _check_fhir(store: Store, file: source_files.SourceFile) -> None:
-    """A Bundle, or a resource other than Patient, means the file is not what was promised."""
-    first = store.run_step(STAGE, Step("fhir_first_line", """
-SELECT source_row, parse_problem, raw ->> 'resourceType' FROM landing_read
-WHERE source_file = $path ORDER BY source_row LIMIT 1""", {"path": str(file.path)}))
-    expected = "expected NDJSON, one FHIR Patient resource per line"
-    if first and first[0][1] is not None:
-        raise SourceError(f"{file.path}: line {first[0][0]} is not a complete JSON object; {expected}")
-    other = store.run_step(STAGE, Step("fhir_other_resources", """
-SELECT source_row, raw ->> 'resourceType' FROM landing_read
-WHERE source_file = $path AND parse_problem IS NULL
-    AND (raw ->> 'resourceType') IS DISTINCT FROM 'Patient'
-ORDER BY source_row LIMIT 1""", {"path": str(file.path)}))
-    if other:
-        line, kind = other[0]
-        found = (f"{'an' if kind[0] in 'AEIOU' else 'a'} {kind} resource"
-                 if isinstance(kind, str) and kind.isalpha() and len(kind) <= 40
-                 else "not a FHIR resource")
-        raise SourceError(f"{file.path}: line {line} is {found}; {expected}")
 
 
 def _classify(store: Store) -> None:

@@ -2,8 +2,9 @@
 
 CSV rows the parser cannot use (too many or too few columns, bad quoting) are kept by
 DuckDB in the `csv_reject` table with their line number, so they become rejects, not
-silent losses. NDJSON is read line by line as text so a broken line can be rejected with
-its line number instead of failing the whole file.
+silent losses (linkage.sources.reading finds a row that swallowed others). NDJSON is read
+line by line as text so a broken line (bad JSON, bad bytes) can be rejected with its line
+number instead of failing the whole file.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def ndjson_lines_reader(encoding: str) -> str:
     return (f"(SELECT line AS __line, row_number() OVER () AS __source_row FROM read_csv($file, "
             f"columns = {{'line': 'VARCHAR'}}, header = false, delim = chr(1), quote = '', "
             f"escape = '', auto_detect = false, encoding = '{encoding}', "
-            f"max_line_size = 100000000))")
+            f"max_line_size = 100000000, ignore_errors = true, store_rejects = true, "
+            f"rejects_table = '{CSV_REJECTS}', rejects_scan = '{CSV_SCANS}'))")
 
 
 def _with_shape_names(scan: str, header: list[str], renames: dict[str, str],

@@ -33,12 +33,20 @@ class Shape:
     optional: tuple[str, ...] = ()  # read when present, NULL when a file lacks them
 
 
+def record_key(*parts: str) -> str:
+    """SQL joining key parts with `-`. Inside a part, a backslash is doubled and `-` becomes
+    backslash-dash, so distinct parts never give one key; plain parts keep the documented
+    form (19-1234567-01)."""
+    escaped = (f"replace(replace(trim({part}), '\\', '\\\\'), '-', '\\-')" for part in parts)
+    return f"concat_ws('-', {', '.join(escaped)})"
+
+
 def _calsaws(readers: dict[str, str]) -> str:
     return f"""
 SELECT __source_row AS source_row, NULL AS parse_problem,
     CASE WHEN coalesce(trim(county_code), '') <> '' AND coalesce(trim(case_number), '') <> ''
         AND coalesce(trim(person_number), '') <> ''
-        THEN concat_ws('-', trim(county_code), trim(case_number), trim(person_number))
+        THEN {record_key("county_code", "case_number", "person_number")}
     END AS source_record_id,
     false AS is_deleted,
     {landed({
@@ -47,7 +55,7 @@ SELECT __source_row AS source_row, NULL AS parse_problem,
         "street": "res_street", "unit": "res_unit", "city": "res_city", "state": "res_state",
         "zip": "res_zip", "mail_street": "mail_street", "mail_city": "mail_city",
         "mail_state": "mail_state", "mail_zip": "mail_zip", "phone": "phone",
-        "household_id": "concat_ws('-', trim(county_code), trim(case_number))",
+        "household_id": record_key("county_code", "case_number"),
     })},
     {_raw('src')} AS raw
 FROM {readers['']} AS src"""
@@ -111,6 +119,16 @@ _FHIR_TELECOM = '[{"system":"VARCHAR","value":"VARCHAR","use":"VARCHAR"}]'
 SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
 
 
+# The MR value, else `Patient/` + the resource id; an MR value that itself starts with
+# `Patient/` or a backslash gets a backslash in front, so the two kinds of key never meet.
+_FHIR_KEY = """CASE
+        WHEN coalesce(mr.value, '') = '' THEN CASE WHEN trim(coalesce(json ->> 'id', '')) <> ''
+            THEN 'Patient/' || (json ->> 'id') END
+        WHEN starts_with(mr.value, 'Patient/') OR starts_with(mr.value, '\\') THEN '\\' || mr.value
+        ELSE mr.value
+    END"""
+
+
 def _ehr_fhir(readers: dict[str, str]) -> str:
     # Names: the official (else usual, else unlabelled) one; old names are aliases for later.
     return f"""
@@ -142,7 +160,7 @@ WITH line AS (
     FROM patient
 )
 SELECT __source_row AS source_row, parse_problem,
-    coalesce(mr.value, json ->> 'id') AS source_record_id,
+    {_FHIR_KEY} AS source_record_id,
     false AS is_deleted,
     {landed({
         "first_name": "name.given[1]", "middle_name": "array_to_string(name.given[2:], ' ')",

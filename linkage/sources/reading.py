@@ -1,0 +1,238 @@
+"""Read one checked source file into `landing_read`: its rows, and the rows its parser could
+not use as rejects with their line.
+
+DuckDB's CSV reader keeps the rows it cannot parse in `csv_reject` with their line. One fault
+can hide other rows: an unterminated quote, after which the parser reads on to the next quote
+(or the end of the file) and reports everything in between as one bad row. Such a row is
+found by its error and by its text spanning lines; the file is then cut around it: the rows
+before it are read again as they were, its first physical line becomes one
+`unterminated_quote` reject, and the rest of the file is read as if it started on the next
+line (and cut again if it holds another such row). When the cut cannot be made with
+certainty the file is refused, naming the line: rows are never silently lost.
+
+NDJSON is read line by line; a line that is not text in the configured encoding is one
+`invalid_encoding` reject and the other lines keep their numbers.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from linkage.errors import SourceError, StoreError
+from linkage.sources.files import SourceFile
+from linkage.sources.pieces import cut_at_row, line_at, transcode_utf16
+from linkage.sources.readers import CSV_REJECTS, CSV_SCANS
+from linkage.store import LANDED_COLUMNS, Step, Store
+
+if TYPE_CHECKING:
+    from linkage.sources.landing import Delivery, FileRead
+
+STAGE = "land"
+# Each cut reads the rest of the file again; a file with more bad quotes than this is refused.
+MAX_CUTS = 20
+# DuckDB keeps at most this many characters of a rejected row's text.
+_KEPT_TEXT = 10000
+_UNCLOSED = "a quoted field is not closed (an unterminated quote)"
+_ENCODING_HINT = "set the source's `encoding` (utf-8, latin-1, utf-16)"
+
+
+def read_file(store: Store, delivery: Delivery, read: FileRead) -> None:
+    """Append one file's rows (and the rows its parser rejected) to `landing_read`."""
+    select = delivery.shape.select(read.readers)
+    # A delivery may hold files that are checked but not read (HMIS Export.csv).
+    params = {key: value for key, value in read.params.items() if f"${key}" in select}
+    with tempfile.TemporaryDirectory(prefix="linkage-land-") as scratch:
+        if delivery.source.encoding == "utf-16":
+            # Read as UTF-8 from here on (the readers were built for it): DuckDB reads
+            # little-endian UTF-16 only, and a cut needs ASCII-compatible bytes.
+            params = {key: str(transcode_utf16(Path(path), Path(scratch) / f"{key}.csv"))
+                      for key, path in params.items()}
+        reading = _Reading(store, read.file, delivery.source.name, select, params)
+        if delivery.shape.kind == "ehr_fhir":
+            reading.ndjson()
+        else:
+            text_encoding = "latin-1" if delivery.source.encoding == "latin-1" else "utf-8"
+            reading.csv(Path(scratch), text_encoding)
+
+
+class _Reading:
+    """One file's reads: the whole file, or after a cut, its pieces in order."""
+
+    def __init__(self, store: Store, file: SourceFile, source: str, select: str,
+                 params: dict[str, str]) -> None:
+        self.store, self.file, self.source, self.select, self.params = (
+            store, file, source, select, params)
+        self.lineage = {"path": str(file.path), "hash": file.sha256}
+
+    def _insert(self, part: str, rows_before: int) -> None:
+        self.store.run_steps(STAGE, [
+            Step("drop_csv_rejects", f"DROP TABLE IF EXISTS {CSV_REJECTS}"),
+            Step("drop_csv_scans", f"DROP TABLE IF EXISTS {CSV_SCANS}")])
+        landed = ", ".join(LANDED_COLUMNS)
+        try:
+            self.store.run_step(STAGE, Step(f"read_{self.source}", f"""
+INSERT INTO landing_read
+SELECT $path, $hash, source_row + $rows_before, parse_problem, source_record_id, is_deleted,
+    {landed}, raw, NULL
+FROM ({self.select})""", {**self.params, "file": part, "rows_before": rows_before,
+                          **self.lineage}))
+        except StoreError as error:
+            raise SourceError(f"{self.file.path}: cannot read source '{self.source}' "
+                              f"({error.detail}); expected the source's shape") from error
+
+    def _rejects(self, where: str, columns: str, params: dict | None = None) -> list[tuple]:
+        exists = self.store.scalar(STAGE, "find_csv_rejects", """
+SELECT count(*) FROM duckdb_tables() WHERE table_name = $name AND temporary""",
+                                   {"name": CSV_REJECTS})
+        if not exists:
+            return []
+        return self.store.run_step(STAGE, Step("parser_rejects", f"""
+SELECT {columns} FROM {CSV_REJECTS} AS r JOIN {CSV_SCANS} AS s USING (scan_id, file_id)
+WHERE {where} ORDER BY r.line""", params))
+
+    # -- CSV ---------------------------------------------------------------------------------
+    def csv(self, scratch: Path, encoding: str) -> None:
+        part, rows_before, lines_before = self.params["file"], 0, 0
+        for number in range(MAX_CUTS + 1):
+            self._insert(part, rows_before)
+            self._refuse_unreadable(part, lines_before)
+            bad = self._swallowing_row(part, lines_before)
+            if bad is None:
+                self._insert_parser_rejects(part, lines_before)
+                return
+            line, hint, text = bad
+            where = f"{self.file.path}: line {lines_before + line}"
+            if number == MAX_CUTS:
+                raise SourceError(f"{where}: {_UNCLOSED}, after {MAX_CUTS} others; fix the "
+                                  "file's quoting")
+            cut = cut_at_row(Path(part), hint, text.lstrip("\r\n").encode(encoding, "replace"),
+                             scratch, number)
+            if cut is None:
+                raise SourceError(f"{where}: {_UNCLOSED} and the rows after it cannot be told "
+                                  "apart; fix the quote and deliver the file again")
+            # Read the rows before the bad one again, alone, so their count is known.
+            self.store.run_step(STAGE, Step("discard_swallowed", """
+DELETE FROM landing_read WHERE source_file = $path AND reject_reason IS NULL
+    AND source_row > $rows_before""", {"path": self.lineage["path"], "rows_before": rows_before}))
+            self._insert(str(cut.head), rows_before)
+            if self._swallowing_row(str(cut.head), lines_before) is not None:
+                raise SourceError(f"{where}: {_UNCLOSED}; fix the quote and deliver the file "
+                                  "again")
+            self._insert_parser_rejects(str(cut.head), lines_before)
+            self.store.run_step(STAGE, Step("unterminated_quote", """
+INSERT INTO landing_read (source_file, source_file_hash, source_row, raw, reject_reason)
+VALUES ($path, $hash, $line, to_json({'line': $line, 'text': $text}), 'unterminated_quote')""",
+                                            {**self.lineage, "line": lines_before + line,
+                                             "text": cut.bad_line.decode(encoding, "replace")}))
+            if cut.tail is None:
+                return
+            rows_before = self.store.scalar(STAGE, "rows_before_cut", """
+SELECT count(*) FROM landing_read WHERE source_file = $path AND reject_reason IS NULL""",
+                                            {"path": self.lineage["path"]})
+            # The tail's line 2 is the line after the bad one.
+            part, lines_before = str(cut.tail), lines_before + line - 1
+
+    def _refuse_unreadable(self, part: str, lines_before: int) -> None:
+        """Bad bytes refuse the file; so does any fault in a file read beside it (HMIS
+        Enrollment.csv), whose rows are not records of their own."""
+        for path, line, error, kept in self._rejects(
+                "r.error_type = 'INVALID ENCODING' OR s.file_path <> $part",
+                "s.file_path, r.line, r.error_type, r.csv_line", {"part": part}):
+            if error == "INVALID ENCODING":
+                name = self.file.path if path == part else path
+                offset = lines_before if path == part else 0
+                raise SourceError(f"{name}: not valid text in the configured encoding (first "
+                                  f"bad line {line + offset}); {_ENCODING_HINT}")
+            if error == "UNQUOTED VALUE" and _spans_lines(kept):
+                raise SourceError(f"{path}: line {line}: {_UNCLOSED}; fix the quote and deliver "
+                                  "the file again")
+
+    def _swallowing_row(self, part: str, lines_before: int) -> tuple[int, int, str] | None:
+        """The first row whose quote is not closed on its line, as (line, byte, kept text).
+
+        DuckDB's note of such a row is not always exact (with CRLF line ends it can name an
+        earlier row), so the line is checked against the file: a line holding an unpaired
+        quote is cut at; one with paired quotes is an ordinary bad row; a line without any
+        quote means the note cannot be trusted, and the file is refused."""
+        for line, hint, kept in self._rejects(
+                "s.file_path = $part AND r.error_type = 'UNQUOTED VALUE'",
+                "r.line, r.line_byte_position, r.csv_line", {"part": part}):
+            found = line_at(Path(part), hint)
+            quotes = found[1].count(b'"') if found else 0
+            if quotes % 2 or (_spans_lines(kept) and quotes):
+                return line, hint, kept
+            if not quotes:
+                raise SourceError(f"{self.file.path}: line {lines_before + line}: {_UNCLOSED} "
+                                  "and the rows after it cannot be told apart; fix the quote "
+                                  "and deliver the file again")
+        return None
+
+    def _insert_parser_rejects(self, part: str, lines_before: int) -> None:
+        if not self._rejects("s.file_path = $part", "r.line", {"part": part}):
+            return
+        self.store.run_step(STAGE, Step("parser_rejects", f"""
+INSERT INTO landing_read (source_file, source_file_hash, source_row, raw, reject_reason)
+SELECT $path, $hash, min(r.line) + $lines_before,
+    to_json({{'line': min(r.line) + $lines_before, 'text': any_value(r.csv_line)}}),
+    'malformed_row'
+FROM {CSV_REJECTS} AS r JOIN {CSV_SCANS} AS s USING (scan_id, file_id)
+WHERE s.file_path = $part
+GROUP BY r.line""", {**self.lineage, "part": part, "lines_before": lines_before}))
+
+    # -- NDJSON ------------------------------------------------------------------------------
+    def ndjson(self) -> None:
+        part = self.params["file"]
+        self._insert(part, 0)
+        if self._rejects("s.file_path = $part", "r.line", {"part": part}):
+            self._ndjson_rejects(part)
+        _check_fhir(self.store, self.file)
+
+    def _ndjson_rejects(self, part: str) -> None:
+        """Lines the reader could not take: the line numbers of the lines after them are put
+        right (the reader counted only the lines it took), then each is one reject."""
+        rejects = f"""
+SELECT r.line, row_number() OVER (ORDER BY r.line) AS rank, any_value(r.error_type) AS error
+FROM {CSV_REJECTS} AS r JOIN {CSV_SCANS} AS s USING (scan_id, file_id)
+WHERE s.file_path = $part GROUP BY r.line"""
+        params = {"part": part, **self.lineage}
+        self.store.run_steps(STAGE, [
+            Step("ndjson_line_numbers", f"""
+UPDATE landing_read AS l SET source_row = l.source_row + (
+    SELECT count(*) FROM ({rejects}) AS bad WHERE bad.line - bad.rank < l.source_row)
+WHERE l.source_file = $path""", {"part": part, "path": self.lineage["path"]}),
+            Step("ndjson_rejects", f"""
+INSERT INTO landing_read (source_file, source_file_hash, source_row, parse_problem, raw)
+SELECT $path, $hash, line, CASE WHEN error = 'INVALID ENCODING' THEN 'invalid_encoding'
+    ELSE 'malformed_json' END, to_json({{'line': line}})
+FROM ({rejects})""", params),
+        ])
+
+
+def _spans_lines(kept: str | None) -> bool:
+    """Whether a rejected row's text runs over more than its own line (DuckDB keeps the text
+    of a row from its start; a kept text at the limit may have been cut short)."""
+    kept = (kept or "").strip("\r\n")
+    return "\n" in kept or "\r" in kept or len(kept) >= _KEPT_TEXT
+
+
+def _check_fhir(store: Store, file: SourceFile) -> None:
+    """A Bundle, or a resource other than Patient, means the file is not what was promised."""
+    first = store.run_step(STAGE, Step("fhir_first_line", """
+SELECT source_row, parse_problem, raw ->> 'resourceType' FROM landing_read
+WHERE source_file = $path ORDER BY source_row LIMIT 1""", {"path": str(file.path)}))
+    expected = "expected NDJSON, one FHIR Patient resource per line"
+    if first and first[0][1] == "malformed_json":
+        raise SourceError(f"{file.path}: line {first[0][0]} is not a complete JSON object; {expected}")
+    other = store.run_step(STAGE, Step("fhir_other_resources", """
+SELECT source_row, raw ->> 'resourceType' FROM landing_read
+WHERE source_file = $path AND parse_problem IS NULL
+    AND (raw ->> 'resourceType') IS DISTINCT FROM 'Patient'
+ORDER BY source_row LIMIT 1""", {"path": str(file.path)}))
+    if other:
+        line, kind = other[0]
+        found = (f"{'an' if kind[0] in 'AEIOU' else 'a'} {kind} resource"
+                 if isinstance(kind, str) and kind.isalpha() and len(kind) <= 40
+                 else "not a FHIR resource")
+        raise SourceError(f"{file.path}: line {line} is {found}; {expected}")
