@@ -120,10 +120,12 @@ def test_calsaws_keys_with_separators_in_their_parts_stay_distinct(store):
     assert households == [(3,)]
 
 
-def test_fhir_resource_id_never_meets_an_mr_value(store):
+def test_fhir_resource_id_equal_to_another_mr_is_rejected_not_merged(store):
     land(store, source("ehr_fhir", CORPUS / "fhir_mr_equals_other_id.ndjson"))
-    assert rejected(store) == []
-    assert record_ids(store) == ["Patient/p1", "\\Patient/p1", "p1"]
+    # Two different patients would share the key `p1`: both are rejects, neither is lost
+    # silently and neither takes the other's identity.
+    assert rejected(store) == [(1, "duplicate_record_id"), (2, "duplicate_record_id")]
+    assert record_ids(store) == ["Patient/p1"]
 
 
 # -- only regular files -------------------------------------------------------------------------

@@ -126,7 +126,7 @@ ROW_OUTCOMES = [
     ("truncated NDJSON line", "ehr_fhir", "truncated_line.ndjson", {}, ["M1", "M2"],
      [(3, "malformed_json")]),
     ("FHIR Patient without an MR identifier", "ehr_fhir", "fhir_without_mr.ndjson", {},
-     ["Patient/p1", "M2"], []),
+     ["p1", "M2"], []),
     ("blank lines in NDJSON", "ehr_fhir", "fhir_blank_lines.ndjson", {}, ["M1", "M2"], []),
     ("empty NDJSON: a delivery of no patients", "ehr_fhir", "empty.ndjson", {}, [], []),
     ("county column names mapped by config", "ehr_csv", "county_column_names.csv", {"columns": {

@@ -31,7 +31,7 @@ from linkage.store import connect, LANDED_COLUMNS, Step, Store
 STAGE = "land"
 # Bump when landing rules change, so an unchanged file is landed again under new rules.
 # 3: a date that cannot be read no longer rejects its record.
-# 4: record keys escape their separator; a FHIR Patient without an MR is `Patient/<id>`.
+# 4: CalSAWS record keys escape their separator.
 LANDING_VERSION = "4"
 MAX_FIELD_LENGTH = 1000
 # Person evidence; a record key (an MRN) alone cannot be linked to anyone.

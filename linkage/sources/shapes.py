@@ -119,14 +119,10 @@ _FHIR_TELECOM = '[{"system":"VARCHAR","value":"VARCHAR","use":"VARCHAR"}]'
 SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
 
 
-# The MR value, else `Patient/` + the resource id; an MR value that itself starts with
-# `Patient/` or a backslash gets a backslash in front, so the two kinds of key never meet.
-_FHIR_KEY = """CASE
-        WHEN coalesce(mr.value, '') = '' THEN CASE WHEN trim(coalesce(json ->> 'id', '')) <> ''
-            THEN 'Patient/' || (json ->> 'id') END
-        WHEN starts_with(mr.value, 'Patient/') OR starts_with(mr.value, '\\') THEN '\\' || mr.value
-        ELSE mr.value
-    END"""
+# The MR value, else the resource id, as documented (downstream systems and truth files key
+# on them). A Patient whose id equals another's MR value is rejected with it as a duplicate
+# id, not merged into it.
+_FHIR_KEY = "coalesce(nullif(trim(mr.value), ''), trim(json ->> 'id'))"
 
 
 def _ehr_fhir(readers: dict[str, str]) -> str:
