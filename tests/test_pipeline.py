@@ -31,9 +31,13 @@ def test_rerun_on_same_inputs_keeps_every_eid_and_creates_none(sample_copy, caps
     second = json.loads(capsys.readouterr().out)
     assert crosswalk_rows(store) == before
     assert first["crosswalk"]["eids_created"] == second["crosswalk"]["eids_kept"] > 0
-    assert second["crosswalk"] | {"eids_active": 0, "eids_kept": 0} == {
-        "eids_active": 0, "eids_created": 0, "eids_kept": 0, "eids_retired": 0,
-        "records_added": 0, "records_moved": 0, "records_removed": 0}
+    changes = {key: value for key, value in second["crosswalk"].items()
+               if key not in ("eids_active", "eids_kept", "records_before")}
+    assert changes == {
+        "eids_created": 0, "eids_retired": 0, "eids_split": 0, "eids_merged": 0,
+        "eids_deactivated": 0, "eids_reactivated": 0, "records_added": 0,
+        "records_restored": 0, "records_moved": 0, "records_removed": 0, "by_source": {}}
+    assert second["crosswalk"]["records_before"] == len(before)
     with duckdb.connect(str(store), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM crosswalk_event WHERE run_id = 2").fetchall() == [(0,)]
 
