@@ -38,12 +38,19 @@ class SourceKind(str, Enum):
     ehr_fhir = "ehr_fhir"
 
 
+def _a_path(value: object) -> object:
+    """An empty path would name the config's own folder: refused before it becomes one."""
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("expected a file path, got an empty string")
+    return value
+
+
 class SourceConfig(Strict):
     """One source system: its name (the `source_system` value), kind and files."""
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
     kind: SourceKind
-    path: Path
+    path: Annotated[Path, BeforeValidator(_a_path)]
     columns: dict[str, str] = Field(
         default_factory=dict,
         description="file column name -> shape column name, for flat files whose headers differ",
@@ -134,13 +141,6 @@ class SparkConfig(Strict):
 
 
 Backend = Literal["duckdb", "spark"]
-
-
-def _a_path(value: object) -> object:
-    """An empty path would name the config's own folder: refused before it becomes one."""
-    if isinstance(value, str) and not value.strip():
-        raise ValueError("expected a file path, got an empty string")
-    return value
 
 
 class RunConfig(Strict):
@@ -251,12 +251,13 @@ def load_yaml(text: str) -> object:
 def _resolve_paths(document: dict, base: Path) -> dict:
     document = dict(document)
     for key in ("store", "model"):
-        if isinstance(document.get(key), str):
+        if isinstance(document.get(key), str) and document[key].strip():  # "" is refused
             document[key] = base / document[key]
     if isinstance(document.get("sources"), list):
         document["sources"] = [
             {**source, "path": base / source["path"]}
             if isinstance(source, dict) and isinstance(source.get("path"), str)
+            and source["path"].strip()
             else source
             for source in document["sources"]
         ]
