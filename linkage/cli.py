@@ -149,7 +149,7 @@ def _reporting(as_json: bool = False) -> Iterator[Report | None]:
               help="Folder to write the population into.")
 @click.option("--deliveries", type=click.IntRange(min=0), default=0, show_default=True,
               help="Also write K later days under OUT/deliveries/dayNN/ (snapshot/ and delta/).")
-@click.option("--noise-config", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+@click.option("--noise-config", type=click.Path(path_type=Path),
               default=None, help="YAML overriding the documented noise and coverage defaults.")
 @click.option("--profile", default="default", show_default=True, metavar="NAME",
               help="Noise profile: default, or one in linkage/synth/profiles/ (drift: records "
@@ -537,7 +537,7 @@ def evaluate(config: Path, truth: Path, thresholds: str | None, store: Path | No
 @click.argument("records", nargs=-1, metavar="[RECORD_A RECORD_B]")
 @click.option("--eid", "enterprise_id", default=None,
               help="Explain this enterprise ID's records instead of a pair.")
-@click.option("--html", type=click.Path(path_type=Path, dir_okay=False), default=None,
+@click.option("--html", type=click.Path(path_type=Path), default=None,
               help="Also write the pair's Splink waterfall chart to this file: one "
                    "self-contained HTML page that works offline. No file unless given.")
 @click.option("--show-values", is_flag=True,

@@ -239,3 +239,18 @@ def test_explain_html_to_an_impossible_path_is_one_line(linked_store, tmp_path, 
     assert cli("explain", "--config", config, "--store", linked_store, *pair,
                "--html", out) == 2
     assert len(capfd.readouterr().err.strip().splitlines()) == 1
+
+
+def test_explain_html_into_a_folder_is_an_output_error_not_a_usage_error(linked_store,
+                                                                         tmp_path):
+    with open_store(linked_store, read_only=True) as store:
+        pair = store.run_step("t", Step("pair", "SELECT record_key_l, record_key_r FROM "
+                                        "pair_score ORDER BY 1, 2 LIMIT 1"))[0]
+    assert cli("explain", "--config", ROOT / "configs" / "sample.yaml", "--store", linked_store,
+               *pair, "--html", tmp_path) == 2
+
+
+@pytest.mark.parametrize("where", ["missing.yaml", "."])
+def test_a_missing_or_folder_noise_config_is_a_config_error(tmp_path, where):
+    assert cli("synth", "--people", "5", "--out", tmp_path / "out",
+               "--noise-config", tmp_path / where) == 2
