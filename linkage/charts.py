@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
@@ -32,7 +31,6 @@ import pandas as pd
 # Splink's own renderer: the spec in a page with its bundled libraries inlined.
 from splink.internals.html_utils import chart_html
 
-from linkage.errors import LinkageError
 
 if TYPE_CHECKING:
     from splink.internals.charts import SplinkChart
@@ -97,16 +95,9 @@ def _json_value(value: Any) -> Any:
 
 def write_owner_only(document: str, path: Path) -> Path:
     """Write a page owner-only: charts and dashboards may show personal data."""
-    previous = os.umask(0o077)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(document, encoding="utf-8")
-        path.chmod(0o600)
-    except OSError as error:
-        raise LinkageError(f"{path}: cannot write the chart ({error.strerror})") from None
-    finally:
-        os.umask(previous)
-    return path
+    from linkage.outputs import write_text
+
+    return write_text(path, document, "page")
 
 
 def _rows(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -1,8 +1,14 @@
 """The `linkage` command: a thin shell over linkage.project.Project.
 
-Exit codes: 0 success; 1 other user error; 2 bad config, source file or model;
-3 store error; 4 store busy (another run holds it); 70 internal error (a bug: --debug
-shows the traceback).
+Exit codes (the README's table): 0 success; 1 other user error; 2 bad config, source
+file, model or output path; 3 store error; 4 store busy (another run holds it: retry
+later); 5 run refused as a mass change (guarded run; rerun with --allow-mass-change if
+intended); 64 usage error (unknown option, missing argument); 70 internal error (a bug:
+--debug shows the traceback); 130 interrupted.
+
+An error is one red line on stderr; a command given --json also prints it on stdout as
+{"error": {"exit_code": N, "kind": "ConfigError", "message": "..."}}. The global options
+(--debug, -q/--quiet, --progress) work before or after the subcommand.
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ from linkage.progress import Report, Stages, TerminalBars, json_lines, plain_lin
 from linkage.project import Project, RunSummary
 
 INTERNAL_ERROR = 70
-_state = {"debug": False, "quiet": False, "progress": "auto"}
+USAGE_ERROR = 64  # EX_USAGE (sysexits.h): the command line itself is wrong
+INTERRUPTED = 130
+_state = {"debug": False, "quiet": False, "progress": "auto", "json": False}
 PROGRESS_MODES = ("auto", "bars", "plain", "json", "none")
 
 config_option = click.option("--config", "-c", "config", required=True,
@@ -45,7 +53,8 @@ def store_option(command):
 def _project(config: Path, store: Path | None) -> Project:
     return Project.open(config, store, backend=_state.get("backend"))
 
-json_option = click.option("--json", "as_json", is_flag=True,
+json_option = click.option("--json", "as_json", is_flag=True, is_eager=True,
+                           callback=lambda ctx, param, value: _state.update(json=value) or value,
                            help="Print the result as one JSON object on stdout, and progress as "
                                 "JSON lines on stderr (for schedulers).")
 
@@ -64,8 +73,56 @@ def app(debug: bool, quiet: bool, progress_mode: str) -> None:
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    _log_levels(debug)
+
+
+def _log_levels(debug: bool) -> None:
+    logging.getLogger().setLevel(logging.DEBUG if debug else logging.WARNING)
     # Splink logs SQL and timings; keep it quiet unless debugging.
     logging.getLogger("splink").setLevel(logging.DEBUG if debug else logging.ERROR)
+
+
+def _late_debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        _state["debug"] = True
+        _log_levels(True)
+
+
+def _late_quiet(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value:
+        _state["quiet"] = True
+
+
+def _late_progress(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        _state["progress"] = value
+
+
+def _late_global_options() -> list[click.Option]:
+    """The group's options, also accepted after a subcommand (`linkage run -q …`), as
+    schedulers' wrappers tend to append them. They set what the group's would."""
+    return [
+        click.Option(["--debug"], is_flag=True, expose_value=False, is_eager=True,
+                     callback=_late_debug, help="Show tracebacks and SQL timings."),
+        click.Option(["--quiet", "-q"], is_flag=True, expose_value=False, is_eager=True,
+                     callback=_late_quiet, help="No progress output (as --progress none)."),
+        click.Option(["--progress"], type=click.Choice(PROGRESS_MODES), default=None,
+                     expose_value=False, is_eager=True, callback=_late_progress,
+                     help="Progress on stderr: auto, bars, plain, json or none."),
+    ]
+
+
+def _share_global_options(command: click.Command) -> None:
+    """Give every subcommand (and theirs) the late global options, once."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _share_global_options(sub)
+    if command is app or getattr(command, "_late_globals", False):
+        return
+    names = {name for param in command.params for name in getattr(param, "opts", [])}
+    command.params.extend(option for option in _late_global_options()
+                          if not names.intersection(option.opts))
+    command._late_globals = True
 
 
 @contextmanager
@@ -92,7 +149,7 @@ def _reporting(as_json: bool = False) -> Iterator[Report | None]:
               help="Folder to write the population into.")
 @click.option("--deliveries", type=click.IntRange(min=0), default=0, show_default=True,
               help="Also write K later days under OUT/deliveries/dayNN/ (snapshot/ and delta/).")
-@click.option("--noise-config", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+@click.option("--noise-config", type=click.Path(path_type=Path),
               default=None, help="YAML overriding the documented noise and coverage defaults.")
 @click.option("--profile", default="default", show_default=True, metavar="NAME",
               help="Noise profile: default, or one in linkage/synth/profiles/ (drift: records "
@@ -368,7 +425,7 @@ def crosswalk_changes(config: Path, since: int, out: Path | None, store: Path | 
 
     feed = _project(config, store).changes(since)
     if out is not None:
-        rows = write_frame(feed, out)
+        rows = write_frame(feed, out, what="change feed")
         latest = int(feed["run_id"].max()) if rows else since
         click.echo(json.dumps({"changes": rows, "since": since, "latest_run": latest,
                                "out": str(out)}) if as_json else
@@ -423,7 +480,7 @@ def resolve(config: Path, enterprise_id: str | None, eid_file: Path | None, out:
     resolved = project.resolve_many([enterprise_id] if enterprise_id is not None
                                     else read_enterprise_ids(eid_file))
     if out is not None:
-        rows = write_frame(resolved, out, suffixes=(".csv",))
+        rows = write_frame(resolved, out, suffixes=(".csv",), what="resolved EIDs")
         counts = resolved["status"].value_counts().to_dict()
         click.echo(json.dumps({"resolved": rows, "out": str(out),
                                "status": {k: int(v) for k, v in counts.items()}})
@@ -655,7 +712,7 @@ def evaluate(config: Path, truth: Path, thresholds: str | None, store: Path | No
 @click.argument("records", nargs=-1, metavar="[RECORD_A RECORD_B]")
 @click.option("--eid", "enterprise_id", default=None,
               help="Explain this enterprise ID's records instead of a pair.")
-@click.option("--html", type=click.Path(path_type=Path, dir_okay=False), default=None,
+@click.option("--html", type=click.Path(path_type=Path), default=None,
               help="Also write the pair's Splink waterfall chart to this file: one "
                    "self-contained HTML page that works offline. No file unless given.")
 @click.option("--show-values", is_flag=True,
@@ -708,29 +765,48 @@ def search_command(config: Path, first_name: str | None, last_name: str | None, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: known errors as one red line and their exit code; bugs as code 70."""
+    """Entry point: known errors as one red line and their exit code; usage errors 64; bugs
+    as code 70. Under --json the error is also one JSON object on stdout."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    _state.update(debug=False, quiet=False, progress="auto", json=False)
+    _share_global_options(app)
     try:
-        app.main(args=argv, prog_name="linkage", standalone_mode=False)
+        app.main(args=args, prog_name="linkage", standalone_mode=False)
     except LinkageError as error:
         if _state["debug"]:
             traceback.print_exc()
         click.secho(f"error: {error}", fg="red", err=True)
-        return error.exit_code
+        return _failed(error.exit_code, error.__class__.__name__, str(error))
     except click.exceptions.Exit as done:
         return done.exit_code
+    except click.UsageError as error:
+        error.show()
+        # An unknown option stops parsing before --json is read: look for it in the words.
+        _state["json"] = _state["json"] or "--json" in args[:args.index("--")
+                                                             if "--" in args else None]
+        return _failed(USAGE_ERROR, "usage", error.format_message())
     except click.ClickException as error:
         error.show()
-        return error.exit_code
+        return _failed(error.exit_code, error.__class__.__name__, error.format_message())
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
-        return 130
+        return _failed(INTERRUPTED, "interrupted", "aborted")
     except Exception as error:  # a bug: say so plainly, without record values
         if _state["debug"]:
             traceback.print_exc()
-        click.secho(f"internal error ({error.__class__.__name__}); rerun with --debug for the "
-                    "traceback and report it", fg="red", err=True)
-        return INTERNAL_ERROR
+        message = (f"internal error ({error.__class__.__name__}); rerun with --debug for the "
+                   "traceback and report it")
+        click.secho(message, fg="red", err=True)
+        return _failed(INTERNAL_ERROR, "internal", message)
     return 0
+
+
+def _failed(exit_code: int, kind: str, message: str) -> int:
+    """The exit code; under --json, the error as one JSON object on stdout too."""
+    if _state["json"]:
+        click.echo(json.dumps({"error": {"exit_code": exit_code, "kind": kind,
+                                         "message": message}}))
+    return exit_code
 
 
 if __name__ == "__main__":

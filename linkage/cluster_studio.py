@@ -10,6 +10,7 @@ owner-only, and nothing about its contents is logged.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections import Counter
 from collections.abc import Sequence
@@ -18,13 +19,13 @@ from typing import Any
 
 import pandas as pd
 
-from linkage.charts import write_owner_only
 from linkage.crosswalk import resolve_enterprise_id
 from linkage.errors import LinkageError
 from linkage.link import active_persons, load_model, population_model
 from linkage.link.cluster_quality import ACTIVE_MEMBERSHIP, density_sql
 from linkage.link.model import MODEL_COLUMNS
 from linkage.link.splink_session import splink_linker
+from linkage.outputs import write_text
 from linkage.store import Step, Store
 
 STAGE = "cluster_studio"
@@ -111,4 +112,15 @@ def write_cluster_studio(store: Store, model_path: Path, enterprise_ids: Sequenc
             edges, nodes, str(Path(scratch) / "studio.html"), cluster_ids=eids,
             cluster_names=[f"{eid} ({sizes.get(eid, 0)} records)" for eid in eids],
             overwrite=True, return_html_as_string=True)
-    return write_owner_only(document, out)
+    return write_text(out, offline(document), "cluster studio page")
+
+
+# Splink's template loads a web font: a page opened on a county workstation must not call
+# out to the internet (it would tell a font service who looked at personal data, and when).
+_EXTERNAL_LINK = re.compile(r"<link\b[^>]*\bhref\s*=\s*[\"']?(?:https?:)?//[^>]*>", re.I)
+
+
+def offline(document: str) -> str:
+    """The page without <link> tags to other hosts (fonts, preconnects); the browser's own
+    sans-serif stands in for the web font."""
+    return _EXTERNAL_LINK.sub("", document)

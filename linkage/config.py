@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import (BaseModel, ConfigDict, Field, PlainValidator, ValidationError,
-                      field_validator)
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, ValidationError,
+                      field_validator, model_validator)
 
 from linkage.errors import ConfigError
 
@@ -38,12 +38,19 @@ class SourceKind(str, Enum):
     ehr_fhir = "ehr_fhir"
 
 
+def _a_path(value: object) -> object:
+    """An empty path would name the config's own folder: refused before it becomes one."""
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("expected a file path, got an empty string")
+    return value
+
+
 class SourceConfig(Strict):
     """One source system: its name (the `source_system` value), kind and files."""
 
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
     kind: SourceKind
-    path: Path
+    path: Annotated[Path, BeforeValidator(_a_path)]
     columns: dict[str, str] = Field(
         default_factory=dict,
         description="file column name -> shape column name, for flat files whose headers differ",
@@ -100,6 +107,21 @@ class LinkingConfig(Strict):
     max_cluster_size: Annotated[int, Field(ge=2)] = 12
     min_cluster_density: Annotated[float, Field(ge=0, le=1)] = 0.4
 
+    @model_validator(mode="after")
+    def _thresholds_agree(self) -> LinkingConfig:
+        """Only pairs at or above predict_threshold are kept, so a lower match threshold or
+        review band would silently act as predict_threshold; an empty band reviews nothing."""
+        if self.review_low >= self.review_high:
+            raise ValueError("review_low must be less than review_high")
+        if isinstance(self.match_threshold, float) \
+                and self.match_threshold < self.predict_threshold:
+            raise ValueError("match_threshold must be at least predict_threshold (pairs below "
+                             "predict_threshold are never kept)")
+        if self.review_low < self.predict_threshold:
+            raise ValueError("review_low must be at least predict_threshold (pairs below "
+                             "predict_threshold are never kept)")
+        return self
+
 
 class CrosswalkConfig(Strict):
     """Guards on what one run may change in the crosswalk."""
@@ -134,8 +156,8 @@ Backend = Literal["duckdb", "spark"]
 
 
 class RunConfig(Strict):
-    store: Path
-    model: Path
+    store: Annotated[Path, BeforeValidator(_a_path)]
+    model: Annotated[Path, BeforeValidator(_a_path)]
     sources: Annotated[list[SourceConfig], Field(min_length=1)]
     linking: LinkingConfig = LinkingConfig()
     crosswalk: CrosswalkConfig = CrosswalkConfig()
@@ -169,6 +191,8 @@ def load_config(path: str | Path, store: str | Path | None = None,
     used with `.parquet` in its place: one config serves both engines.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; the config is a YAML file")
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -176,8 +200,10 @@ def load_config(path: str | Path, store: str | Path | None = None,
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError(f"{path}: cannot read config ({error.__class__.__name__})") from None
     try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
+        document = load_yaml(text)
+    except DuplicateKeyError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    except (yaml.YAMLError, RecursionError) as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}: not valid YAML{where}") from None
@@ -201,15 +227,50 @@ def load_config(path: str | Path, store: str | Path | None = None,
         raise ConfigError(f"{path}: {_describe(error)}") from None
 
 
+class DuplicateKeyError(yaml.YAMLError):
+    """A key given twice in one mapping: YAML keeps the last silently, a config must not."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a repeated key with its line."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue  # a `<<` merge's keys may be overridden: only literal repeats count
+        key = loader.construct_object(key_node)
+        try:
+            repeated = key in seen
+        except TypeError:
+            continue  # an unhashable key: construct_mapping reports it
+        if repeated:
+            raise DuplicateKeyError(f"key '{str(key)[:80]}' given twice in one mapping, at line "
+                                    f"{key_node.start_mark.line + 1}")
+        seen.add(key)
+    return loader.construct_mapping(node, deep=True)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                                 _unique_mapping)
+
+
+def load_yaml(text: str) -> object:
+    """YAML as safe_load reads it, but a key repeated in a mapping is a DuplicateKeyError."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
 def _resolve_paths(document: dict, base: Path) -> dict:
     document = dict(document)
     for key in ("store", "model"):
-        if isinstance(document.get(key), str):
+        if isinstance(document.get(key), str) and document[key].strip():  # "" is refused
             document[key] = base / document[key]
     if isinstance(document.get("sources"), list):
         document["sources"] = [
             {**source, "path": base / source["path"]}
             if isinstance(source, dict) and isinstance(source.get("path"), str)
+            and source["path"].strip()
             else source
             for source in document["sources"]
         ]

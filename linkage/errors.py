@@ -30,6 +30,12 @@ class ModelError(LinkageError):
     exit_code = 2
 
 
+class OutputError(LinkageError):
+    """A file to write (--out, --html) cannot be: a folder, no permission, no such place."""
+
+    exit_code = 2
+
+
 class StoreError(LinkageError):
     """The store cannot be opened, or a step against it failed."""
 

@@ -154,7 +154,7 @@ def test_evaluate_prints_a_threshold_table_and_json(linked_store, capsys):
     report = json.loads(capsys.readouterr().out)
     assert [row["match_threshold"] for row in report["sweep"]] == [0.9]
     assert cli("evaluate", "--config", SAMPLE_CONFIG, "--store", linked_store,
-               "--truth", truth, "--thresholds", "1.5") == 2
+               "--truth", truth, "--thresholds", "1.5") == 64  # a bad option value: usage
 
 
 def test_the_run_reports_cluster_sizes_and_evidence(linked_store):

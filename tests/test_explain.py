@@ -106,7 +106,7 @@ WHERE cw.valid_to_run IS NULL AND cw.enterprise_id = ? ORDER BY p.record_key""",
     (["calsaws:no-such-record", "hmis:no-such-record"], 1,
      "calsaws:no-such-record: no such record in the store"),
     (["--eid", "E9999999999"], 1, "E9999999999: no such enterprise ID was ever issued"),
-    (["only-one-record"], 2, "give RECORD_A RECORD_B"),
+    (["only-one-record"], 64, "give RECORD_A RECORD_B"),  # a usage error
 ])
 def test_unknown_record_or_eid_is_a_one_line_error(linked_store, capsys, arguments, code,
                                                    message):

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from linkage.errors import LinkageError
+from linkage.outputs import output_file
 from linkage.store import Store
 
 ACTIVE_CROSSWALK = """
@@ -40,18 +40,12 @@ def export_crosswalk(store: Store, out: Path, as_of: int | None = None) -> int:
     if kind is None:
         raise LinkageError(f"{out}: unsupported export format; use a .csv or .parquet file name")
     sql, params = crosswalk_relation(store, as_of)
-    out.parent.mkdir(parents=True, exist_ok=True)
     relation = store.con.sql(sql, params=params)
-    temporary = out.with_name(out.name + ".tmp")
-    previous_umask = os.umask(0o077)  # exports hold record keys: owner-only
-    try:
+    with output_file(out, "crosswalk export") as scratch:  # record keys: owner-only
         if kind == "csv":
-            relation.write_csv(str(temporary), header=True)
+            relation.write_csv(str(scratch), header=True)
         else:
-            relation.write_parquet(str(temporary))
-    finally:
-        os.umask(previous_umask)
-    os.replace(temporary, out)
+            relation.write_parquet(str(scratch))
     return store.scalar("export", "count", f"SELECT count(*) FROM ({sql})", params)
 
 

@@ -22,6 +22,7 @@ from linkage.errors import ModelError
 from linkage.link.calibration import CALIBRATION_KEY, Calibration
 from linkage.link.calibration import from_model as calibration_from_model
 from linkage.link.model import MODEL_COLUMNS
+from linkage.link.model_check import check_model
 from linkage.store import connect, Step, Store
 
 PERSON_INPUT = "person_input"
@@ -39,10 +40,15 @@ def active_persons(store: Store, stage: str) -> pa.Table:
 
 
 def load_model(path: Path) -> dict[str, Any]:
-    """Read a Splink model file, with a clear error when it is missing or not a model. The
-    settings Splink reads, without linkage's calibration (`load_calibration`)."""
+    """Read a Splink model file, with a clear error when it is missing or not a model that
+    scores (linkage.link.model_check). The settings Splink reads, without linkage's
+    calibration (`load_calibration`)."""
     model = _read_model(path)
     model.pop(CALIBRATION_KEY, None)
+    try:
+        check_model(model)
+    except ModelError as error:
+        raise ModelError(f"{path}: {error}") from None
     return model
 
 
@@ -55,11 +61,14 @@ def load_calibration(path: Path) -> Calibration | None:
 
 
 def _read_model(path: Path) -> dict[str, Any]:
+    path = Path(path)
+    if path.is_dir():
+        raise ModelError(f"{path}: is a folder; the model is a JSON file (models/NAME.json)")
     try:
         model = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ModelError(f"{path}: model file not found (train one with `linkage train`)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
         raise ModelError(f"{path}: not a readable Splink model ({error.__class__.__name__})") from None
     if not isinstance(model, dict) or "comparisons" not in model:
         raise ModelError(f"{path}: not a Splink model (no 'comparisons' key)")

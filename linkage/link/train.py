@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +15,13 @@ import splink
 
 from linkage import progress
 from linkage.config import TrainingConfig
-from linkage.errors import LinkageError
 from linkage.link.model import (DETERMINISTIC_RULES, ELSE_M_CAP, ELSE_M_FLOOR,
                                 TRAINING_BLOCKING, UNSEEN_LEVEL_BAYES_FACTOR, settings)
 from linkage.link.calibration import CALIBRATION_KEY, fit
 from linkage.link.labels import score_labels
 from linkage.link.prior import population_model
 from linkage.link.splink_session import load_model, splink_linker
+from linkage.outputs import write_text
 from linkage.store import Step, Store
 
 log = logging.getLogger(__name__)
@@ -218,11 +217,4 @@ def write_card(model_path: Path, card: dict[str, Any]) -> None:
 
 
 def _write_atomically(path: Path, content: str) -> None:
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(content, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as error:
-        raise LinkageError(f"{path}: cannot write the model file "
-                           f"({error.strerror or error.__class__.__name__})") from None
+    write_text(path, content, "model file")

@@ -8,7 +8,6 @@ written owner-only and nothing about their contents is logged.
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 
 import duckdb
@@ -16,6 +15,7 @@ import duckdb
 from linkage.config import LinkingConfig
 from linkage.errors import LinkageError, SourceError
 from linkage.link.cluster_quality import ACTIVE_MEMBERSHIP, flagged_params, flagged_sql
+from linkage.outputs import output_file
 from linkage.review.decisions import Decision, Recorded, record_decisions
 from linkage.store import connect, Store
 from linkage.store.schema import DECISIONS_IN_FORCE
@@ -76,16 +76,12 @@ def export_review(store: Store, out: Path, linking: LinkingConfig,
     cursor = store.con.execute(sql, params)
     columns = [column[0] for column in cursor.description]
     rows = cursor.fetchall()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    previous = os.umask(0o077)
-    try:
+    with output_file(out, "review file") as scratch:  # personal data: owner-only
         if out.suffix.lower() == ".csv":
-            store.con.sql(sql, params=params).write_csv(str(out), header=True)
+            store.con.sql(sql, params=params).write_csv(str(scratch), header=True)
         else:
-            out.write_text(_html(columns, rows, linking.review_low, linking.review_high),
-                           encoding="utf-8")
-    finally:
-        os.umask(previous)
+            scratch.write_text(_html(columns, rows, linking.review_low, linking.review_high),
+                               encoding="utf-8")
     return len(rows)
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from linkage.errors import LinkageError
+from linkage.outputs import output_file
 from linkage.standardize.person import PERSON_COLUMNS
 from linkage.store import Step, Store
 
@@ -22,13 +22,8 @@ def write_standardized(store: Store, out: Path) -> int:
     options = _FORMATS.get(out.suffix.lower())
     if options is None:
         raise LinkageError(f"{out}: unsupported format '{out.suffix}'; expected .csv or .parquet")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    previous_umask = os.umask(0o077)
-    try:
+    with output_file(out, "standardized records") as scratch:
         store.run_step(STAGE, Step("write_standardized", f"""
 COPY (SELECT {", ".join(PERSON_COLUMNS)} FROM person ORDER BY record_key)
-TO $path {options}""", {"path": str(out)}))
-    finally:
-        os.umask(previous_umask)
-    os.chmod(out, 0o600)
+TO $path {options}""", {"path": str(scratch)}))
     return store.scalar(STAGE, "count_person", "SELECT count(*) FROM person")

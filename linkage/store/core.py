@@ -8,7 +8,6 @@ Values always travel as bound parameters; identifiers come from code, never from
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,6 +21,8 @@ import pyarrow as pa
 
 from linkage import progress
 from linkage.errors import StoreBusyError, StoreError
+from linkage.outputs import (hold_private_umask, make_private_folder, private_umask, reason,
+                             release_private_umask)
 from linkage.store.schema import SCHEMA_VERSION, TABLES
 from linkage.store.snapshots import Snapshots, is_snapshot_store
 
@@ -58,6 +59,10 @@ class Store:
     def __init__(self, connection: duckdb.DuckDBPyConnection, path: str) -> None:
         self.con = connection
         self.path = path
+        # The store's files (its WAL, spill files) come and go while it is open: all of them
+        # owner-only, so umask 077 is held until `close`.
+        hold_private_umask()
+        self._private = True
 
     def __enter__(self) -> Store:
         return self
@@ -66,7 +71,12 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        self.con.close()
+        try:
+            self.con.close()
+        finally:
+            if getattr(self, "_private", False):
+                self._private = False
+                release_private_umask()
 
     def run_step(self, stage: str, step: Step) -> list[tuple]:
         """Run one step and return its rows (drained, so the connection is free again)."""
@@ -129,7 +139,16 @@ ORDER BY ordinal_position""", {"t": table}))]
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
-        self.con.execute("COMMIT" if commit else "ROLLBACK")
+        try:
+            self.con.execute("COMMIT" if commit else "ROLLBACK")
+        except self.engine_errors as error:
+            # e.g. a read-only folder or a full disk: nothing of the transaction is kept.
+            try:
+                self.con.execute("ROLLBACK")
+            except self.engine_errors:
+                pass  # DuckDB has already rolled back a commit that failed
+            raise StoreError(f"{self.path}: cannot commit to the store, nothing was changed: "
+                             f"{_first_line(error)}", detail=_first_line(error)) from None
 
 
 def open_store(path: str | Path, *, create: bool = False, read_only: bool = False,
@@ -137,36 +156,72 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
     """Open (or, with `create`, create) the store file and check its schema version.
 
     `":memory:"` gives a scratch store that lives as long as the connection (training).
+    Only a new file, or a DuckDB database with no tables, becomes a store: another
+    program's database is refused untouched.
     """
     in_memory = str(path) == ":memory:"
     path = Path(path)
     if not in_memory and is_snapshot_store(path):
         return _open_snapshot_store(path, read_only=read_only)
-    if not in_memory and not path.exists() and not create:
-        raise StoreError(f"{path}: store not found (run `linkage run` first)")
-    if create and not in_memory:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    previous_umask = os.umask(0o077)  # store and its WAL readable by the owner only
+    if not in_memory:
+        _check_store_path(path, create=create)
+    with private_umask():  # store readable by the owner only (and, while open, its WAL)
+        try:
+            connection = connect(str(path), read_only=read_only)
+        except duckdb.IOException as error:
+            if _is_lock_conflict(error, path):
+                raise StoreBusyError(
+                    f"{path}: the store is in use by another linkage process; "
+                    "wait for it to finish (runs on one store cannot interleave)"
+                ) from None
+            if "not a valid DuckDB database" in str(error).replace(str(path), ""):
+                raise StoreError(f"{path}: not a linkage store (not a DuckDB database); "
+                                 "give a new file name for a new store") from None
+            raise StoreError(f"{path}: cannot open store: {_first_line(error)}") from None
+        except duckdb.Error as error:
+            raise StoreError(f"{path}: not a linkage store: {_first_line(error)}") from None
+        store = Store(connection, str(path))
     try:
-        connection = connect(str(path), read_only=read_only)
-    except duckdb.IOException as error:
-        if "lock" in str(error).lower():
-            raise StoreBusyError(
-                f"{path}: the store is in use by another linkage process; "
-                "wait for it to finish (runs on one store cannot interleave)"
-            ) from None
-        raise StoreError(f"{path}: cannot open store: {_first_line(error)}") from None
-    except duckdb.Error as error:
-        raise StoreError(f"{path}: not a linkage store: {_first_line(error)}") from None
-    finally:
-        os.umask(previous_umask)
-    store = Store(connection, str(path))
-    try:
+        if not in_memory and not read_only:
+            _make_owner_only(path)
         _check_schema(store, read_only=read_only, migrating=migrating)
     except BaseException:
         store.close()
         raise
     return store
+
+
+def _check_store_path(path: Path, *, create: bool) -> None:
+    """A store path that can never be a store file is one line, before DuckDB sees it."""
+    if path.is_dir():
+        raise StoreError(f"{path}: is a folder, not a store file (a DuckDB store is one file; "
+                         "a folder is a store only for `backend: spark`)")
+    if not path.exists() and not create:
+        raise StoreError(f"{path}: store not found (run `linkage run` first)")
+    if create and not path.exists():
+        try:
+            make_private_folder(path.parent)
+        except OSError as error:
+            raise StoreError(f"{path}: cannot create the store's folder "
+                             f"({reason(error)})") from None
+
+
+def _make_owner_only(path: Path) -> None:
+    """A store created by an older linkage (or copied with cp) may be readable by others."""
+    for file in (path, path.with_name(path.name + ".wal")):
+        try:
+            if file.exists() and file.stat().st_mode & 0o077:
+                file.chmod(0o600)
+        except OSError:
+            pass  # not the owner: the store still opens; its mode is the owner's to set
+
+
+def _is_lock_conflict(error: duckdb.IOException, path: Path) -> bool:
+    """DuckDB's words for a lock another process holds ("Could not set lock on file …:
+    Conflicting lock is held in …"), looked for outside the quoted path: a path that
+    merely contains "lock" (clockwork/, /home/lockwood) is not a conflict."""
+    text = str(error).replace(str(path), "").replace(str(path.resolve()), "")
+    return "Could not set lock on file" in text and "Conflicting lock is held" in text
 
 
 def _open_snapshot_store(path: Path, *, read_only: bool) -> Store:
@@ -200,6 +255,16 @@ def _check_schema(store: Store, *, read_only: bool, migrating: bool) -> None:
     if not has_meta:
         if read_only:
             raise StoreError(f"{store.path}: not a linkage store (no store_meta table)")
+        tables = store.scalar("store", "count_tables",
+                              "SELECT count(*) FROM duckdb_tables() WHERE database_name = "
+                              "current_database()")
+        views = store.scalar("store", "count_views",
+                             "SELECT count(*) FROM duckdb_views() WHERE NOT internal AND "
+                             "database_name = current_database()")
+        if tables or views:
+            raise StoreError(f"{store.path}: not a linkage store (a DuckDB database with "
+                             f"{tables + views} tables or views of its own and no store_meta); "
+                             "refused untouched: give a new file name for a new store")
         with store.transaction():
             for name, ddl in TABLES.items():
                 store.run_step("store", Step(f"create_{name}", ddl))

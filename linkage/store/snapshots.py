@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from linkage.errors import StoreBusyError, StoreError
+from linkage.outputs import make_private_folder, reason
 
 MANIFEST = "_manifest.json"
 LOCK = "_lock"
@@ -97,13 +98,19 @@ class Snapshots:
     def work_dir(self) -> Path:
         """A fresh scratch folder for one job (removed by `release`)."""
         path = self.root / WORK / uuid.uuid4().hex[:12]
-        path.mkdir(parents=True, mode=0o700)
+        make_private_folder(path)
         return path
 
     def acquire(self) -> None:
         """Take the writer's lock, or raise StoreBusyError while another job holds it. A lock
         left by a process that no longer runs on this host is taken over."""
-        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.root.exists() and not self.root.is_dir():
+            raise StoreError(f"{self.root}: is a file; a Spark store is a folder")
+        try:
+            make_private_folder(self.root)
+        except OSError as error:
+            raise StoreError(f"{self.root}: cannot create the store's folder "
+                             f"({reason(error)})") from None
         lock = self.root / LOCK
         for _ in range(2):
             try:
@@ -135,7 +142,8 @@ class Snapshots:
         document = {"format": FORMAT, "schema_version": manifest.schema_version,
                     "tables": dict(sorted(manifest.tables.items()))}
         staged = self.root / f"{MANIFEST}.{uuid.uuid4().hex[:8]}.tmp"
-        with open(staged, "w", encoding="utf-8") as handle:
+        with open(os.open(staged, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600), "w",
+                  encoding="utf-8") as handle:
             json.dump(document, handle, indent=1)
             handle.flush()
             os.fsync(handle.fileno())

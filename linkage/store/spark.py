@@ -35,6 +35,7 @@ from sqlglot import exp
 
 from linkage import progress
 from linkage.errors import ConfigError, LinkageError, StoreError
+from linkage.outputs import hold_private_umask, release_private_umask
 from linkage.store.core import Step, Store, _first_line, connect
 from linkage.store.schema import SCHEMA_VERSION, TABLES
 from linkage.store.snapshots import Manifest, Snapshots
@@ -170,12 +171,20 @@ class SparkStore(Store):
         files = Snapshots(path)
         if not create and not files.exists():
             raise StoreError(f"{path}: store not found (run `linkage run` first)")
-        files.acquire()  # before the JVM starts: a busy store is refused at once
+        # Parquet written on the driver, the manifest, the lock: owner-only while it is open.
+        hold_private_umask()
+        try:
+            files.acquire()  # before the JVM starts: a busy store is refused at once
+        except BaseException:
+            release_private_umask()
+            raise
         try:
             store = cls(spark_session(settings), files, settings)
         except BaseException:
             files.release()
+            release_private_umask()
             raise
+        store._private = True
         try:
             store._load()
         except BaseException:
@@ -212,8 +221,13 @@ class SparkStore(Store):
         for view in self._views | splink_views:
             self.spark.catalog.dropTempView(view)
         self._views.clear()
-        self.spark.catalog.clearCache()
-        self.files.release()
+        try:
+            self.spark.catalog.clearCache()
+        finally:
+            self.files.release()
+            if getattr(self, "_private", False):
+                self._private = False
+                release_private_umask()
 
     @contextmanager
     def transaction(self, commit: bool = True) -> Iterator[None]:

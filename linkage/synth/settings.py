@@ -30,6 +30,8 @@ from typing import Any
 
 import yaml
 
+from linkage.config import load_yaml
+
 DEFAULTS_PATH = Path(__file__).with_name("noise_defaults.yaml")
 PROFILES_DIR = Path(__file__).with_name("profiles")
 DEFAULT_PROFILE = "default"  # noise_defaults.yaml alone
@@ -38,7 +40,7 @@ SECTIONS = ("noise", "coverage", "deliveries")
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as error:
         raise ValueError(f"{path}: cannot read the synth settings ({error})") from None
     if not isinstance(data, dict):
