@@ -25,6 +25,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainValida
                       field_validator, model_validator)
 
 from linkage.errors import ConfigError
+from linkage.store.schema import PERSON_FIELDS
 
 
 class Strict(BaseModel):
@@ -36,6 +37,7 @@ class SourceKind(str, Enum):
     hmis = "hmis"
     ehr_csv = "ehr_csv"
     ehr_fhir = "ehr_fhir"
+    person = "person"
 
 
 def _a_path(value: object) -> object:
@@ -53,8 +55,13 @@ class SourceConfig(Strict):
     path: Annotated[Path, BeforeValidator(_a_path)]
     columns: dict[str, str] = Field(
         default_factory=dict,
-        description="file column name -> shape column name, for flat files whose headers differ",
+        description="file column name -> shape column name, for flat files whose headers "
+                    "differ; for kind person, file column -> person field",
     )
+    # kind person: the file columns whose values make the record key (one: the value as it
+    # is; several: joined like CalSAWS keys), and fixed values for fields the file lacks.
+    key: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] | None = None
+    constants: dict[str, str] = Field(default_factory=dict)
     encoding: Literal["utf-8", "latin-1", "utf-16"] = "utf-8"
     # True when the source keeps one record per person (an MPI-cleaned extract): two of
     # its records are then never clustered together.
@@ -65,6 +72,31 @@ class SourceConfig(Strict):
     # full: each run's files are the whole source, and a record missing from them is removed.
     # delta: the files add and update records; only a deletions file removes any.
     snapshot: Literal["full", "delta"] = "full"
+
+    @model_validator(mode="after")
+    def _person_settings(self) -> SourceConfig:
+        """`key` and `constants` belong to kind person, which needs a key; its columns and
+        constants name person fields, listed when one is not."""
+        if self.kind != SourceKind.person:
+            for setting in ("key", "constants"):
+                if getattr(self, setting):
+                    raise ValueError(f"'{setting}' is a setting of kind person, not "
+                                     f"{self.kind.value}")
+            return self
+        if not self.key:
+            raise ValueError("a person source needs 'key': the file column(s) that identify "
+                             "a record, e.g. key: [ParticipantID]")
+        if len(set(self.key)) < len(self.key):
+            raise ValueError("'key' names a column twice")
+        unknown = sorted({field for field in [*self.columns.values(), *self.constants]
+                          if field not in PERSON_FIELDS})
+        if unknown:
+            raise ValueError(f"not a person field: {', '.join(unknown)}; the fields are "
+                             f"{', '.join(PERSON_FIELDS)}")
+        both = sorted(set(self.columns.values()) & set(self.constants))
+        if both:
+            raise ValueError(f"field given both by a column and by a constant: {', '.join(both)}")
+        return self
 
     @field_validator("date_format")
     @classmethod

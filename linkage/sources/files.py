@@ -23,9 +23,9 @@ import duckdb
 
 from linkage.config import SourceConfig
 from linkage.errors import SourceError
+from linkage.sources.shapes import KINDS, SHAPES
 
-SUFFIXES = {"calsaws": (".csv", ".parquet"), "ehr_csv": (".csv",), "ehr_fhir": (".ndjson", ".jsonl")}
-HMIS_FILES = ("Client.csv", "Enrollment.csv", "Export.csv")
+HMIS_FILES = SHAPES["hmis_fy2024"].files
 _OTHER_DELIMITERS = {";": "semicolon", "|": "pipe", "\t": "tab"}
 MAX_HEADER_BYTES = 1 << 20
 MAX_COLUMNS = 2000
@@ -45,7 +45,8 @@ class SourceFile:
 def resolve_files(source: SourceConfig) -> list[Path]:
     """The files one delivery of `source` consists of, in a stable order."""
     kind, path = source.kind.value, source.path
-    if kind == "hmis":
+    suffixes = KINDS[kind].suffixes
+    if suffixes == ("",):
         if not path.is_dir():
             raise SourceError(f"{path}: source '{source.name}' (hmis) expects a folder holding a "
                               "HUD HMIS CSV export (Client.csv, Enrollment.csv, Export.csv)")
@@ -58,8 +59,8 @@ def resolve_files(source: SourceConfig) -> list[Path]:
     found = _file_type(path)
     if found == "folder":
         files = sorted(p for p in path.iterdir()
-                       if p.suffix.lower() in SUFFIXES[kind] and _file_type(p) == "file")
-        where = f"folder holds no {' or '.join(SUFFIXES[kind])} files"
+                       if p.suffix.lower() in suffixes and _file_type(p) == "file")
+        where = f"folder holds no {' or '.join(suffixes)} files"
     elif any(ch in str(path) for ch in "*?["):
         files = sorted(Path(p) for p in glob.glob(str(path)) if _file_type(Path(p)) == "file")
         where = "pattern matches no files"
@@ -184,9 +185,11 @@ def read_header(con: duckdb.DuckDBPyConnection, file: SourceFile, encoding: str)
 
 def check_columns(file: SourceFile, header: list[str], required: tuple[str, ...],
                   renames: dict[str, str], source: SourceConfig, what: str) -> None:
+    """Every required column missing from the header, in one error."""
     present = {renames.get(column, column) for column in header}
-    for column in required:
-        if column not in present:
-            raise SourceError(
-                f"{file.path}: missing required column '{column}' for source '{source.name}' "
-                f"({what}); the file has {len(header)} columns")
+    missing = [column for column in required if column not in present]
+    if missing:
+        names = ", ".join(f"'{column}'" for column in missing)
+        raise SourceError(
+            f"{file.path}: missing required column{'s' if len(missing) > 1 else ''} {names} "
+            f"for source '{source.name}' ({what}); the file has {len(header)} columns")

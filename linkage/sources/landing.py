@@ -25,7 +25,7 @@ from linkage.errors import SourceError
 from linkage.sources import files as source_files
 from linkage.sources.readers import csv_reader, ndjson_lines_reader, parquet_reader
 from linkage.sources.reading import read_file
-from linkage.sources.shapes import HMIS_FY2024_GENDER, SHAPES, Shape
+from linkage.sources.shapes import HMIS_FY2024_GENDER, KINDS, SHAPES, Shape, person_shape
 from linkage.store import connect, LANDED_COLUMNS, Step, Store
 
 STAGE = "land"
@@ -95,7 +95,12 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
     encoding = source.encoding
     # UTF-16 files are transcoded to UTF-8 as they are read (linkage.sources.reading).
     reader_encoding = "utf-8" if encoding == "utf-16" else encoding
-    if source.kind.value == "hmis":
+    kind = KINDS[source.kind.value]
+    if kind.name == "person":
+        shape = person_shape(tuple(source.key or ()), source.columns, source.constants)
+    else:
+        shape = SHAPES[kind.shapes[0]]
+    if shape.reader == "hmis":
         client, enrollment, export = (source_files.fingerprint(path) for path in paths)
         header = source_files.read_header(con, client, encoding)
         if "Sex" in header:
@@ -117,27 +122,31 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
         reads = [FileRead(client, readers, params)]
         hashed = [client, enrollment, export]
     else:
-        shape = SHAPES[source.kind.value]
+        # A built-in layout's `columns` rename file columns to its own; a person source's
+        # columns are its shape, read under the file's names.
+        configured = {} if kind.name == "person" else source.columns
         reads, hashed = [], []
         for path in paths:
             file = source_files.fingerprint(path)
             hashed.append(file)
-            if shape.kind == "ehr_fhir":
+            if shape.reader == "ndjson":
                 # NDJSON has no header: an empty file is a delivery of no patients.
                 if file.bytes == 0:
                     continue
                 reader = ndjson_lines_reader(reader_encoding)
             else:
                 header = source_files.read_header(con, file, encoding)
-                source_files.check_columns(file, header, shape.required[""], source.columns,
+                source_files.check_columns(file, header, shape.required[""], configured,
                                            source, shape.kind)
-                renames = {old: new for old, new in source.columns.items() if old in header}
+                renames = {old: new for old, new in configured.items() if old in header}
                 reader = (parquet_reader(header, renames, shape.optional) if file.is_parquet
                           else csv_reader(header, reader_encoding, renames, shape.optional))
             reads.append(FileRead(file, {"": reader}, {"file": str(file.path)}))
-    settings = json.dumps({"kind": shape.kind, "columns": source.columns, "encoding": encoding,
-                           "date_format": source.date_format, "version": LANDING_VERSION},
-                          sort_keys=True)
+    settings = {"kind": shape.kind, "columns": source.columns, "encoding": encoding,
+                "date_format": source.date_format, "version": LANDING_VERSION}
+    if kind.name == "person":  # the built-in kinds' hashes stay as they were
+        settings.update(key=source.key, constants=source.constants)
+    settings = json.dumps(settings, sort_keys=True)
     content = hashlib.sha256(settings.encode())
     for file in hashed:
         content.update(f"{file.path.name}:{file.sha256}".encode())

@@ -49,8 +49,9 @@ def read_file(store: Store, delivery: Delivery, read: FileRead) -> None:
             # little-endian UTF-16 only, and a cut needs ASCII-compatible bytes.
             params = {key: str(transcode_utf16(Path(path), Path(scratch) / f"{key}.csv"))
                       for key, path in params.items()}
+        params.update(delivery.shape.values)
         reading = _Reading(store, read.file, delivery.source.name, select, params)
-        if delivery.shape.kind == "ehr_fhir":
+        if delivery.shape.reader == "ndjson":
             reading.ndjson()
         else:
             text_encoding = "latin-1" if delivery.source.encoding == "latin-1" else "utf-8"

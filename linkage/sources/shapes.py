@@ -9,9 +9,9 @@ built in code (linkage.sources.readers); file paths travel as bound parameters.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from linkage.store import LANDED_COLUMNS
+from linkage.store import LANDED_COLUMNS, quote_identifier
 
 
 def landed(columns: dict[str, str]) -> str:
@@ -26,11 +26,22 @@ def _raw(alias: str) -> str:
 
 @dataclass(frozen=True)
 class Shape:
+    """One source layout, declared: its files, their columns and the SQL that lands them.
+
+    `reader` says how its files are read: `flat` (one CSV or Parquet file per part, with a
+    header), `hmis` (an HMIS export folder, its version told by Client.csv's header) or
+    `ndjson` (one JSON document per line).
+    """
+
     kind: str
     files: tuple[str, ...]  # the files of one delivery; a single '' means the path itself
     required: dict[str, tuple[str, ...]]  # file -> columns that must be in its header
     select: Callable[[dict[str, str]], str]  # file -> reader SQL  ->  landed SELECT
     optional: tuple[str, ...] = ()  # read when present, NULL when a file lacks them
+    reader: str = "flat"
+    key: str = ""  # how source_record_id is made, in words
+    # Values bound into `select` as $name (a person source's constants), never pasted in.
+    values: dict[str, str] = field(default_factory=dict)
 
 
 def record_key(*parts: str) -> str:
@@ -41,40 +52,99 @@ def record_key(*parts: str) -> str:
     return f"concat_ws('-', {', '.join(escaped)})"
 
 
-def _calsaws(readers: dict[str, str]) -> str:
-    return f"""
+@dataclass(frozen=True)
+class FlatLayout:
+    """A flat extract as data: the key columns and which columns give each landed field.
+
+    One key column is the source_record_id as it is (trimmed); several are joined with
+    `record_key`, and a row missing any of them has no key. A field given by several columns
+    joins their non-empty values with a space, in the order listed.
+    """
+
+    key: tuple[str, ...]
+    fields: dict[str, tuple[str, ...]]
+    household_key: tuple[str, ...] = ()  # columns whose record_key is the household id
+    constants: dict[str, str] = field(default_factory=dict)  # field -> bound parameter name
+
+    def select(self, readers: dict[str, str]) -> str:
+        key = [quote_identifier(column) for column in self.key]
+        if len(key) == 1:
+            record_id = f"trim({key[0]})"
+        else:
+            present = " AND ".join(f"coalesce(trim({part}), '') <> ''" for part in key)
+            record_id = f"CASE WHEN {present}\n        THEN {record_key(*key)}\n    END"
+        columns = {name: _joined(sources) for name, sources in self.fields.items()}
+        columns.update({name: f"${parameter}" for name, parameter in self.constants.items()})
+        if self.household_key:
+            columns["household_id"] = record_key(*map(quote_identifier, self.household_key))
+        return f"""
 SELECT __source_row AS source_row, NULL AS parse_problem,
-    CASE WHEN coalesce(trim(county_code), '') <> '' AND coalesce(trim(case_number), '') <> ''
-        AND coalesce(trim(person_number), '') <> ''
-        THEN {record_key("county_code", "case_number", "person_number")}
-    END AS source_record_id,
+    {record_id} AS source_record_id,
     false AS is_deleted,
-    {landed({
-        "first_name": "first_name", "middle_name": "middle_name", "last_name": "last_name",
-        "name_suffix": "name_suffix", "dob": "dob", "ssn": "ssn", "sex": "sex", "cin": "cin",
-        "street": "res_street", "unit": "res_unit", "city": "res_city", "state": "res_state",
-        "zip": "res_zip", "mail_street": "mail_street", "mail_city": "mail_city",
-        "mail_state": "mail_state", "mail_zip": "mail_zip", "phone": "phone",
-        "household_id": record_key("county_code", "case_number"),
-    })},
+    {landed(columns)},
     {_raw('src')} AS raw
 FROM {readers['']} AS src"""
 
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every file column the layout reads, key first, each once."""
+        named = [*self.key, *(c for sources in self.fields.values() for c in sources),
+                 *self.household_key]
+        return tuple(dict.fromkeys(named))
 
-def _ehr_csv(readers: dict[str, str]) -> str:
-    return f"""
-SELECT __source_row AS source_row, NULL AS parse_problem,
-    trim(mrn) AS source_record_id,
-    false AS is_deleted,
-    {landed({
-        "first_name": "first_name", "middle_name": "middle_name", "last_name": "last_name",
-        "name_suffix": "suffix", "dob": "dob", "ssn": "ssn", "sex": "gender",
-        "mrn": "mrn", "mrn_authority": "assigning_authority",
-        "street": "address_line1", "unit": "address_line2", "city": "city", "state": "state",
-        "zip": "zip", "phone": "phone", "email": "email",
-    })},
-    {_raw('src')} AS raw
-FROM {readers['']} AS src"""
+
+def _joined(columns: tuple[str, ...]) -> str:
+    if len(columns) == 1:
+        return quote_identifier(columns[0])
+    parts = ", ".join(f"nullif(trim({quote_identifier(c)}), '')" for c in columns)
+    return f"nullif(concat_ws(' ', {parts}), '')"
+
+
+def _fields(**columns: str) -> dict[str, tuple[str, ...]]:
+    return {name: (column,) for name, column in columns.items()}
+
+
+CALSAWS = FlatLayout(
+    key=("county_code", "case_number", "person_number"),
+    fields=_fields(first_name="first_name", middle_name="middle_name", last_name="last_name",
+                   name_suffix="name_suffix", dob="dob", ssn="ssn", sex="sex", cin="cin",
+                   street="res_street", unit="res_unit", city="res_city", state="res_state",
+                   zip="res_zip", mail_street="mail_street", mail_city="mail_city",
+                   mail_state="mail_state", mail_zip="mail_zip", phone="phone"),
+    household_key=("county_code", "case_number"),
+)
+EHR_CSV = FlatLayout(
+    key=("mrn",),
+    fields=_fields(first_name="first_name", middle_name="middle_name", last_name="last_name",
+                   name_suffix="suffix", dob="dob", ssn="ssn", sex="gender", mrn="mrn",
+                   mrn_authority="assigning_authority", street="address_line1",
+                   unit="address_line2", city="city", state="state", zip="zip", phone="phone",
+                   email="email"),
+)
+
+def person_shape(key: tuple[str, ...], columns: dict[str, str],
+                 constants: dict[str, str]) -> Shape:
+    """The shape of one `person` source, from its config: `key` (file columns), `columns`
+    (file column -> field; several columns to one field are joined in the order given) and
+    `constants` (field -> fixed value, bound as a parameter).
+
+    >>> shape = person_shape(("ParticipantID",), {"StreetNumber": "street",
+    ...                      "StreetName": "street"}, {"state": "CA"})
+    >>> shape.required[""], shape.values
+    (('ParticipantID', 'StreetNumber', 'StreetName'), {'constant_state': 'CA'})
+    """
+    fields: dict[str, tuple[str, ...]] = {}
+    for column, name in columns.items():
+        fields[name] = (*fields.get(name, ()), column)
+    parameters = {name: f"constant_{name}" for name in constants}
+    layout = FlatLayout(key=tuple(key), fields=fields, constants=parameters)
+    return Shape("person", ("",), {"": layout.columns}, layout.select,
+                 key=_key_words(layout.key),
+                 values={parameters[name]: value for name, value in constants.items()})
+
+
+def _key_words(columns: tuple[str, ...]) -> str:
+    return columns[0] if len(columns) == 1 else "-".join(columns)
 
 
 # HMIS data-quality codes 8, 9 and 99 mean the value is absent whatever the field says.
@@ -191,21 +261,55 @@ HMIS_ENROLLMENT_COLUMNS = ("PersonalID", "EntryDate", "HouseholdID", "DateDelete
 HMIS_FY2024_GENDER = ("Woman", "Man", "NonBinary", "CulturallySpecific", "Transgender",
                       "Questioning", "DifferentIdentity", "GenderNone", "DifferentIdentityText")
 
+_HMIS_FILES = ("Client.csv", "Enrollment.csv", "Export.csv")
+_HMIS_KEY = "PersonalID (Client.csv)"
+
+# Every built-in layout, by name. A kind with several layouts (HMIS FY2024 and FY2026) has
+# one entry per layout; `KINDS` says which layouts a kind reads.
 SHAPES: dict[str, Shape] = {
     # Mailing address columns are optional: some county extracts carry the residence only.
-    "calsaws": Shape("calsaws", ("",), {"": CALSAWS_COLUMNS}, _calsaws, CALSAWS_OPTIONAL),
-    "ehr_csv": Shape("ehr_csv", ("",), {"": EHR_CSV_COLUMNS}, _ehr_csv),
-    "ehr_fhir": Shape("ehr_fhir", ("",), {}, _ehr_fhir),
+    "calsaws": Shape("calsaws", ("",), {"": CALSAWS_COLUMNS}, CALSAWS.select, CALSAWS_OPTIONAL,
+                     key="county_code-case_number-person_number"),
+    "ehr_csv": Shape("ehr_csv", ("",), {"": EHR_CSV_COLUMNS}, EHR_CSV.select, key="mrn"),
+    "ehr_fhir": Shape("ehr_fhir", ("",), {}, _ehr_fhir, reader="ndjson",
+                      key="the MR identifier's value, else Patient.id"),
     "hmis_fy2024": Shape(
-        "hmis", ("Client.csv", "Enrollment.csv", "Export.csv"),
+        "hmis", _HMIS_FILES,
         {"Client.csv": HMIS_CLIENT_COLUMNS + HMIS_FY2024_GENDER,
          "Enrollment.csv": HMIS_ENROLLMENT_COLUMNS, "Export.csv": ("ExportID", "CSVVersion")},
-        lambda readers: _hmis(readers, 2024),
+        lambda readers: _hmis(readers, 2024), reader="hmis", key=_HMIS_KEY,
     ),
     "hmis_fy2026": Shape(
-        "hmis", ("Client.csv", "Enrollment.csv", "Export.csv"),
+        "hmis", _HMIS_FILES,
         {"Client.csv": HMIS_CLIENT_COLUMNS + ("Sex",),
          "Enrollment.csv": HMIS_ENROLLMENT_COLUMNS, "Export.csv": ("ExportID", "CSVVersion")},
-        lambda readers: _hmis(readers, 2026),
+        lambda readers: _hmis(readers, 2026), reader="hmis", key=_HMIS_KEY,
     ),
 }
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A `kind:` of the run config: what it is, the files it takes, its layouts and the
+    source settings it reads besides name, kind, path, encoding, date_format, snapshot and
+    deduplicated."""
+
+    name: str
+    description: str
+    suffixes: tuple[str, ...]  # files taken from a folder or glob ('' : the path is a folder)
+    shapes: tuple[str, ...]  # names in SHAPES; none for `person` (its config is its shape)
+    settings: tuple[str, ...] = ()
+
+
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (
+    Kind("calsaws", "county eligibility extract (CalFresh, CalWORKs, Medi-Cal), one row per "
+         "person per case", (".csv", ".parquet"), ("calsaws",), ("columns",)),
+    Kind("hmis", "HUD HMIS CSV export folder (FY2024 or FY2026, told by Client.csv's header)",
+         ("",), ("hmis_fy2024", "hmis_fy2026")),
+    Kind("ehr_csv", "flat EHR patient demographics", (".csv",), ("ehr_csv",), ("columns",)),
+    Kind("ehr_fhir", "FHIR R4 Patient resources, one per line (Bulk Data $export NDJSON)",
+         (".ndjson", ".jsonl"), ("ehr_fhir",)),
+    Kind("person", "any other flat person extract (WIC, behavioral health, justice, plan "
+         "enrollment): its columns mapped onto the person fields by config",
+         (".csv", ".parquet"), (), ("key", "columns", "constants")),
+)}

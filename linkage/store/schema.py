@@ -24,6 +24,11 @@ LANDED_COLUMNS = (
     "phone", "email", "household_id", "entry_date", "alias_names",
 )
 
+# The landed columns a `person` source may fill from its columns or constants: all but
+# HMIS's data-quality codes and enrollment date and FHIR's list of former names.
+PERSON_FIELDS = tuple(column for column in LANDED_COLUMNS if column not in (
+    "name_quality", "dob_quality", "ssn_quality", "entry_date", "alias_names"))
+
 _LANDED_COLUMN_DDL = ",\n    ".join(f"{column} VARCHAR" for column in LANDED_COLUMNS)
 
 TABLES = {
