@@ -180,6 +180,16 @@ def synth(people: int, seed: int, out: Path, deliveries: int, noise_config: Path
                f"{profile_note})")
 
 
+@app.command("sources")
+@json_option
+def sources_command(as_json: bool) -> None:
+    """List the source kinds: the files and columns (required, optional) each reads, how its
+    record key is made, and the settings it takes."""
+    from linkage.sources.catalog import describe_kinds, source_kinds
+
+    click.echo(json.dumps({"kinds": source_kinds()}) if as_json else describe_kinds())
+
+
 @app.command()
 @config_option
 @click.option("--delivery", "deliveries", multiple=True, metavar="[SOURCE=]PATH",

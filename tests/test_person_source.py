@@ -1,0 +1,157 @@
+"""A `kind: person` source: any flat extract, its columns mapped onto the person fields."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from linkage.cli import app
+from linkage.config import SourceConfig, load_config
+from linkage.errors import ConfigError, SourceError
+from linkage.sources import check_sources, land_sources
+from linkage.store import open_store
+
+WIC_HEADER = ("ParticipantID,FirstName,MiddleInitial,LastName,BirthDate,Gender,StreetNumber,"
+              "StreetName,Unit,City,State,Zip")
+WIC_ROWS = [
+    "W0001,Maria,L,Garcia,03141985,F,123,Main St,Apt 4,Fresno,CA,93701",
+    "W0002,Jose,,Lopez,11021990,M,77,,,Fresno,,93702",
+    ",Ana,,Ruiz,01011970,F,1,Elm,,Fresno,CA,93703",
+]
+WIC_COLUMNS = {"FirstName": "first_name", "MiddleInitial": "middle_name",
+               "LastName": "last_name", "BirthDate": "dob", "Gender": "sex",
+               "StreetNumber": "street", "StreetName": "street", "Unit": "unit",
+               "City": "city", "Zip": "zip"}
+
+
+def wic(path: Path, **options) -> SourceConfig:
+    settings = {"key": ["ParticipantID"], "columns": WIC_COLUMNS, "date_format": "%m%d%Y",
+                "constants": {"state": "CA"}, **options}
+    return SourceConfig(name="wic", kind="person", path=path, **settings)
+
+
+def write(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding=encoding)
+    return path
+
+
+@pytest.fixture
+def store(tmp_path):
+    with open_store(tmp_path / "store.duckdb", create=True) as store:
+        yield store
+
+
+def land(store, config: SourceConfig, run_id: int = 1):
+    deliveries = check_sources([config])
+    with store.transaction():
+        return land_sources(store, deliveries, run_id)[0]
+
+
+def records(store) -> dict[str, tuple]:
+    rows = store.con.execute("""
+SELECT source_record_id, source_kind, first_name, middle_name, last_name, dob, sex, street,
+    unit, city, state, zip, mrn FROM source_record""").fetchall()
+    return {row[0]: row[1:] for row in rows}
+
+
+def test_wic_file_lands_in_its_own_layout(store, tmp_path):
+    path = write(tmp_path / "participants.csv", [WIC_HEADER, *WIC_ROWS])
+    count = land(store, wic(path))
+    assert (count.rows_read, count.rows_landed, count.rejects) == (3, 2, {"missing_record_id": 1})
+    assert records(store) == {
+        # The key is the id as it is; street number and name are joined (an empty part is
+        # left out); the constant gives the state (State is not mapped); the id is no MRN.
+        "W0001": ("person", "Maria", "L", "Garcia", "03141985", "F", "123 Main St", "Apt 4",
+                  "Fresno", "CA", "93701", None),
+        "W0002": ("person", "Jose", None, "Lopez", "11021990", "M", "77", None, "Fresno", "CA",
+                  "93702", None),
+    }
+    raw = store.con.execute("SELECT raw FROM source_record WHERE source_record_id = 'W0001'"
+                            ).fetchone()[0]
+    assert json.loads(raw)["StreetName"] == "Main St"
+
+
+def test_several_key_columns_are_joined_like_calsaws_keys(store, tmp_path):
+    path = write(tmp_path / "bh.csv", ["Agency,ClientNo,First,Last", "A-1,7,Ana,Ruiz",
+                                       "B,8,Luis,Vega", "C,,Eva,Soto"])
+    config = SourceConfig(name="bh", kind="person", path=path, key=["Agency", "ClientNo"],
+                          columns={"First": "first_name", "Last": "last_name"})
+    count = land(store, config)
+    assert sorted(records(store)) == ["A\\-1-7", "B-8"]
+    assert count.rejects == {"missing_record_id": 1}
+
+
+def test_every_missing_mapped_column_is_named_at_once_with_the_file(tmp_path):
+    path = write(tmp_path / "participants.csv",
+                 ["ParticipantID,FirstName,LastName", "W1,Ana,Ruiz"])
+    with pytest.raises(SourceError) as raised:
+        check_sources([wic(path)])
+    message = str(raised.value)
+    assert message.startswith(f"{path}: missing required columns 'MiddleInitial', 'BirthDate', ")
+    assert "'Unit', 'City', 'Zip' for source 'wic' (person)" in message
+    assert "Ana" not in message
+
+
+def test_missing_key_column_is_a_file_error(tmp_path):
+    path = write(tmp_path / "p.csv", ["Id,First", "1,Ana"])
+    config = SourceConfig(name="p", kind="person", path=path, key=["PersonID"],
+                          columns={"First": "first_name"})
+    with pytest.raises(SourceError, match="missing required column 'PersonID' for source 'p'"):
+        check_sources([config])
+
+
+def test_person_source_reads_utf16_parquet_and_folders(store, tmp_path):
+    utf16 = write(tmp_path / "utf16.csv", [WIC_HEADER, *WIC_ROWS[:2]], encoding="utf-16")
+    assert land(store, wic(utf16, encoding="utf-16")).rows_landed == 2
+    assert records(store)["W0001"][9] == "CA"
+    folder = tmp_path / "parquet"
+    folder.mkdir()
+    csv_path = write(tmp_path / "plain.csv", [WIC_HEADER, *WIC_ROWS[:2]])
+    store.con.execute(f"COPY (SELECT * FROM read_csv('{csv_path}', all_varchar = true)) "
+                      f"TO '{folder / 'part.parquet'}' (FORMAT parquet)")
+    assert land(store, wic(folder), run_id=2).rows_landed == 2
+    assert records(store)["W0001"][6] == "123 Main St"
+
+
+def test_a_changed_key_or_constant_lands_the_same_file_again(store, tmp_path):
+    path = write(tmp_path / "participants.csv", [WIC_HEADER, *WIC_ROWS[:2]])
+    land(store, wic(path))
+    assert land(store, wic(path), run_id=2).unchanged
+    assert not land(store, wic(path, constants={"state": "NV"}), run_id=3).unchanged
+    assert records(store)["W0002"][9] == "NV"
+
+
+CONFIG_ERRORS = [
+    ({"kind": "person", "columns": {"A": "first_name"}}, "a person source needs 'key'"),
+    ({"kind": "person", "key": ["A"], "columns": {"B": "firstname"}},
+     "not a person field: firstname; the fields are first_name, middle_name"),
+    ({"kind": "person", "key": ["A"], "constants": {"county": "x"}}, "not a person field: county"),
+    ({"kind": "person", "key": ["A"], "columns": {"S": "state"}, "constants": {"state": "CA"}},
+     "field given both by a column and by a constant: state"),
+    ({"kind": "calsaws", "key": ["A"]}, "'key' is a setting of kind person, not calsaws"),
+    ({"kind": "wic"}, "invalid value for 'sources.0.kind'"),
+]
+
+
+@pytest.mark.parametrize("settings, message", CONFIG_ERRORS, ids=[m for _, m in CONFIG_ERRORS])
+def test_person_config_mistakes_are_named(tmp_path, settings, message):
+    source = {"name": "wic", "path": "wic.csv", **settings}
+    (tmp_path / "run.yaml").write_text(json.dumps(
+        {"store": "s.duckdb", "model": "m.json", "sources": [source]}), encoding="utf-8")
+    with pytest.raises(ConfigError) as raised:
+        load_config(tmp_path / "run.yaml")
+    assert message in str(raised.value)
+
+
+def test_sources_command_lists_each_kind_with_its_columns():
+    result = CliRunner().invoke(app, ["sources"])
+    assert result.exit_code == 0, result.output
+    assert "optional columns: mail_street, mail_city, mail_state, mail_zip" in result.output
+    assert "person: any other flat person extract" in result.output
+    assert "settings: key, columns, constants" in result.output
+    kinds = json.loads(CliRunner().invoke(app, ["sources", "--json"]).output)["kinds"]
+    assert [kind["kind"] for kind in kinds] == ["calsaws", "hmis", "ehr_csv", "ehr_fhir", "person"]
+    assert "household_id" in kinds[-1]["fields"]
