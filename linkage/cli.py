@@ -154,9 +154,13 @@ def _reporting(as_json: bool = False) -> Iterator[Report | None]:
 @click.option("--profile", default="default", show_default=True, metavar="NAME",
               help="Noise profile: default, or one in linkage/synth/profiles/ (drift: records "
                    "years apart, sparse, dates in many formats, less overlap).")
+@click.option("--extract", "extracts", multiple=True,
+              type=click.Choice(["wic", "behavioral_health"]),
+              help="Also write this program extract in its own layout (kind: person): "
+                   "wic/participants.csv, behavioral_health/clients.csv. Repeatable.")
 @json_option
 def synth(people: int, seed: int, out: Path, deliveries: int, noise_config: Path | None,
-          profile: str, as_json: bool) -> None:
+          profile: str, extracts: tuple[str, ...], as_json: bool) -> None:
     """Write a seeded synthetic population as CalSAWS, HMIS and EHR extracts plus truth.csv."""
     from linkage.errors import ConfigError
     from linkage.synth import generate_population, load_synth_config
@@ -165,11 +169,14 @@ def synth(people: int, seed: int, out: Path, deliveries: int, noise_config: Path
         settings = load_synth_config(noise_config, profile=profile)
     except ValueError as error:
         raise ConfigError(f"{noise_config or profile}: {error}") from None
+    if extracts and deliveries:
+        raise ConfigError("--extract cannot be combined with --deliveries (program extracts "
+                          "have no later deliveries yet)")
     with _reporting(as_json) as report:
         stages = Stages(report, ["generate"])
         with stages.stage("generate"):
             summary = generate_population(people, seed, out, deliveries=deliveries,
-                                          config=settings)
+                                          config=settings, extracts=extracts)
     if as_json:
         click.echo(json.dumps(asdict(summary)))
         return

@@ -47,6 +47,12 @@ Deliveries: `generate_population(..., deliveries=K)` also writes
 `out_dir/deliveries/day01..dayKK/{snapshot,delta}/` with new, changed and deleted
 records and truth for each (layout in deliveries.py).
 
+Program extracts (opt-in): `generate_population(..., extracts=("wic", "behavioral_health"))`
+(`linkage synth --extract wic`) also writes `wic/participants.csv` and
+`behavioral_health/clients.csv` in their own layouts, for `kind: person` sources, with their
+records in truth.csv (programs.py declares them, with the config each needs). They draw from
+their own RNGs, so the other files are byte-identical with or without them.
+
 Determinism: one seed, from which each stage and source derives its own `random.Random`
 (seeded by a string, which does not depend on PYTHONHASHSEED); no clock, no set iteration;
 UTF-8 with `\\n` line endings. Same arguments, byte-identical files.

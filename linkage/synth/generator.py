@@ -16,6 +16,7 @@ from linkage.synth.ehr import EhrCsvWriter, FhirWriter
 from linkage.synth.hmis import HmisWriter
 from linkage.synth.noise import resolve_noise_rates
 from linkage.synth.population import Coverage, PopulationBuilder
+from linkage.synth.programs import EXTRACTS, ProgramWriter
 from linkage.synth.writers import TruthWriter
 
 WRITERS = (CalsawsWriter, HmisWriter, EhrCsvWriter, FhirWriter)
@@ -45,6 +46,7 @@ def generate_population(
     deliveries: int = 0,
     config: settings.SynthConfig | None = None,
     profile: str | None = None,
+    extracts: tuple[str, ...] = (),
 ) -> SynthSummary:
     """Write a synthetic population of `people` people and its ground truth under `out_dir`.
 
@@ -55,6 +57,9 @@ def generate_population(
     overrides noise rates (source system -> noise type -> rate) and `coverage` replaces the
     coverage. With `deliveries` K >= 1, days
     1..K are written under out_dir/deliveries/ (see deliveries.py for the layout).
+    `extracts` names program extracts to write too (programs.EXTRACTS: wic,
+    behavioral_health), each in its own layout, with their records in truth.csv; without
+    them the files are as before.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as tmp:
@@ -68,6 +73,12 @@ def generate_population(
         raise ValueError(f"seed must be a whole number, got {seed!r}")
     if isinstance(deliveries, bool) or not isinstance(deliveries, int) or deliveries < 0:
         raise ValueError(f"deliveries must be a whole number >= 0, got {deliveries!r}")
+    unknown = [name for name in extracts if name not in EXTRACTS]
+    if unknown:
+        raise ValueError(f"unknown extract {unknown[0]!r}; choose from {', '.join(EXTRACTS)}")
+    if extracts and deliveries:
+        raise ValueError("program extracts have no later deliveries yet; generate them "
+                         "without deliveries")
     if config is None:
         config = settings.resolve(profile=profile or settings.DEFAULT_PROFILE)
     elif profile is not None and profile != config.profile:
@@ -82,6 +93,8 @@ def generate_population(
     started = time.perf_counter()
     builder = PopulationBuilder(random.Random(f"{seed}/population"), coverage)
     writers = [writer_class(out_dir, seed, rates) for writer_class in WRITERS]
+    writers += [ProgramWriter(EXTRACTS[name], out_dir, seed, rates)
+                for name in dict.fromkeys(extracts)]
     truth = TruthWriter(out_dir / "truth.csv")
     households = [] if deliveries else None
     written, reported = 0, 0
