@@ -8,11 +8,16 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from linkage import Project
 from linkage.cli import app
 from linkage.config import SourceConfig, load_config
 from linkage.errors import ConfigError, SourceError
 from linkage.sources import check_sources, land_sources
 from linkage.store import open_store
+from linkage.synth import generate_population
+from linkage.synth.programs import EXTRACTS
+
+MODEL = Path(__file__).resolve().parent.parent / "models" / "default.json"
 
 WIC_HEADER = ("ParticipantID,FirstName,MiddleInitial,LastName,BirthDate,Gender,StreetNumber,"
               "StreetName,Unit,City,State,Zip")
@@ -155,3 +160,49 @@ def test_sources_command_lists_each_kind_with_its_columns():
     kinds = json.loads(CliRunner().invoke(app, ["sources", "--json"]).output)["kinds"]
     assert [kind["kind"] for kind in kinds] == ["calsaws", "hmis", "ehr_csv", "ehr_fhir", "person"]
     assert "household_id" in kinds[-1]["fields"]
+
+
+def test_generated_program_extracts_land_every_row_with_their_declared_config(store, tmp_path):
+    summary = generate_population(400, seed=5, out_dir=tmp_path / "pop",
+                                  extracts=("wic", "behavioral_health"))
+    truth = (tmp_path / "pop" / "truth.csv").read_text(encoding="utf-8").splitlines()
+    for run_id, (name, extract) in enumerate(EXTRACTS.items(), start=1):
+        config = SourceConfig(name=name, kind="person", path=tmp_path / "pop" / extract.path,
+                              **extract.config)
+        count = land(store, config, run_id)
+        assert (count.rows_landed, count.rows_rejected) == (summary.records[name], 0)
+        landed = {row[0] for row in store.con.execute(
+            "SELECT source_record_id FROM source_record WHERE source_system = $s", {"s": name}
+        ).fetchall()}
+        assert landed == {line.split(",")[1] for line in truth if line.startswith(f"{name},")}
+
+
+def test_program_extracts_leave_the_default_population_unchanged(tmp_path):
+    generate_population(200, seed=9, out_dir=tmp_path / "plain")
+    generate_population(200, seed=9, out_dir=tmp_path / "with", extracts=("wic",))
+    for file in ("calsaws/persons.csv", "hmis/Client.csv", "hmis/Enrollment.csv",
+                 "ehr/patients.csv", "ehr/patients.ndjson"):
+        assert (tmp_path / "plain" / file).read_bytes() == (tmp_path / "with" / file).read_bytes()
+    truth = (tmp_path / "with" / "truth.csv").read_text(encoding="utf-8").splitlines()
+    assert [line for line in truth if not line.startswith("wic,")] == (
+        tmp_path / "plain" / "truth.csv").read_text(encoding="utf-8").splitlines()
+    assert (tmp_path / "with" / "wic" / "participants.csv").read_text().startswith(WIC_HEADER)
+
+
+def test_wic_extract_links_with_calsaws_and_ehr_records(tmp_path):
+    generate_population(600, seed=3, out_dir=tmp_path / "data", extracts=("wic",))
+    sources = [{"name": "calsaws", "kind": "calsaws", "path": "data/calsaws/persons.csv"},
+               {"name": "ehr_csv", "kind": "ehr_csv", "path": "data/ehr/patients.csv"},
+               {"name": "wic", "kind": "person", "path": "data/wic/participants.csv",
+                **EXTRACTS["wic"].config}]
+    (tmp_path / "run.yaml").write_text(json.dumps({
+        "store": "store.duckdb", "model": str(MODEL), "sources": sources}), encoding="utf-8")
+    truth = tmp_path / "truth.csv"
+    truth.write_text("\n".join(line for line in (tmp_path / "data" / "truth.csv").read_text(
+        encoding="utf-8").splitlines() if not line.startswith(("hmis,", "ehr_fhir,"))) + "\n",
+        encoding="utf-8")
+    project = Project.open(tmp_path / "run.yaml")
+    summary = project.run()
+    wic_count = next(s for s in summary.sources if s.source_system == "wic")
+    assert wic_count.rows_rejected == 0 and wic_count.rows_landed > 100
+    assert project.evaluate(truth).f1 > 0.97
