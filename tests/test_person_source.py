@@ -206,3 +206,14 @@ def test_wic_extract_links_with_calsaws_and_ehr_records(tmp_path):
     wic_count = next(s for s in summary.sources if s.source_system == "wic")
     assert wic_count.rows_rejected == 0 and wic_count.rows_landed > 100
     assert project.evaluate(truth).f1 > 0.97
+
+
+def test_unterminated_quote_in_a_person_file_is_one_reject_and_constants_survive_the_cut(
+        store, tmp_path):
+    path = write(tmp_path / "p.csv", ["Id,First,Last", "1,Ana,Ruiz", '2,"Bo,Li', "3,Cy,Ng"])
+    config = SourceConfig(name="p", kind="person", path=path, key=["Id"],
+                          columns={"First": "first_name", "Last": "last_name"},
+                          constants={"state": "CA"})
+    count = land(store, config)
+    assert (count.rows_read, count.rejects) == (3, {"unterminated_quote": 1})
+    assert {key: values[9] for key, values in records(store).items()} == {"1": "CA", "3": "CA"}
