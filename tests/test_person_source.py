@@ -12,10 +12,10 @@ from linkage import Project
 from linkage.cli import app
 from linkage.config import SourceConfig, load_config
 from linkage.errors import ConfigError, SourceError
-from linkage.sources import check_sources, land_sources
-from linkage.store import open_store
+from linkage.sources import check_sources
 from linkage.synth import generate_population
 from linkage.synth.programs import EXTRACTS
+from tests.test_sources import land, store  # noqa: F401 (store is a fixture)
 
 MODEL = Path(__file__).resolve().parent.parent / "models" / "default.json"
 
@@ -41,18 +41,6 @@ def wic(path: Path, **options) -> SourceConfig:
 def write(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
     path.write_text("\n".join(lines) + "\n", encoding=encoding)
     return path
-
-
-@pytest.fixture
-def store(tmp_path):
-    with open_store(tmp_path / "store.duckdb", create=True) as store:
-        yield store
-
-
-def land(store, config: SourceConfig, run_id: int = 1):
-    deliveries = check_sources([config])
-    with store.transaction():
-        return land_sources(store, deliveries, run_id)[0]
 
 
 def records(store) -> dict[str, tuple]:
