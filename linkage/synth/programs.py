@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from linkage.synth import formats, identifiers
-from linkage.synth.noise import NoiseEngine, NoiseRates, RecordDraft
+from linkage.synth.noise import NoiseRates, RecordDraft
 from linkage.synth.population import REFERENCE_DATE, Household, Person, age_on
 from linkage.synth.writers import SourceWriter
 
@@ -115,14 +115,8 @@ class ProgramWriter(SourceWriter):
 
     def __init__(self, extract: ProgramExtract, out_dir: Path, seed: int,
                  rates: NoiseRates) -> None:
-        self.source_system, self.extract, self.out_dir = extract.name, extract, out_dir
-        self.rng = random.Random(f"{seed}/{extract.name}/values")
-        self.order_rng = random.Random(f"{seed}/{extract.name}/order")
-        self.noise = NoiseEngine(extract.noise_profile, rates,
-                                 random.Random(f"{seed}/{extract.name}/noise"), seed)
-        self.format = formats.SOURCE_FORMATS[extract.noise_profile]
-        self.records = 0
-        self._handles, self._outputs = [], []
+        self.source_system, self.extract = extract.name, extract
+        super().__init__(out_dir, seed, rates, profile=extract.noise_profile)
         self._members = random.Random(f"{seed}/{extract.name}/members")
         self._rows = self._csv_output(extract.path, extract.header)
         self._keys: set[tuple[str, ...]] = set()

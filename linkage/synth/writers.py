@@ -65,13 +65,17 @@ class SourceWriter:
 
     source_system: str = ""
 
-    def __init__(self, out_dir: Path, seed: int, rates: NoiseRates) -> None:
+    def __init__(self, out_dir: Path, seed: int, rates: NoiseRates,
+                 profile: str | None = None) -> None:
+        """`profile`: the built-in source whose noise and formats this writer borrows
+        (default: its own)."""
+        profile = profile or self.source_system
         self.out_dir = out_dir
         self.rng = random.Random(f"{seed}/{self.source_system}/values")
         self.order_rng = random.Random(f"{seed}/{self.source_system}/order")
-        self.noise = NoiseEngine(self.source_system, rates,
+        self.noise = NoiseEngine(profile, rates,
                                  random.Random(f"{seed}/{self.source_system}/noise"), seed)
-        self.format = formats.SOURCE_FORMATS[self.source_system]
+        self.format = formats.SOURCE_FORMATS[profile]
         self.records = 0
         self._handles: list[Any] = []
         self._outputs: list[ShuffledOutput] = []
