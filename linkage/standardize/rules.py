@@ -14,11 +14,21 @@ NAME_PLACEHOLDERS = (
     "PATIENT", "ANONYMOUS", "BABY", "BABY BOY", "BABY GIRL", "BABYBOY", "BABYGIRL", "BB", "BG",
     "INFANT", "NEWBORN", "TRAUMA", "JOHN DOE", "JANE DOE", "XXX", "XX", "X", "NA", "N A",
     "NO NAME", "NONAME", "NOT GIVEN", "REFUSED", "DECLINED", "UNIDENTIFIED",
+    # A role or relation written where the name was not known (census enumerators' and
+    # intake workers' fillers): CHILD GARCIA, FEMALE, LADY OF THE HOUSE, APELLIDO.
+    "CLIENT", "PERSON", "RESIDENT", "RESPONDENT", "RESPONDANT", "OCCUPANT", "HOUSEHOLDER",
+    "HOUSEHOLD", "INMATE", "ADULT", "ADULT MALE", "ADULT FEMALE", "MINOR", "CHILD", "CHILD F",
+    "CHILD M", "KID", "MALE", "FEMALE", "MALE CHILD", "FEMALE CHILD", "BOY", "GIRL", "MOM",
+    "DAD", "MOTHER", "FATHER", "WIFE", "HUSBAND", "DAUGHTER", "DAU", "GRANDCHILD", "GRANDSON",
+    "GRANDDAUGHTER", "NEPHEW", "NIECE", "BROTHER", "SISTER", "FRIEND", "PARENT", "HIJO", "HIJA",
+    "SENOR", "SENORA", "SENORITA", "MR", "MRS", "MS", "APELLIDO", "LAST NAME", "NO LAST NAME",
+    "FIRST NAME", "NO FIRST NAME", "ANON", "DONT KNOW", "REFUSE", "LADY OF HOUSE",
+    "LADY OF THE HOUSE", "MAN OF THE HOUSE", "OF THE HOUSE", "OF HOUSE",
 )
 # A name whose first word is one of these is an alias, not a name: TRAUMA ALPHA,
 # BABY BOY GARCIA, UNKNOWN MALE, TEST PATIENT 2, ZZTRAUMA ...
 NAME_PLACEHOLDER_LEADS = ("TRAUMA", "BABY", "BABYBOY", "BABYGIRL", "UNKNOWN", "UNIDENTIFIED",
-                          "TEST", "ZZ", "ZZZ")
+                          "TEST", "ZZ", "ZZZ", "DAUGHTER", "GRANDCHILD")
 # Name suffixes and the forms they are written in; the value is the canonical suffix.
 NAME_SUFFIXES = {
     "JR": "JR", "JNR": "JR", "JUNIOR": "JR", "SR": "SR", "SNR": "SR", "SENIOR": "SR",
