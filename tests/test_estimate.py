@@ -15,7 +15,7 @@ from linkage import Project
 from linkage.errors import ModelError
 from linkage.link.calibration import CALIBRATION_KEY
 from linkage.link.estimate import AUTO_THRESHOLDS, TIE
-from linkage.link.model import ELSE_M_CAP, ELSE_M_FLOOR
+from linkage.link.model import DISAGREEMENT_LEVELS, ELSE_M_CAP, ELSE_M_FLOOR
 from linkage.link.prior import PRIOR_KEY
 from linkage.link.splink_session import load_calibration, load_model
 
@@ -101,6 +101,10 @@ def test_the_shipped_model_holds_its_parameter_bounds():
         factors = [level["m_probability"] / level["u_probability"] for level in levels]
         assert max(factors) <= factors[0] * (1 + 1e-6), f"{name}: a level outweighs exact"
         assert min(factors) >= factors[-1] * (1 - 1e-6), f"{name}: a level below else"
+        for level, factor in zip(levels[1:-1], factors[1:-1]):
+            if (name, level.get("label_for_charts")) not in DISAGREEMENT_LEVELS:
+                # A ZIP in common (another street) is no evidence against a match.
+                assert factor >= 1 - 1e-6, f"{name}: {level.get('label_for_charts')} agrees"
         m_else = levels[-1]["m_probability"]
         assert m_else >= ELSE_M_FLOOR.get(name, 0) * 0.95, name
         assert m_else <= ELSE_M_CAP.get(name, 1) * 1.05, name

@@ -53,7 +53,13 @@ NAME_CASES = [
     ({"first_name": "Lupe"}, {"first_name_canonical": "GUADALUPE"}),
     ({"first_name": "Chuy"}, {"first_name_canonical": "JESUS"}),
     ({"first_name": "Pepe"}, {"first_name_canonical": "JOSE"}),
-    ({"first_name": "Zyxwv"}, {"first_name_canonical": "ZYXWV"}),
+    ({"first_name": "Zyxwv"}, {"first_name_canonical": "ZYXWV", "first_name_forms": ["ZYXWV"]}),
+    ({"first_name": "Antonio"}, {"first_name_forms": ["ANTONIO"]}),
+    # A role written for a name is no name: CHILD GARCIA, FEMALE, APELLIDO.
+    ({"first_name": "Child", "last_name": "Garcia"}, {"first_name": None, "last_name": "GARCIA"}),
+    ({"first_name": "Female", "last_name": "Apellido"}, {"first_name": None, "last_name": None}),
+    ({"first_name": "Lady of the House", "last_name": "Soh"},
+     {"first_name": None, "last_name": "SOH"}),
     ({"first_name": "Stephen", "last_name": "Smith"},
      {"first_name_phonetic": "STFN", "last_name_phonetic": "SM0"}),
 ]
@@ -117,10 +123,23 @@ HMIS_PARTIAL = {"ssn": "524719043", "ssn_quality": "2", "first_name": "A"}
 
 @pytest.fixture(scope="module")
 def people(tmp_path_factory) -> dict[str, dict]:
-    cases = ([raw for raw, _ in NAME_CASES] + [{"ssn": raw, "first_name": "A"} for raw, *_ in SSN_CASES]
+    cases = ([raw for raw, _ in NAME_CASES] + [{"first_name": name} for name, _ in NICKNAME_FORMS]
+             + [{"ssn": raw, "first_name": "A"} for raw, *_ in SSN_CASES]
              + [{"dob": raw, "first_name": "A"} for raw, *_ in DOB_CASES]
              + [{"first_name": "A", **raw} for raw, _ in CONTACT_CASES] + [HMIS_PARTIAL])
     return standardize_all(tmp_path_factory.mktemp("std") / "store.duckdb", cases)
+
+
+# Nicknames are many to many: a name's forms hold every name it is a nickname of, so TONY
+# meets ANTHONY and ANTONIO though its one canonical form can be only one of them.
+NICKNAME_FORMS = [("Tony", {"TONY", "ANTHONY", "ANTONIO"}), ("Ken", {"KEN", "KENNETH"}),
+                  ("Jessie", {"JESSIE", "JESSICA"}), ("Mike", {"MIKE", "MICHAEL"}),
+                  ("Susie", {"SUSIE", "SUSAN"})]
+
+
+@pytest.mark.parametrize("name, forms", NICKNAME_FORMS)
+def test_a_nickname_holds_every_name_it_is_a_nickname_of(people, name, forms):
+    assert forms <= set(people[record_id({"first_name": name})]["first_name_forms"])
 
 
 @pytest.mark.parametrize("raw, expected", NAME_CASES)

@@ -5,8 +5,9 @@ twins, a household sharing a phone. Two kinds of cannot-link stop the chain:
 
 - evidence (DESIGN §6): two valid full SSNs more than one typo apart, birth dates (or a
   partial date's year) two or more years apart that no single typo or day/month swap
-  explains, a different sex with an unrelated given name (twins), conflicting name
-  suffixes (JR against SR), two records of one source configured as deduplicated;
+  explains (unless the two records share a full SSN), a different sex with an unrelated
+  given name (twins), conflicting name suffixes (JR against SR), two records of one source
+  configured as deduplicated;
 - reviewer decisions: a cannot-link on a pair, until a newer decision replaces or revokes it. A
   reviewer's must-link on a pair overrides the evidence against that pair.
 
@@ -38,22 +39,27 @@ SELECT decision_id, key_l, key_r, decision FROM ({DECISIONS_IN_FORCE}) AS in_for
 def conflict_sql(left: str = "l", right: str = "r") -> str:
     """Why records `left` and `right` (aliases of person rows, from code) cannot be one
     person, or NULL. Reads dob, dob_year, ssn, sex, first and last name (with their
-    canonical and phonetic forms), name_suffix, source_system and the bound list
+    nickname and phonetic forms), name_suffix, source_system and the bound list
     `$deduplicated`; the estimate of a clustering's accuracy uses the same rule."""
     l, r = left, right
     return f"""CASE
             WHEN {l}.ssn IS NOT NULL AND {r}.ssn IS NOT NULL
                 AND damerau_levenshtein({l}.ssn, {r}.ssn) > 1 THEN 'different_ssn'
+            -- A full SSN in common outweighs a birth date far off: an age typed as a year,
+            -- a relative's date copied onto the form are commoner than one SSN on two people.
             WHEN {l}.dob IS NOT NULL AND {r}.dob IS NOT NULL
                 AND abs(year({l}.dob) - year({r}.dob)) >= 2
                 AND damerau_levenshtein(strftime({l}.dob, '%Y%m%d'),
-                                        strftime({r}.dob, '%Y%m%d')) > 1 THEN 'dob_far_apart'
+                                        strftime({r}.dob, '%Y%m%d')) > 1
+                AND ({l}.ssn IS NULL OR {r}.ssn IS NULL OR {l}.ssn <> {r}.ssn) THEN 'dob_far_apart'
             WHEN ({l}.dob IS NULL OR {r}.dob IS NULL) AND abs({l}.dob_year - {r}.dob_year) >= 2
                 AND damerau_levenshtein({l}.dob_year::VARCHAR, {r}.dob_year::VARCHAR) > 1
+                AND ({l}.ssn IS NULL OR {r}.ssn IS NULL OR {l}.ssn <> {r}.ssn)
                 THEN 'dob_far_apart'
             -- Twins: one birth date, one surname, one address; a different sex and a
             -- different given name (no nickname, spelling or sound of it) is two people.
-            WHEN {l}.sex <> {r}.sex AND {l}.first_name_canonical <> {r}.first_name_canonical
+            WHEN {l}.sex <> {r}.sex
+                AND array_length(list_intersect({l}.first_name_forms, {r}.first_name_forms)) = 0
                 AND {l}.first_name_phonetic <> {r}.first_name_phonetic
                 AND jaro_winkler_similarity({l}.first_name, {r}.first_name) < 0.92
                 AND {l}.first_name <> {r}.last_name AND {l}.last_name <> {r}.first_name
@@ -70,7 +76,7 @@ _EVIDENCE = """
 CREATE OR REPLACE TEMP TABLE evidence_conflict AS
 WITH member AS (
     SELECT m.cluster_id, p.record_key, p.source_system, p.dob, p.dob_year, p.ssn,
-        p.name_suffix, p.sex, p.first_name, p.last_name, p.first_name_canonical,
+        p.name_suffix, p.sex, p.first_name, p.last_name, p.first_name_forms,
         p.first_name_phonetic
     FROM cluster_membership AS m JOIN person AS p USING (record_key)
     WHERE m.cluster_id IN (SELECT cluster_id FROM cluster_membership

@@ -14,9 +14,9 @@ UNIQUE_ID = "record_key"
 
 # The person columns the model reads; scoring selects only these.
 MODEL_COLUMNS = (
-    "record_key", "first_name", "middle_name", "last_name", "name_suffix", "surname_parts", "first_name_canonical",
-    "first_name_phonetic", "last_name_phonetic", "dob", "dob_year", "ssn", "ssn_last4", "sex",
-    "cin", "street", "zip5", "phone", "email",
+    "record_key", "first_name", "middle_name", "last_name", "name_suffix", "surname_parts",
+    "first_name_canonical", "first_name_forms", "first_name_phonetic", "last_name_phonetic",
+    "dob", "dob_year", "ssn", "ssn_last4", "sex", "cin", "street", "zip5", "phone", "email",
 )
 
 
@@ -26,13 +26,14 @@ def _first_name() -> cl.CustomComparison:
         comparison_levels=[
             cll.NullLevel("first_name"),
             cll.ExactMatchLevel("first_name").configure(tf_adjustment_column="first_name"),
-            cll.CustomLevel(
-                "first_name_canonical_l = first_name_canonical_r "
-                "OR first_name_canonical_l = first_name_r OR first_name_l = first_name_canonical_r",
-                "nickname of the same name",
-            ),
+            # KEN and KENNETH, TONY and ANTONIO, JESS and JESSIE (both JESSICA's).
+            cll.ArrayIntersectLevel("first_name_forms", 1)
+            .configure(label_for_charts="nickname of the same name"),
             cll.ColumnsReversedLevel("first_name", "last_name"),
             cll.JaroWinklerLevel("first_name", 0.92),
+            # One key slip early in a short name, which Jaro-Winkler forgives least: JOHN
+            # and HOHN, MARIA and MARYA, DEBORAH and DFBORAH.
+            cll.DamerauLevenshteinLevel("first_name", 1),
             cll.ExactMatchLevel("first_name_phonetic"),
             cll.ElseLevel(),
         ],
@@ -48,6 +49,7 @@ def _last_name() -> cl.CustomComparison:
             cll.ColumnsReversedLevel("last_name", "first_name"),
             cll.ArrayIntersectLevel("surname_parts", 1),
             cll.JaroWinklerLevel("last_name", 0.92),
+            cll.DamerauLevenshteinLevel("last_name", 1),
             cll.ExactMatchLevel("last_name_phonetic"),
             cll.ElseLevel(),
         ],
@@ -172,12 +174,21 @@ ELSE_M_FLOOR = {
     "first_name": 0.01,   # a given name in use that no nickname list knows, a typo past JW
     "middle_name": 0.05,  # a middle name recorded as a first name, or made up at intake
     "last_name": 0.08,    # surnames changed at marriage or divorce between records years apart
-    "contact": 0.30,      # about one American in nine moves each year; phones change too
+    # Records of one person from two programs, or years apart, differ in street, phone and
+    # ZIP about as often as not: about one American in nine moves each year, phones change
+    # too, and a program's address is often a shelter's or a mailing address.
+    "contact": 0.50,
     "email": 0.50,        # people hold several e-mail addresses and change them
 }
 # ...and no higher than this where disagreement is a hard identifier conflict: a birth date
 # that no typo or swap explains (EM on households reads siblings as matches and raises it).
 ELSE_M_CAP = {"dob": 0.01}
+# ...and a level that agrees on part of a field weighs no less than nothing: a ZIP in
+# common, a middle name spelled nearly alike. EM on synthetic records, whose movers leave
+# their ZIP and whose middle names carry no typos, finds such levels rarer among matches
+# than among strangers; a county's records, whose people move within a town, do not. The
+# levels that record a disagreement on part of a field are named here and keep their weight:
+DISAGREEMENT_LEVELS = {("dob", "same year")}
 # ...and a level the training records may never show (no partial birth dates in a clean
 # extract) gets this Bayes factor: one person's partial date holds the year of the full
 # one (m about 0.95), two people's years agree about once in 70 (u about 1/70).

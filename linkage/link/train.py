@@ -15,8 +15,9 @@ import splink
 
 from linkage import progress
 from linkage.config import TrainingConfig
-from linkage.link.model import (DETERMINISTIC_RULES, ELSE_M_CAP, ELSE_M_FLOOR,
-                                TRAINING_BLOCKING, UNSEEN_LEVEL_BAYES_FACTOR, settings)
+from linkage.link.model import (DETERMINISTIC_RULES, DISAGREEMENT_LEVELS, ELSE_M_CAP,
+                                ELSE_M_FLOOR, TRAINING_BLOCKING, UNSEEN_LEVEL_BAYES_FACTOR,
+                                settings)
 from linkage.link.calibration import CALIBRATION_KEY, fit
 from linkage.link.labels import score_labels
 from linkage.link.prior import population_model
@@ -113,6 +114,8 @@ def bound_parameters(model: dict[str, Any]) -> list[dict[str, Any]]:
     3. No level weighs less than its comparison's "else" level: partial agreement is never
        worse evidence than none. A level the training data never showed among matches (m
        near zero) would otherwise veto; its m is raised to the else level's Bayes factor.
+       A level that agrees on part of the field (all between the exact and the else level
+       but `DISAGREEMENT_LEVELS`) weighs at least nothing: its u is lowered to its m.
 
     >>> model = {"comparisons": [{"output_column_name": "email", "comparison_levels": [
     ...     {"is_null_level": True},
@@ -164,6 +167,13 @@ def bound_parameters(model: dict[str, Any]) -> list[dict[str, Any]]:
         total = sum(level["m_probability"] for _, level in levels)
         for _, level in levels:
             level["m_probability"] /= total
+        for index, level in levels[1:-1]:
+            agrees = (name, level.get("label_for_charts")) not in DISAGREEMENT_LEVELS
+            if agrees and level["m_probability"] < level["u_probability"]:
+                lowered = level["m_probability"]
+                changes.append({"comparison": name, "level": index, "u_probability":
+                                [_rounded(level["u_probability"]), _rounded(lowered)]})
+                level["u_probability"] = lowered
         exact = levels[0][1]
         exact_factor = exact["m_probability"] / exact["u_probability"]
         for index, level in levels[1:]:

@@ -145,3 +145,10 @@ SELECT c.name, arg_min(c.candidate, (NOT c.hypocoristic, -c.shared, -f.nicknames
     -length(c.candidate), c.candidate)) AS canonical
 FROM candidate AS c JOIN formality AS f ON f.name = c.candidate
 GROUP BY c.name"""))
+    # Nicknames are many to many (TONY is ANTHONY's, ANTONIO's and ANTOINETTE's), which
+    # one canonical form cannot hold: a name's forms are itself and every name it is a
+    # nickname of. Two given names are nicknames of one name when their forms meet.
+    store.run_step(STAGE, Step("nickname_forms", """
+CREATE OR REPLACE TEMP TABLE nickname_forms AS
+SELECT nickname AS name, list_sort(list_distinct(list_concat(list(formal), [nickname]))) AS forms
+FROM nickname_pair GROUP BY nickname"""))

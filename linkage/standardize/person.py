@@ -32,7 +32,7 @@ PERSON_COLUMNS = (
     "first_name_canonical", "first_name_phonetic", "last_name_phonetic", "name_quality",
     "dob", "dob_quality", "dob_year", "ssn", "ssn_last4", "ssn_quality", "sex", "cin", "mrn",
     "mrn_authority", "street", "unit", "city", "state", "zip5", "address_kind", "phone",
-    "email", "household_id", "name_tokens", "family_name_first",
+    "email", "household_id", "name_tokens", "family_name_first", "first_name_forms",
 )
 
 _NAMED = """
@@ -127,10 +127,12 @@ SELECT
     nullif(list_sort(list_distinct(flatten([
         coalesce(c.first_parts, []), coalesce(c.middle_parts, []), coalesce(c.last_parts, [])]))), []),
     CASE WHEN c.first_clean IS NOT NULL AND c.last_clean IS NOT NULL
-        THEN ff.surname IS NOT NULL AND fl.surname IS NULL END
+        THEN ff.surname IS NOT NULL AND fl.surname IS NULL END,
+    coalesce(forms.forms, [c.first_clean])
 FROM based AS c
 LEFT JOIN dob_value AS d ON d.raw = c.dob AND d.date_format = c.date_format
 LEFT JOIN nickname_canonical AS nick ON nick.name = c.first_clean
+LEFT JOIN nickname_forms AS forms ON forms.name = c.first_clean
 LEFT JOIN phonetic AS pf ON pf.name = c.first_clean
 LEFT JOIN phonetic AS pl ON pl.name = c.last_clean
 LEFT JOIN family_name_first AS ff ON ff.surname = c.first_clean

@@ -42,6 +42,16 @@ MIGRATIONS: dict[int, list[tuple[str, str]]] = {
         ("copy_manual_decision", "INSERT INTO manual_decision SELECT * FROM manual_decision_v3"),
         ("drop_manual_decision_v3", "DROP TABLE manual_decision_v3"),
     ],
+    # 4 -> 5: a given name's nickname forms. Until the next full run standardizes them
+    # again, kept rows hold the name and its one canonical form, as they compared before.
+    4: [
+        ("person_first_name_forms",
+         "ALTER TABLE person ADD COLUMN IF NOT EXISTS first_name_forms VARCHAR[]"),
+        ("fill_first_name_forms", "UPDATE person SET first_name_forms = CASE "
+         "WHEN first_name_canonical IS NULL THEN [first_name] "
+         "ELSE list_distinct([first_name, first_name_canonical]) END "
+         "WHERE first_name IS NOT NULL"),
+    ],
 }
 
 assert sorted(MIGRATIONS) == list(range(1, SCHEMA_VERSION)), "a migration per older version"

@@ -7,11 +7,11 @@ the next; `linkage migrate` runs them.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
-# Versions whose Parquet tables (a Spark store) are the current version's. Version 4 added
-# a column to `delivery`, so a version 3 Parquet store is refused (no Parquet migrations).
-PARQUET_COMPATIBLE = (4,)
+# Versions whose Parquet tables (a Spark store) are the current version's. Version 5 added
+# a column to `person`, so an older Parquet store is refused (no Parquet migrations).
+PARQUET_COMPATIBLE = (5,)
 assert SCHEMA_VERSION in PARQUET_COMPATIBLE
 
 # The columns every source kind maps onto when it lands (all VARCHAR, raw as delivered).
@@ -133,9 +133,11 @@ CREATE TABLE IF NOT EXISTS person (
     household_id VARCHAR,
     name_tokens VARCHAR[],
     family_name_first BOOLEAN,
-    -- The year of a full or partial (year, year-month) date of birth. Last, as schema
-    -- version 3 added it to existing tables.
-    dob_year INTEGER
+    -- The year of a full or partial (year, year-month) date of birth. Near the end, as
+    -- schema version 3 added it to existing tables.
+    dob_year INTEGER,
+    -- The given name and every name it is a nickname of (version 5).
+    first_name_forms VARCHAR[]
 )""",
     # Scored pairs of the latest run at or above the config's predict threshold.
     "pair_score": """
