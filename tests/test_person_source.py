@@ -205,3 +205,33 @@ def test_unterminated_quote_in_a_person_file_is_one_reject_and_constants_survive
     count = land(store, config)
     assert (count.rows_read, count.rejects) == (3, {"unterminated_quote": 1})
     assert {key: values[9] for key, values in records(store).items()} == {"1": "CA", "3": "CA"}
+
+
+def test_a_person_source_takes_deliveries_and_deletions_like_the_built_in_kinds(tmp_path):
+    write(tmp_path / "wic.csv", [WIC_HEADER, *WIC_ROWS[:2],
+                                 "W0003,Ana,,Ruiz,01011970,F,1,Elm,,Fresno,CA,93703"])
+    (tmp_path / "run.yaml").write_text(json.dumps({
+        "store": "store.duckdb", "model": str(MODEL),
+        "sources": [{"name": "wic", "kind": "person", "path": "wic.csv",
+                     "key": ["ParticipantID"], "columns": WIC_COLUMNS,
+                     "date_format": "%m%d%Y", "constants": {"state": "CA"}}]}),
+        encoding="utf-8")
+    project = Project.open(tmp_path / "run.yaml")
+    project.run()
+    # A delta: Maria moved, a new participant; and Jose's record is withdrawn.
+    delta = write(tmp_path / "delta.csv", [
+        WIC_HEADER, "W0001,Maria,L,Garcia,03141985,F,9,Oak Ave,,Fresno,CA,93705",
+        "W0004,Luis,,Ortega,07071977,M,5,Pine St,,Fresno,CA,93704"])
+    deleted = write(tmp_path / "deleted.csv", ["source_system,source_record_id", "wic,W0002"])
+    # (One of three records removed is a mass change to the guard.)
+    summary = Project.open(tmp_path / "run.yaml").run(deliveries={"wic": delta},
+                                                       deleted=deleted, allow_mass_change=True)
+    landed = next(s for s in summary.sources if s.source_system == "wic")
+    assert (landed.snapshot, landed.rows_landed, landed.rows_rejected) == ("delta", 2, 0)
+    assert summary.deletions["deleted"] == 1
+    active = {row["source_record_id"] for row in project.crosswalk().to_dict("records")}
+    assert active == {"W0001", "W0003", "W0004"}
+    with project.store(read_only=True) as store:
+        street, = store.con.execute("SELECT street FROM person WHERE record_key = 'wic:W0001'"
+                                    ).fetchone()
+    assert street.startswith("9 OAK")
