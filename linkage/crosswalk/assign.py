@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from linkage.store import Step, Store
+from linkage.store.relations import ACTIVE_CROSSWALK
 
 STAGE = "crosswalk"
 EID_PREFIX = "E"
@@ -54,15 +55,14 @@ class CrosswalkCounts:
 _STEPS = [
     # previous_eid: the record's active EID; last_eid: for a record without one, the EID it
     # had when it was last removed (NULL for a record new to the crosswalk).
-    Step("membership", """
+    Step("membership", f"""
 CREATE OR REPLACE TEMP TABLE membership AS
 SELECT p.source_system, p.source_record_id, m.cluster_id, cw.enterprise_id AS previous_eid,
     gone.enterprise_id AS last_eid
 FROM cluster_membership AS m
 JOIN person AS p USING (record_key)
-LEFT JOIN crosswalk AS cw
-    ON cw.valid_to_run IS NULL
-    AND cw.source_system = p.source_system AND cw.source_record_id = p.source_record_id
+LEFT JOIN ({ACTIVE_CROSSWALK}) AS cw
+    ON cw.source_system = p.source_system AND cw.source_record_id = p.source_record_id
 LEFT JOIN (
     SELECT source_system, source_record_id, arg_max(enterprise_id, valid_to_run) AS enterprise_id
     FROM crosswalk WHERE valid_to_run IS NOT NULL

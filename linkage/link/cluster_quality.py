@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from linkage.config import LinkingConfig
 from linkage.link.constraints import Components, add_to_membership
-from linkage.store import Step, Store
+from linkage.store import Step, Store, relations
 
 STAGE = "link"
 
@@ -61,11 +61,7 @@ WHERE records > $max_size OR density < $min_density"""
 
 
 # The active crosswalk as a membership (record_key, cluster_id = EID), for suspicious_sql.
-ACTIVE_MEMBERSHIP = """(
-    SELECT p.record_key, cw.enterprise_id AS cluster_id
-    FROM crosswalk AS cw JOIN person AS p
-        ON p.source_system = cw.source_system AND p.source_record_id = cw.source_record_id
-    WHERE cw.valid_to_run IS NULL AND NOT p.is_deleted)"""
+ACTIVE_MEMBERSHIP = f"({relations.ACTIVE_MEMBERSHIP})"
 
 
 def flagged_sql() -> str:

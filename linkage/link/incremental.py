@@ -22,6 +22,7 @@ from linkage.link.prior import PRIOR_FLOOR, PRIOR_KEY
 from linkage.link.score import LinkCounts, finish_clusters, keep_pairs
 from linkage.link.splink_session import persons_sql, tf_columns
 from linkage.store import Step, Store
+from linkage.store.relations import ACTIVE_MEMBER
 
 STAGE = "link"
 
@@ -83,11 +84,9 @@ def _rebuild_touched_clusters(store: Store, threshold: float) -> None:
     """cluster_membership for every active record: untouched clusters as they are, touched
     ones re-formed from their matched pairs."""
     store.run_steps(STAGE, [
-        Step("current_cluster", """
+        Step("current_cluster", f"""
 CREATE OR REPLACE TEMP TABLE current_cluster AS
-SELECT p.record_key, cw.enterprise_id
-FROM person AS p JOIN crosswalk AS cw ON cw.valid_to_run IS NULL
-    AND cw.source_system = p.source_system AND cw.source_record_id = p.source_record_id"""),
+SELECT record_key, enterprise_id FROM ({ACTIVE_MEMBER}) AS m"""),
         # Touched: clusters holding a changed record, or matched to one now.
         Step("touched_record", """
 CREATE OR REPLACE TEMP TABLE touched_record AS

@@ -18,7 +18,7 @@ from linkage.link.cluster_quality import ACTIVE_MEMBERSHIP, flagged_params, flag
 from linkage.outputs import output_file
 from linkage.review.decisions import Decision, Recorded, record_decisions
 from linkage.store import connect, Store
-from linkage.store.schema import DECISIONS_IN_FORCE
+from linkage.store.relations import ACTIVE_CROSSWALK, DECISIONS_IN_FORCE
 
 FIELDS = ("first_name", "middle_name", "last_name", "name_suffix", "dob", "sex", "ssn_last4",
           "cin", "mrn", "street", "unit", "city", "zip5", "phone", "email")
@@ -57,10 +57,10 @@ JOIN person AS r ON r.record_key = s.record_key_r
 LEFT JOIN ({DECISIONS_IN_FORCE}) AS d
     ON d.key_l = least(s.record_key_l, s.record_key_r)
     AND d.key_r = greatest(s.record_key_l, s.record_key_r)
-LEFT JOIN crosswalk AS cl ON cl.valid_to_run IS NULL
-    AND cl.source_system = l.source_system AND cl.source_record_id = l.source_record_id
-LEFT JOIN crosswalk AS cr ON cr.valid_to_run IS NULL
-    AND cr.source_system = r.source_system AND cr.source_record_id = r.source_record_id
+LEFT JOIN ({ACTIVE_CROSSWALK}) AS cl
+    ON cl.source_system = l.source_system AND cl.source_record_id = l.source_record_id
+LEFT JOIN ({ACTIVE_CROSSWALK}) AS cr
+    ON cr.source_system = r.source_system AND cr.source_record_id = r.source_record_id
 WHERE d.decision_id IS NULL OR $include_decided
 ORDER BY s.flagged_eid NULLS FIRST, abs(s.match_weight), s.record_key_l, s.record_key_r""", {
         "low": linking.review_low, "high": linking.review_high,

@@ -12,6 +12,7 @@ import duckdb
 
 from linkage.errors import SourceError
 from linkage.store import connect, Step, Store
+from linkage.store.relations import record_key
 
 STAGE = "land"
 COLUMNS = ("source_system", "source_record_id")
@@ -47,9 +48,9 @@ WHERE NOT r.is_deleted""")
 SELECT count(*) FROM deletion AS d WHERE NOT EXISTS (SELECT 1 FROM source_record AS r
     WHERE r.source_system = d.source_system AND r.source_record_id = d.source_record_id)""")
     store.run_steps(STAGE, [
-        Step("note_deleted", """
+        Step("note_deleted", f"""
 INSERT INTO changed_record
-SELECT r.source_system || ':' || r.source_record_id
+SELECT {record_key("r.source_system", "r.source_record_id")}
 FROM source_record AS r JOIN deletion AS d USING (source_system, source_record_id)
 WHERE NOT r.is_deleted"""),
         Step("mark_deleted", """

@@ -27,6 +27,7 @@ from linkage.sources.readers import csv_reader, ndjson_lines_reader, parquet_rea
 from linkage.sources.reading import read_file
 from linkage.sources.shapes import HMIS_FY2024_GENDER, KINDS, SHAPES, Shape, person_shape
 from linkage.store import connect, LANDED_COLUMNS, Step, Store
+from linkage.store.relations import record_key
 
 STAGE = "land"
 # Bump when landing rules change, so an unchanged file is landed again under new rules.
@@ -200,8 +201,8 @@ WHERE l.reject_reason IS NULL AND r.source_system = $source AND NOT r.is_deleted
     AND NOT l.is_deleted AND CAST(l.raw AS VARCHAR) = CAST(r.raw AS VARCHAR)""",
                                             {"source": name})
         replace = [
-            Step("note_changed", """
-INSERT INTO changed_record SELECT DISTINCT $source_system || ':' || source_record_id
+            Step("note_changed", f"""
+INSERT INTO changed_record SELECT DISTINCT {record_key("$source_system")}
 FROM landing WHERE reject_reason IS NULL""", {"source_system": name}),
             Step("replace_records", """
 DELETE FROM source_record WHERE source_system = $source_system AND source_record_id IN (

@@ -21,6 +21,7 @@ from linkage.standardize.lookups import STAGE, install
 from linkage.standardize.names import add_phonetic_keys, build_name_values
 from linkage.standardize.rules import sql_list
 from linkage.store import Step, Store
+from linkage.store.relations import record_key
 from linkage.store.schema import TABLES
 
 # Landed columns standardize reads that older stores may not have (mailing address).
@@ -85,7 +86,7 @@ WITH based AS (
     LEFT JOIN address_value AS mail ON {_address_join("mail", "mail_", "_raw")}
 )
 SELECT
-    c.source_system || ':' || c.source_record_id,
+    {record_key("c.source_system", "c.source_record_id")},
     c.source_system, c.source_record_id, c.run_id, c.is_deleted,
     c.first_clean, c.middle_clean, c.last_clean, c.suffix_clean, c.last_parts,
     coalesce(nick.canonical, c.first_clean),
@@ -163,8 +164,8 @@ def standardize(store: Store, changed_only: bool = False, *, rules_installed: bo
     landed = _landed_columns(store)
     date_formats = dict(date_formats or {})
     build_date_formats(store, date_formats)
-    changed = """
-WHERE r.source_system || ':' || r.source_record_id IN (SELECT record_key FROM changed_record)"""
+    changed = f"""
+WHERE {record_key("r.source_system", "r.source_record_id")} IN (SELECT record_key FROM changed_record)"""
     store.run_step(STAGE, Step("standardize_input", """
 CREATE OR REPLACE TEMP VIEW standardize_input AS
 SELECT r.*, coalesce(f.date_format, '') AS date_format FROM source_record AS r
