@@ -197,8 +197,8 @@ WHERE p.record_key IN ($a, $b)""", {"a": record_a, "b": record_b}))}
             raise LinkageError(f"{key}: no such record in the store (record keys are "
                                "source_system:source_record_id)")
     columns = ", ".join(MODEL_COLUMNS)
-    records = [store.con.sql(f"SELECT {columns} FROM person WHERE record_key = $key",
-                             params={"key": key}).to_arrow_table()
+    records = [store.run_arrow(STAGE, Step("record", f"SELECT {columns} FROM person "
+                                           "WHERE record_key = $key", {"key": key}))
                for key in (record_a, record_b)]
     # The waterfall needs the columns Splink drops by default; scoring is unchanged.
     settings = {**model, "retain_matching_columns": True,

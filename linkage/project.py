@@ -268,9 +268,9 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             if labels is not None:
                 with clock.stage("calibrate"):
                     if str(labels) == REVIEWER_LABELS:
-                        scratch.con.register("decided", decided)
-                        scratch.run_step("train", Step("label_pair", "CREATE TEMP TABLE "
-                                                       "label_pair AS SELECT * FROM decided"))
+                        with scratch.registered("decided", decided):
+                            scratch.run_step("train", Step(
+                                "label_pair", "CREATE TEMP TABLE label_pair AS SELECT * FROM decided"))
                     else:
                         load_labels(scratch, labels)
                     card["calibration"] = calibrate_model(scratch, out, out)
@@ -314,12 +314,10 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         if show_values:
             columns += ", raw"
         with self.store(read_only=True) as store:
-            cursor = store.con.execute(
-                f"SELECT {columns} FROM source_reject WHERE $delivery IS NULL OR delivery_id = "
-                "$delivery ORDER BY delivery_id, source_system, source_file, source_row",
-                {"delivery": delivery_id})
-            names = [column[0] for column in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            return store.run_records("rejects", Step(
+                "rejects", f"SELECT {columns} FROM source_reject WHERE $delivery IS NULL OR "
+                "delivery_id = $delivery ORDER BY delivery_id, source_system, source_file, "
+                "source_row", {"delivery": delivery_id}))
 
     def standardize(self, out: Path, report: Report | None = None) -> int:
         """Land and standardize the configured sources in a scratch store (the run's store
@@ -343,7 +341,7 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         (enterprise_id, source_system, source_record_id, valid_from_run)."""
         with self.store(read_only=True) as store:
             sql, params = crosswalk_relation(store, as_of)
-            return store.con.sql(sql, params=params).df()
+            return store.run_frame("crosswalk", Step("crosswalk", sql, params))
 
     def resolve(self, enterprise_id: str) -> tuple[str, bool] | None:
         """The active EID any EID ever issued ended up in (None if never issued)."""
@@ -411,9 +409,9 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         re-formed them: enterprise_id, records, density (matched pairs / possible pairs at
         the match threshold) and reason (oversized or low_density)."""
         with self.store(read_only=True) as store:
-            return store.con.sql(flagged_sql() + " ORDER BY records DESC, density, enterprise_id",
-                                 params=flagged_params(
-                                     linking_in_force(store, self.config.linking))).df()
+            return store.run_frame("review", Step(
+                "flagged_clusters", flagged_sql() + " ORDER BY records DESC, density, enterprise_id",
+                flagged_params(linking_in_force(store, self.config.linking))))
 
     def import_review(self, path: Path, reviewer: str) -> Recorded:
         with self._run_store() as store:

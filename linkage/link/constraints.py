@@ -173,13 +173,11 @@ def add_to_membership(store: Store, components: Components) -> None:
     """Append the components' clusters to `cluster_membership`, in one set-based insert."""
     rows = components.clusters()
     keys, clusters = zip(*rows) if rows else ((), ())
-    store.con.register("formed_cluster", pa.table({
-        "record_key": pa.array(keys, pa.string()), "cluster_id": pa.array(clusters, pa.string())}))
-    try:
+    with store.registered("formed_cluster", pa.table({
+            "record_key": pa.array(keys, pa.string()),
+            "cluster_id": pa.array(clusters, pa.string())})):
         store.run_step(STAGE, Step("add_clusters", "INSERT INTO cluster_membership "
                                    "SELECT record_key, cluster_id FROM formed_cluster"))
-    finally:
-        store.con.unregister("formed_cluster")
 
 
 def enforce_constraints(store: Store, match_threshold: float,

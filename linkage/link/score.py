@@ -176,16 +176,13 @@ class PairGraph:
     def load(cls, store: Store) -> PairGraph:
         records = store.run_arrow(STAGE, Step("active_records", """
 SELECT record_key FROM person WHERE NOT is_deleted ORDER BY record_key""")).column(0)
-        store.con.register("graph_record", pa.table({
-            "record_key": records, "node": pa.array(np.arange(len(records), dtype=np.int64))}))
-        try:
+        with store.registered("graph_record", pa.table({
+                "record_key": records, "node": pa.array(np.arange(len(records), dtype=np.int64))})):
             edges = store.run_arrow(STAGE, Step("graph_edges", """
 SELECT l.node AS left_node, r.node AS right_node, s.match_probability
 FROM pair_score AS s
 JOIN graph_record AS l ON l.record_key = s.record_key_l
 JOIN graph_record AS r ON r.record_key = s.record_key_r"""))
-        finally:
-            store.con.unregister("graph_record")
         return cls(records.combine_chunks() if isinstance(records, pa.ChunkedArray) else records,
                    edges.column("left_node").to_numpy(), edges.column("right_node").to_numpy(),
                    edges.column("match_probability").to_numpy())
@@ -244,14 +241,11 @@ JOIN graph_record AS r ON r.record_key = s.record_key_r"""))
         labels = self.split_giants(self.components(threshold), threshold)
         first = np.full(labels.max() + 1 if nodes else 0, nodes, dtype=np.int64)
         np.minimum.at(first, labels, np.arange(nodes, dtype=np.int64))
-        store.con.register("formed_cluster", pa.table({
-            "record_key": self.records, "cluster_id": self.records.take(first[labels])}))
-        try:
+        with store.registered("formed_cluster", pa.table({
+                "record_key": self.records, "cluster_id": self.records.take(first[labels])})):
             store.run_step(STAGE, Step("cluster_membership", """
 CREATE OR REPLACE TEMP TABLE cluster_membership AS
 SELECT record_key, cluster_id FROM formed_cluster"""))
-        finally:
-            store.con.unregister("formed_cluster")
 
 
 def cluster_scored_pairs(store: Store, linking: LinkingConfig,
