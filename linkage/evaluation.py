@@ -32,6 +32,7 @@ from linkage.charts import Chart
 from linkage.config import LinkingConfig
 from linkage.errors import LinkageError, SourceError
 from linkage.link.cluster_quality import ClusterShape
+from linkage.link.clustering import Clustering
 from linkage.link.estimate import ACTIVE_CROSSWALK as ACTIVE_CROSSWALK_MEMBERSHIP
 from linkage.link.estimate import (ClusterAccuracy, Estimate, estimate, f1_of,
                                    weigh_pairs)
@@ -53,8 +54,8 @@ class Metrics(ClusterAccuracy):
 # The active crosswalk, and clusters not yet published (a threshold sweep's), as
 # (enterprise_id, source_system, source_record_id).
 ACTIVE_CROSSWALK = "SELECT * FROM crosswalk WHERE valid_to_run IS NULL"
-CLUSTERS = """SELECT m.cluster_id AS enterprise_id, p.source_system, p.source_record_id
-FROM cluster_membership AS m JOIN person AS p USING (record_key)"""
+CLUSTERS = f"""SELECT m.cluster_id AS enterprise_id, p.source_system, p.source_record_id
+FROM {Clustering().table} AS m JOIN person AS p USING (record_key)"""
 
 
 def cluster_metrics(con: duckdb.DuckDBPyConnection, truth_table: str,

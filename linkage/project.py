@@ -45,8 +45,8 @@ from linkage.link.cluster_quality import flagged_params, flagged_sql
 from linkage.link.inspect import blocking_chart, blocking_counts, m_u_chart, match_weights_chart
 from linkage.link.labels import REVIEWER_LABELS, load_labels
 from linkage.link.train import calibrate_model, write_card
-from linkage.sources import (LandingCount, apply_deletions, check_sources, land_sources,
-                             record_warnings)
+from linkage.sources import (LandingCount, apply_deletions, changed_records, check_sources,
+                             land_sources, record_warnings)
 from linkage.standardize import standardize, value_warnings, write_standardized
 from linkage.progress import Report, Stages
 from linkage.review import (Decision, Recorded, decisions_in_force, export_review,
@@ -159,29 +159,30 @@ class Project:
             run_id = store.scalar("run", "next_run_id",
                                   "SELECT coalesce(max(run_id), 0) + 1 FROM run")
             with clock.stage("land"):
-                landed = land_sources(store, checked, run_id, delta=incremental)
+                # An incremental run's records to standardize and score again.
+                changed = changed_records(store) if incremental else None
+                landed = land_sources(store, checked, run_id, changed)
                 guard.check_landing(landed)
                 if deleted is not None:
-                    deletions = apply_deletions(store, deleted, run_id)
+                    deletions = apply_deletions(store, deleted, run_id, changed)
             with clock.stage("standardize"):
-                persons = standardize(store, changed_only=incremental,
-                                      date_formats=self._date_formats)
+                persons = standardize(store, changed, date_formats=self._date_formats)
                 record_warnings(store, landed, value_warnings(
                     store, [count.delivery_id for count in landed if not count.unchanged]))
             with clock.stage("link"):
                 if incremental:
                     # A delivery is scored and clustered as the last full run was.
-                    link_counts = link_incremental(
-                        store, population_model(store, model),
+                    linked = link_incremental(
+                        store, changed, population_model(store, model),
                         linking_in_force(store, self.config.linking), run_id,
                         self.config.deduplicated_sources, calibration)
                 else:
-                    link_counts = link(store, model, self.config.linking, run_id,
-                                       self.config.deduplicated_sources, calibration)
+                    linked = link(store, model, self.config.linking, run_id,
+                                  self.config.deduplicated_sources, calibration)
             with clock.stage("crosswalk"):
-                crosswalk_counts = assign_enterprise_ids(store, run_id)
+                crosswalk_counts = assign_enterprise_ids(store, linked.clustering, run_id)
                 guard.check_crosswalk(crosswalk_counts)
-            summary = RunSummary(run_id, landed, persons, link_counts, crosswalk_counts,
+            summary = RunSummary(run_id, landed, persons, linked.counts, crosswalk_counts,
                                  clock.seconds, kind="delivery" if incremental else "full",
                                  dry_run=dry_run, deletions=deletions,
                                  guard=guard.as_dict())

@@ -12,7 +12,7 @@ import pytest
 from conftest import SAMPLE_CONFIG, SAMPLE_DATA, cli
 from linkage.config import LinkingConfig
 from linkage.link.cluster_quality import shape_clusters
-from linkage.link.constraints import enforce_constraints
+from linkage.link.constraints import decisions_in_force, enforce_constraints
 from linkage.project import Project
 from linkage.review import Decision, record_decisions
 from linkage.store import open_store
@@ -73,7 +73,7 @@ def test_evidence_that_two_records_differ_splits_the_chain_at_its_weakest_link(
     field, (a_value, c_value) = next(iter(evidence.items()))
     records = {"a": {field: a_value}, "b": {}, "c": {field: c_value}}
     load(store, records, [("a", "b", 0.99), ("b", "c", 0.95)])
-    counts = enforce_constraints(store, THRESHOLD)
+    counts = enforce_constraints(store, decisions_in_force(store), THRESHOLD)
     if splits:
         assert counts.evidence_conflicts == 1 and counts.clusters_rebuilt == 1
         assert clusters(store) == {frozenset("ab"), frozenset("c")}
@@ -85,9 +85,9 @@ def test_evidence_that_two_records_differ_splits_the_chain_at_its_weakest_link(
 def test_a_deduplicated_source_never_has_two_records_in_one_cluster(store):
     records = {"a": {"source": "mpi"}, "b": {"source": "clinic"}, "c": {"source": "mpi"}}
     load(store, records, [("a", "b", 0.95), ("b", "c", 0.99)])
-    assert enforce_constraints(store, THRESHOLD).evidence_conflicts == 0  # not configured
+    assert enforce_constraints(store, decisions_in_force(store), THRESHOLD).evidence_conflicts == 0  # not configured
     assert clusters(store) == {frozenset("abc")}
-    enforce_constraints(store, THRESHOLD, deduplicated_sources=["mpi"])
+    enforce_constraints(store, decisions_in_force(store), THRESHOLD, deduplicated_sources=["mpi"])
     assert clusters(store) == {frozenset("a"), frozenset("bc")}
 
 
@@ -95,7 +95,7 @@ def test_a_reviewers_must_link_overrides_the_evidence_on_that_pair(store):
     records = {"a": {"suffix": "JR"}, "b": {"suffix": "SR"}}
     load(store, records, [("a", "b", 0.99)])
     record_decisions(store, [Decision("a", "b", "must_link", "tester", "same man, typo")])
-    counts = enforce_constraints(store, THRESHOLD)
+    counts = enforce_constraints(store, decisions_in_force(store), THRESHOLD)
     assert counts.evidence_conflicts == 0 and clusters(store) == {frozenset("ab")}
 
 
@@ -112,8 +112,8 @@ def test_a_sparse_chain_is_re_formed_at_a_stricter_threshold():
     records, edges = chain(6)  # 5 matched pairs of 15: density 0.33
     with open_store(":memory:", create=True) as store:
         load(store, records, edges)
-        enforce_constraints(store, THRESHOLD)
-        shape = shape_clusters(store, linking)
+        enforce_constraints(store, decisions_in_force(store), THRESHOLD)
+        shape = shape_clusters(store, linking, decisions_in_force(store))
         # At 0.99 the whole chain holds (still sparse: split again); at 0.999 nothing does.
         assert shape.split == 2 and shape.flagged == 0
         assert shape.sizes["1"] == 6 and len(clusters(store)) == 6
@@ -125,8 +125,8 @@ def test_an_oversized_dense_cluster_that_no_threshold_splits_is_flagged():
     edges = [(x, y, 0.99999) for x in "abcd" for y in "abcd" if x < y]
     with open_store(":memory:", create=True) as store:
         load(store, records, edges)
-        enforce_constraints(store, THRESHOLD)
-        shape = shape_clusters(store, linking)
+        enforce_constraints(store, decisions_in_force(store), THRESHOLD)
+        shape = shape_clusters(store, linking, decisions_in_force(store))
         assert shape.flagged == 1 and shape.sizes["4"] == 1
 
 

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linkage.crosswalk import assign_enterprise_ids, resolve_enterprise_id
+from linkage.link import Clustering
 from linkage.store import open_store
 
 
@@ -29,7 +30,7 @@ def apply_run(store, run_id: int, clusters: list[list[str]]):
                 "is_deleted) VALUES (?, 'src', ?, ?, false)", [key, record_id, run_id])
             store.con.execute("INSERT INTO cluster_membership VALUES (?, ?)",
                               [key, f"src:{min(members)}"])
-    return assign_enterprise_ids(store, run_id)
+    return assign_enterprise_ids(store, Clustering(), run_id)
 
 
 def active_eids(store) -> dict[str, str]:

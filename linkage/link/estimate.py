@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from linkage.config import LinkingConfig
+from linkage.link.clustering import Clustering
 from linkage.link.constraints import conflict_sql
 from linkage.store import Step, Store
 from linkage.store.relations import ACTIVE_MEMBERSHIP, DECISIONS_IN_FORCE
@@ -43,7 +44,7 @@ AUTO_THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 
 # The clustering of a run or a sweep (record_key, cluster_id), and the active crosswalk as
 # one; both fixed text.
-CLUSTER_MEMBERSHIP = "SELECT record_key, cluster_id FROM cluster_membership"
+CLUSTER_MEMBERSHIP = f"SELECT record_key, cluster_id FROM {Clustering().table}"
 ACTIVE_CROSSWALK = ACTIVE_MEMBERSHIP
 
 

@@ -20,6 +20,7 @@ from linkage.standardize.dates import build_date_formats, build_dob_values
 from linkage.standardize.lookups import STAGE, install
 from linkage.standardize.names import add_phonetic_keys, build_name_values
 from linkage.standardize.rules import sql_list
+from linkage.sources.changes import ChangedRecords
 from linkage.store import Step, Store
 from linkage.store.relations import record_key
 from linkage.store.schema import PERSON_COLUMNS, TABLES
@@ -156,12 +157,12 @@ def _mail_columns(landed: set[str]) -> str:
         for column in _OPTIONAL_COLUMNS)
 
 
-def standardize(store: Store, changed_only: bool = False, *, rules_installed: bool = False,
+def standardize(store: Store, changed: ChangedRecords | None = None, *,
+                rules_installed: bool = False,
                 date_formats: Mapping[str, str] | None = None) -> int:
     """Rebuild `person` from `source_record`; return the number of person rows.
 
-    With `changed_only`, only the records listed in the temp table `changed_record`
-    (record_key) are standardized again, for an incremental delivery. With
+    With `changed` (an incremental delivery's), only those records are standardized again. With
     `rules_installed`, the caller has already run `install` on this connection (a
     search standardizing one query after another skips its ~60 ms each time).
     `date_formats` maps a source_system to the strftime format its dates are read with
@@ -172,13 +173,12 @@ def standardize(store: Store, changed_only: bool = False, *, rules_installed: bo
     landed = _landed_columns(store)
     date_formats = dict(date_formats or {})
     build_date_formats(store, date_formats)
-    changed = f"""
-WHERE {record_key("r.source_system", "r.source_record_id")} IN (SELECT record_key FROM changed_record)"""
+    only_changed = "" if changed is None else f"""
+WHERE {record_key("r.source_system", "r.source_record_id")} IN ({changed.keys()})"""
     store.run_step(STAGE, Step("standardize_input", """
 CREATE OR REPLACE TEMP VIEW standardize_input AS
 SELECT r.*, coalesce(f.date_format, '') AS date_format FROM source_record AS r
-LEFT JOIN source_date_format AS f ON f.source_system = r.source_system""" + (
-        changed if changed_only else "")))
+LEFT JOIN source_date_format AS f ON f.source_system = r.source_system""" + only_changed))
     build_name_values(store, """
 SELECT first_name AS raw FROM standardize_input UNION SELECT middle_name FROM standardize_input
 UNION SELECT last_name FROM standardize_input UNION SELECT name_suffix FROM standardize_input""")
@@ -194,9 +194,9 @@ UNION SELECT last_name FROM standardize_input UNION SELECT name_suffix FROM stan
     add_phonetic_keys(store, """
 SELECT first_clean FROM person_named WHERE first_clean IS NOT NULL
 UNION SELECT last_clean FROM person_named WHERE last_clean IS NOT NULL""")
-    if changed_only:
-        replace = [Step("drop_changed_person", """
-DELETE FROM person WHERE record_key IN (SELECT record_key FROM changed_record)""")]
+    if changed is not None:
+        replace = [Step("drop_changed_person", f"""
+DELETE FROM person WHERE record_key IN ({changed.keys()})""")]
     else:
         # Rebuilt whole: dropping and recreating is far cheaper than deleting a million
         # rows and inserting them again under the same primary keys.
