@@ -23,6 +23,7 @@ from linkage.crosswalk import resolve_enterprise_id
 from linkage.errors import LinkageError
 from linkage.link import active_persons, load_model, population_model
 from linkage.link.cluster_quality import ACTIVE_MEMBERSHIP, density_sql
+from linkage.store.relations import ACTIVE_MEMBER
 from linkage.link.model import MODEL_COLUMNS
 from linkage.link.splink_session import splink_linker
 from linkage.outputs import write_text
@@ -39,13 +40,12 @@ ORDER BY density, records DESC, enterprise_id
 LIMIT $limit"""
 
 _MEMBERS = f"""
-SELECT cw.enterprise_id AS cluster_id, p.source_system,
+SELECT p.enterprise_id AS cluster_id, p.source_system,
     {', '.join(f'p.{column}' for column in MODEL_COLUMNS)}
-FROM crosswalk AS cw JOIN person AS p
-    ON p.source_system = cw.source_system AND p.source_record_id = cw.source_record_id
-WHERE cw.valid_to_run IS NULL AND NOT p.is_deleted
-    AND cw.enterprise_id IN (SELECT unnest($eids))
-ORDER BY cw.enterprise_id, p.record_key"""
+FROM ({ACTIVE_MEMBER}) AS p
+WHERE NOT p.is_deleted
+    AND p.enterprise_id IN (SELECT unnest($eids))
+ORDER BY p.enterprise_id, p.record_key"""
 
 # Kept pairs between records of the same shown EID.
 _PAIRS = f"""

@@ -5,6 +5,8 @@ Messages name files, columns, keys and counts — never a value from an input re
 
 from __future__ import annotations
 
+import re
+
 
 class LinkageError(Exception):
     """An error a user can cause and fix; the CLI prints it as one line."""
@@ -57,3 +59,15 @@ class MassChangeError(LinkageError):
     upstream export, a parser that swallowed a file): refused, nothing committed."""
 
     exit_code = 5
+
+
+def database_message(error: BaseException) -> str:
+    """A database's (or engine's) message, first line only, without quoted literals, which
+    may hold input values.
+
+    >>> database_message(ValueError("Conversion Error: could not convert 'JOSE' to DATE\\nLINE 1"))
+    "Conversion Error: could not convert '…' to DATE"
+    """
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else error.__class__.__name__
+    return re.sub(r"'[^']*'", "'…'", line)

@@ -32,6 +32,7 @@ from linkage.charts import Chart
 from linkage.config import LinkingConfig
 from linkage.errors import LinkageError, SourceError
 from linkage.link.cluster_quality import ClusterShape
+from linkage.link.clustering import Clustering
 from linkage.link.estimate import ACTIVE_CROSSWALK as ACTIVE_CROSSWALK_MEMBERSHIP
 from linkage.link.estimate import (ClusterAccuracy, Estimate, estimate, f1_of,
                                    weigh_pairs)
@@ -53,15 +54,26 @@ class Metrics(ClusterAccuracy):
 # The active crosswalk, and clusters not yet published (a threshold sweep's), as
 # (enterprise_id, source_system, source_record_id).
 ACTIVE_CROSSWALK = "SELECT * FROM crosswalk WHERE valid_to_run IS NULL"
-CLUSTERS = """SELECT m.cluster_id AS enterprise_id, p.source_system, p.source_record_id
-FROM cluster_membership AS m JOIN person AS p USING (record_key)"""
+CLUSTERS = f"""SELECT m.cluster_id AS enterprise_id, p.source_system, p.source_record_id
+FROM {Clustering().table} AS m JOIN person AS p USING (record_key)"""
 
 
 def cluster_metrics(con: duckdb.DuckDBPyConnection, truth_table: str,
                     assignment: str = ACTIVE_CROSSWALK) -> Metrics:
     """Pairwise and B-cubed metrics of an assignment of records to enterprise IDs (by
-    default the active crosswalk) against `truth_table`. Both names are fixed by callers."""
-    row = con.execute(f"""
+    default the active crosswalk) against `truth_table`, in a DuckDB connection (a
+    benchmark's); `store_metrics` is the same in a store. Both names are fixed by callers."""
+    return _metrics(con.execute(_metrics_sql(truth_table, assignment)).fetchall()[0])
+
+
+def store_metrics(store: Store, truth_table: str, assignment: str = ACTIVE_CROSSWALK) -> Metrics:
+    """`cluster_metrics` of the store's tables."""
+    return _metrics(store.run_step("evaluate", Step("cluster_metrics",
+                                                    _metrics_sql(truth_table, assignment)))[0])
+
+
+def _metrics_sql(truth_table: str, assignment: str) -> str:
+    return f"""
 WITH assigned AS ({assignment}), joined AS (
     SELECT cw.enterprise_id, t.person_id
     FROM assigned AS cw
@@ -80,7 +92,10 @@ SELECT (SELECT count(*) FROM joined),
     (SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM by_eid),
     (SELECT coalesce(sum(n * (n - 1) // 2), 0) FROM by_both),
     (SELECT precision_sum FROM bcubed), (SELECT recall_sum FROM bcubed)
-""").fetchall()[0]
+"""
+
+
+def _metrics(row: tuple) -> Metrics:
     records, persons, eids, true_pairs, predicted, matched, bp_sum, br_sum = row
     precision = matched / predicted if predicted else 1.0
     recall = matched / true_pairs if true_pairs else 1.0
@@ -96,7 +111,7 @@ TRUTH_COLUMNS = ("source_system", "source_record_id", "person_id")
 def evaluate(store: Store, truth: Path) -> Metrics:
     """Metrics of the store's active crosswalk against a truth CSV file."""
     load_truth(store, truth)
-    return cluster_metrics(store.con, "truth")
+    return store_metrics(store, "truth")
 
 
 # Match thresholds an analyst usually chooses between.
@@ -114,7 +129,7 @@ def threshold_sweep(store: Store, truth: Path, linking: LinkingConfig,
     for threshold in thresholds:
         at = linking.model_copy(update={"match_threshold": threshold})
         shape = cluster_scored_pairs(store, at, deduplicated_sources)
-        results.append((threshold, cluster_metrics(store.con, "truth", CLUSTERS), shape))
+        results.append((threshold, store_metrics(store, "truth", CLUSTERS), shape))
     return results
 
 
@@ -140,9 +155,9 @@ def load_truth(store: Store, truth: Path) -> None:
     for column in TRUTH_COLUMNS:
         if column not in columns:
             raise SourceError(f"{truth}: missing required column '{column}' in the truth file")
-    store.con.execute(
-        "CREATE OR REPLACE TEMP TABLE truth AS SELECT source_system, source_record_id, person_id "
-        "FROM read_csv($path, header = true, all_varchar = true)", {"path": str(truth)})
+    store.run_step("evaluate", Step(
+        "truth", "CREATE OR REPLACE TEMP TABLE truth AS SELECT source_system, source_record_id, "
+        "person_id FROM read_csv($path, header = true, all_varchar = true)", {"path": str(truth)}))
 
 
 # Splink's accuracy charts of the model's pair scores. These judge pairs before clustering

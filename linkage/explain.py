@@ -28,6 +28,7 @@ from linkage.link import active_persons, load_model, model_fingerprint, populati
 from linkage.link.model import MODEL_COLUMNS
 from linkage.link.splink_session import splink_linker
 from linkage.store import Step, Store
+from linkage.store.relations import ACTIVE_CROSSWALK, ACTIVE_MEMBER, DECISIONS_IN_FORCE
 
 STAGE = "explain"
 
@@ -38,11 +39,8 @@ MEMBER_VALUES = ("first_name", "middle_name", "last_name", "name_suffix", "dob",
 _PRIOR, _FINAL = "Prior", "Final score"  # Splink's names for the waterfall's first and last bars
 
 # An EID's active records with every person column (the query picks the ones it shows).
-_MEMBERS = """
-WITH member AS (
-    SELECT p.* FROM crosswalk AS cw JOIN person AS p
-        ON p.source_system = cw.source_system AND p.source_record_id = cw.source_record_id
-    WHERE cw.valid_to_run IS NULL AND cw.enterprise_id = $eid)"""
+_MEMBERS = f"""
+WITH member AS (SELECT * FROM ({ACTIVE_MEMBER}) AS m WHERE m.enterprise_id = $eid)"""
 
 
 @dataclass(frozen=True)
@@ -189,18 +187,18 @@ def explain_pair(store: Store, model_path: Path, record_a: str, record_b: str,
         raise LinkageError(f"{record_a}: give two different records to explain")
     model = population_model(store, load_model(model_path))
     found = {key: (deleted, eid) for key, deleted, eid in store.run_step(STAGE, Step(
-        "find_records", """
+        "find_records", f"""
 SELECT p.record_key, p.is_deleted, cw.enterprise_id
-FROM person AS p LEFT JOIN crosswalk AS cw ON cw.valid_to_run IS NULL
-    AND cw.source_system = p.source_system AND cw.source_record_id = p.source_record_id
+FROM person AS p LEFT JOIN ({ACTIVE_CROSSWALK}) AS cw
+    ON cw.source_system = p.source_system AND cw.source_record_id = p.source_record_id
 WHERE p.record_key IN ($a, $b)""", {"a": record_a, "b": record_b}))}
     for key in (record_a, record_b):
         if key not in found:
             raise LinkageError(f"{key}: no such record in the store (record keys are "
                                "source_system:source_record_id)")
     columns = ", ".join(MODEL_COLUMNS)
-    records = [store.con.sql(f"SELECT {columns} FROM person WHERE record_key = $key",
-                             params={"key": key}).to_arrow_table()
+    records = [store.run_arrow(STAGE, Step("record", f"SELECT {columns} FROM person "
+                                           "WHERE record_key = $key", {"key": key}))
                for key in (record_a, record_b)]
     # The waterfall needs the columns Splink drops by default; scoring is unchanged.
     settings = {**model, "retain_matching_columns": True,
@@ -287,10 +285,7 @@ ORDER BY match_probability DESC, match_weight DESC, record_key_l, record_key_r""
     # The newest decision on a pair is the one in force.
     must_links = _frame(store, "member_must_links",
                         ["decision_id", "record_key_a", "record_key_b"], f"""
-{_MEMBERS}, in_force AS (
-    SELECT * FROM manual_decision
-    QUALIFY row_number() OVER (PARTITION BY least(record_key_a, record_key_b),
-        greatest(record_key_a, record_key_b) ORDER BY decision_id DESC) = 1)
+{_MEMBERS}, in_force AS ({DECISIONS_IN_FORCE})
 SELECT decision_id, record_key_a, record_key_b FROM in_force
 WHERE decision = 'must_link' AND record_key_a IN (SELECT record_key FROM member)
     AND record_key_b IN (SELECT record_key FROM member)

@@ -45,8 +45,8 @@ from linkage.link.cluster_quality import flagged_params, flagged_sql
 from linkage.link.inspect import blocking_chart, blocking_counts, m_u_chart, match_weights_chart
 from linkage.link.labels import REVIEWER_LABELS, load_labels
 from linkage.link.train import calibrate_model, write_card
-from linkage.sources import (LandingCount, apply_deletions, check_sources, land_sources,
-                             record_warnings)
+from linkage.sources import (LandingCount, apply_deletions, changed_records, check_sources,
+                             land_sources, record_warnings)
 from linkage.standardize import standardize, value_warnings, write_standardized
 from linkage.progress import Report, Stages
 from linkage.review import (Decision, Recorded, decisions_in_force, export_review,
@@ -159,29 +159,30 @@ class Project:
             run_id = store.scalar("run", "next_run_id",
                                   "SELECT coalesce(max(run_id), 0) + 1 FROM run")
             with clock.stage("land"):
-                landed = land_sources(store, checked, run_id, delta=incremental)
+                # An incremental run's records to standardize and score again.
+                changed = changed_records(store) if incremental else None
+                landed = land_sources(store, checked, run_id, changed)
                 guard.check_landing(landed)
                 if deleted is not None:
-                    deletions = apply_deletions(store, deleted, run_id)
+                    deletions = apply_deletions(store, deleted, run_id, changed)
             with clock.stage("standardize"):
-                persons = standardize(store, changed_only=incremental,
-                                      date_formats=self._date_formats)
+                persons = standardize(store, changed, date_formats=self._date_formats)
                 record_warnings(store, landed, value_warnings(
                     store, [count.delivery_id for count in landed if not count.unchanged]))
             with clock.stage("link"):
                 if incremental:
                     # A delivery is scored and clustered as the last full run was.
-                    link_counts = link_incremental(
-                        store, population_model(store, model),
+                    linked = link_incremental(
+                        store, changed, population_model(store, model),
                         linking_in_force(store, self.config.linking), run_id,
                         self.config.deduplicated_sources, calibration)
                 else:
-                    link_counts = link(store, model, self.config.linking, run_id,
-                                       self.config.deduplicated_sources, calibration)
+                    linked = link(store, model, self.config.linking, run_id,
+                                  self.config.deduplicated_sources, calibration)
             with clock.stage("crosswalk"):
-                crosswalk_counts = assign_enterprise_ids(store, run_id)
+                crosswalk_counts = assign_enterprise_ids(store, linked.clustering, run_id)
                 guard.check_crosswalk(crosswalk_counts)
-            summary = RunSummary(run_id, landed, persons, link_counts, crosswalk_counts,
+            summary = RunSummary(run_id, landed, persons, linked.counts, crosswalk_counts,
                                  clock.seconds, kind="delivery" if incremental else "full",
                                  dry_run=dry_run, deletions=deletions,
                                  guard=guard.as_dict())
@@ -268,9 +269,9 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             if labels is not None:
                 with clock.stage("calibrate"):
                     if str(labels) == REVIEWER_LABELS:
-                        scratch.con.register("decided", decided)
-                        scratch.run_step("train", Step("label_pair", "CREATE TEMP TABLE "
-                                                       "label_pair AS SELECT * FROM decided"))
+                        with scratch.registered("decided", decided):
+                            scratch.run_step("train", Step(
+                                "label_pair", "CREATE TEMP TABLE label_pair AS SELECT * FROM decided"))
                     else:
                         load_labels(scratch, labels)
                     card["calibration"] = calibrate_model(scratch, out, out)
@@ -314,12 +315,10 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         if show_values:
             columns += ", raw"
         with self.store(read_only=True) as store:
-            cursor = store.con.execute(
-                f"SELECT {columns} FROM source_reject WHERE $delivery IS NULL OR delivery_id = "
-                "$delivery ORDER BY delivery_id, source_system, source_file, source_row",
-                {"delivery": delivery_id})
-            names = [column[0] for column in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            return store.run_records("rejects", Step(
+                "rejects", f"SELECT {columns} FROM source_reject WHERE $delivery IS NULL OR "
+                "delivery_id = $delivery ORDER BY delivery_id, source_system, source_file, "
+                "source_row", {"delivery": delivery_id}))
 
     def standardize(self, out: Path, report: Report | None = None) -> int:
         """Land and standardize the configured sources in a scratch store (the run's store
@@ -343,7 +342,7 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         (enterprise_id, source_system, source_record_id, valid_from_run)."""
         with self.store(read_only=True) as store:
             sql, params = crosswalk_relation(store, as_of)
-            return store.con.sql(sql, params=params).df()
+            return store.run_frame("crosswalk", Step("crosswalk", sql, params))
 
     def resolve(self, enterprise_id: str) -> tuple[str, bool] | None:
         """The active EID any EID ever issued ended up in (None if never issued)."""
@@ -411,9 +410,9 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         re-formed them: enterprise_id, records, density (matched pairs / possible pairs at
         the match threshold) and reason (oversized or low_density)."""
         with self.store(read_only=True) as store:
-            return store.con.sql(flagged_sql() + " ORDER BY records DESC, density, enterprise_id",
-                                 params=flagged_params(
-                                     linking_in_force(store, self.config.linking))).df()
+            return store.run_frame("review", Step(
+                "flagged_clusters", flagged_sql() + " ORDER BY records DESC, density, enterprise_id",
+                flagged_params(linking_in_force(store, self.config.linking))))
 
     def import_review(self, path: Path, reviewer: str) -> Recorded:
         with self._run_store() as store:

@@ -35,3 +35,35 @@ def linked_store(tmp_path_factory) -> Path:
     assert cli("--quiet", "run", "--config", SAMPLE_CONFIG, "--store", store) == 0
     return store
 
+
+
+# Each engine a store runs on: tests written once against the Store interface take
+# `engine_store` and run on both (Spark in the `spark` tier: pytest -m spark).
+ENGINES = ["duckdb", pytest.param("spark", marks=pytest.mark.spark)]
+
+
+@pytest.fixture(params=ENGINES)
+def engine_store(request, tmp_path):
+    """An empty store on each engine, used through the Store interface only."""
+    if request.param == "duckdb":
+        from linkage.store import open_store
+
+        with open_store(tmp_path / "store.duckdb", create=True) as store:
+            yield store
+        return
+    pytest.importorskip("pyspark", reason="the spark extra is not installed")
+    if shutil.which("java") is None:
+        pytest.skip("Spark needs Java 17")
+    from linkage.config import SparkConfig
+    from linkage.store.spark import SparkStore
+
+    settings = SparkConfig(master="local[2]", driver_memory="2g", shuffle_partitions=4)
+    with SparkStore.open(tmp_path / "store", settings, create=True) as store:
+        yield store
+
+
+def query(store, sql: str, params=None) -> list[tuple]:
+    """The rows of a test's query, through the Store interface (either engine)."""
+    from linkage.store import Step
+
+    return store.run_step("test", Step("query", sql, params))

@@ -1,5 +1,6 @@
 """Clusters publish people, not chains: cannot-link evidence, sparse and oversized clusters,
-the threshold sweep and the model card's held-back accuracy."""
+the threshold sweep and the model card's held-back accuracy. The constraint tests are written
+against the Store interface and run on DuckDB and (pytest -m spark) on Spark."""
 
 from __future__ import annotations
 
@@ -7,51 +8,61 @@ import csv
 import datetime as dt
 import json
 
+import pyarrow as pa
 import pytest
 
-from conftest import SAMPLE_CONFIG, SAMPLE_DATA, cli
+from conftest import SAMPLE_CONFIG, SAMPLE_DATA, cli, query
 from linkage.config import LinkingConfig
 from linkage.link.cluster_quality import shape_clusters
-from linkage.link.constraints import enforce_constraints
+from linkage.link.constraints import decisions_in_force, enforce_constraints
 from linkage.project import Project
 from linkage.review import Decision, record_decisions
-from linkage.store import open_store
+from linkage.store import Step, open_store
 
 THRESHOLD = 0.9
 
 
 @pytest.fixture
-def store(tmp_path):
-    with open_store(tmp_path / "store.duckdb", create=True) as store:
-        yield store
+def store(engine_store):
+    return engine_store
 
 
 def load(store, records: dict[str, dict], edges: list[tuple[str, str, float]]) -> None:
     """Person rows (record -> fields) and scored pairs; one cluster per connected
     component at THRESHOLD, as Splink gives before the constraints."""
-    store.con.execute("DELETE FROM person")
-    store.con.execute("DELETE FROM pair_score")
-    for record, fields in records.items():
-        source = fields.get("source", "src")
-        store.con.execute(
-            "INSERT INTO person (record_key, source_system, source_record_id, run_id, "
-            "is_deleted, dob, ssn, name_suffix) VALUES (?, ?, ?, 1, false, ?, ?, ?)",
-            [record, source, record, fields.get("dob"), fields.get("ssn"),
-             fields.get("suffix")])
-    for left, right, probability in edges:
-        store.con.execute("INSERT INTO pair_score VALUES (1, ?, ?, 0, ?)",
-                          [left, right, probability])
-    store.con.execute("CREATE OR REPLACE TEMP TABLE cluster_membership "
-                      "(record_key VARCHAR, cluster_id VARCHAR)")
-    anchor = min(records)
-    for record in records:  # every test loads one chain: a single component
-        store.con.execute("INSERT INTO cluster_membership VALUES (?, ?)", [record, anchor])
+    keys = list(records)
+    people = pa.table({
+        "record_key": pa.array(keys, pa.string()),
+        "source_system": pa.array([records[k].get("source", "src") for k in keys], pa.string()),
+        "dob": pa.array([records[k].get("dob") for k in keys], pa.date32()),
+        "ssn": pa.array([records[k].get("ssn") for k in keys], pa.string()),
+        "name_suffix": pa.array([records[k].get("suffix") for k in keys], pa.string())})
+    pairs = pa.table({
+        "record_key_l": pa.array([left for left, _, _ in edges], pa.string()),
+        "record_key_r": pa.array([right for _, right, _ in edges], pa.string()),
+        "match_probability": pa.array([p for _, _, p in edges], pa.float64())})
+    with store.registered("test_person", people), store.registered("test_pair", pairs):
+        store.run_steps("test", [
+            Step("clear_person", "DELETE FROM person"),
+            Step("clear_pairs", "DELETE FROM pair_score"),
+            Step("person", "INSERT INTO person (record_key, source_system, source_record_id, "
+                 "run_id, is_deleted, dob, ssn, name_suffix) SELECT record_key, source_system, "
+                 "record_key, 1, false, dob, ssn, name_suffix FROM test_person"),
+            Step("pairs", "INSERT INTO pair_score SELECT 1, record_key_l, record_key_r, 0, "
+                 "match_probability FROM test_pair"),
+            # Every test loads one chain: a single component.
+            Step("clustering", "CREATE OR REPLACE TEMP TABLE cluster_membership AS "
+                 "SELECT record_key, $anchor AS cluster_id FROM test_person",
+                 {"anchor": min(records)}),
+        ])
 
 
 def clusters(store) -> set[frozenset[str]]:
-    rows = store.con.execute("SELECT cluster_id, list(record_key) FROM cluster_membership "
-                             "GROUP BY cluster_id").fetchall()
-    return {frozenset(members) for _, members in rows}
+    rows = query(store, "SELECT cluster_id, record_key FROM cluster_membership")
+    found: dict[str, set[str]] = {}
+    for cluster_id, record_key in rows:
+        found.setdefault(cluster_id, set()).add(record_key)
+    return {frozenset(members) for members in found.values()}
 
 
 DOB = dt.date(1980, 5, 17)
@@ -73,7 +84,7 @@ def test_evidence_that_two_records_differ_splits_the_chain_at_its_weakest_link(
     field, (a_value, c_value) = next(iter(evidence.items()))
     records = {"a": {field: a_value}, "b": {}, "c": {field: c_value}}
     load(store, records, [("a", "b", 0.99), ("b", "c", 0.95)])
-    counts = enforce_constraints(store, THRESHOLD)
+    counts = enforce_constraints(store, decisions_in_force(store), THRESHOLD)
     if splits:
         assert counts.evidence_conflicts == 1 and counts.clusters_rebuilt == 1
         assert clusters(store) == {frozenset("ab"), frozenset("c")}
@@ -85,9 +96,9 @@ def test_evidence_that_two_records_differ_splits_the_chain_at_its_weakest_link(
 def test_a_deduplicated_source_never_has_two_records_in_one_cluster(store):
     records = {"a": {"source": "mpi"}, "b": {"source": "clinic"}, "c": {"source": "mpi"}}
     load(store, records, [("a", "b", 0.95), ("b", "c", 0.99)])
-    assert enforce_constraints(store, THRESHOLD).evidence_conflicts == 0  # not configured
+    assert enforce_constraints(store, decisions_in_force(store), THRESHOLD).evidence_conflicts == 0  # not configured
     assert clusters(store) == {frozenset("abc")}
-    enforce_constraints(store, THRESHOLD, deduplicated_sources=["mpi"])
+    enforce_constraints(store, decisions_in_force(store), THRESHOLD, deduplicated_sources=["mpi"])
     assert clusters(store) == {frozenset("a"), frozenset("bc")}
 
 
@@ -95,7 +106,7 @@ def test_a_reviewers_must_link_overrides_the_evidence_on_that_pair(store):
     records = {"a": {"suffix": "JR"}, "b": {"suffix": "SR"}}
     load(store, records, [("a", "b", 0.99)])
     record_decisions(store, [Decision("a", "b", "must_link", "tester", "same man, typo")])
-    counts = enforce_constraints(store, THRESHOLD)
+    counts = enforce_constraints(store, decisions_in_force(store), THRESHOLD)
     assert counts.evidence_conflicts == 0 and clusters(store) == {frozenset("ab")}
 
 
@@ -107,27 +118,27 @@ def chain(n: int) -> tuple[dict[str, dict], list[tuple[str, str, float]]]:
     return records, edges
 
 
-def test_a_sparse_chain_is_re_formed_at_a_stricter_threshold():
+def test_a_sparse_chain_is_re_formed_at_a_stricter_threshold(store):
     linking = LinkingConfig(match_threshold=THRESHOLD, min_cluster_density=0.6)
     records, edges = chain(6)  # 5 matched pairs of 15: density 0.33
-    with open_store(":memory:", create=True) as store:
-        load(store, records, edges)
-        enforce_constraints(store, THRESHOLD)
-        shape = shape_clusters(store, linking)
-        # At 0.99 the whole chain holds (still sparse: split again); at 0.999 nothing does.
-        assert shape.split == 2 and shape.flagged == 0
-        assert shape.sizes["1"] == 6 and len(clusters(store)) == 6
+    load(store, records, edges)
+    decisions = decisions_in_force(store)
+    enforce_constraints(store, decisions, THRESHOLD)
+    shape = shape_clusters(store, linking, decisions)
+    # At 0.99 the whole chain holds (still sparse: split again); at 0.999 nothing does.
+    assert shape.split == 2 and shape.flagged == 0
+    assert shape.sizes["1"] == 6 and len(clusters(store)) == 6
 
 
-def test_an_oversized_dense_cluster_that_no_threshold_splits_is_flagged():
+def test_an_oversized_dense_cluster_that_no_threshold_splits_is_flagged(store):
     linking = LinkingConfig(match_threshold=THRESHOLD, max_cluster_size=3)
     records = {key: {} for key in "abcd"}
     edges = [(x, y, 0.99999) for x in "abcd" for y in "abcd" if x < y]
-    with open_store(":memory:", create=True) as store:
-        load(store, records, edges)
-        enforce_constraints(store, THRESHOLD)
-        shape = shape_clusters(store, linking)
-        assert shape.flagged == 1 and shape.sizes["4"] == 1
+    load(store, records, edges)
+    decisions = decisions_in_force(store)
+    enforce_constraints(store, decisions, THRESHOLD)
+    shape = shape_clusters(store, linking, decisions)
+    assert shape.flagged == 1 and shape.sizes["4"] == 1
 
 
 def test_the_sweep_at_the_runs_threshold_reproduces_the_runs_clusters(linked_store):

@@ -1,47 +1,53 @@
-"""The crosswalk invariants (DESIGN §7) on hand-made clusterings, without a model."""
+"""The crosswalk invariants (DESIGN §7) on hand-made clusterings, without a model: written
+against the Store interface, run on DuckDB and (pytest -m spark) on Spark."""
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import query
 from linkage.crosswalk import assign_enterprise_ids, resolve_enterprise_id
-from linkage.store import open_store
+from linkage.link import Clustering
+from linkage.store import Step, open_store
 
 
 @pytest.fixture
-def store(tmp_path):
-    with open_store(tmp_path / "store.duckdb", create=True) as store:
-        yield store
+def store(engine_store):
+    return engine_store
 
 
 def apply_run(store, run_id: int, clusters: list[list[str]]):
     """Record one run whose clustering is `clusters` (lists of source_record_ids)."""
-    store.con.execute("DELETE FROM person")
-    store.con.execute("CREATE OR REPLACE TEMP TABLE cluster_membership "
-                      "(record_key VARCHAR, cluster_id VARCHAR)")
-    for members in clusters:
-        for record_id in members:
-            key = f"src:{record_id}"
-            store.con.execute(
-                "INSERT INTO person (record_key, source_system, source_record_id, run_id, "
-                "is_deleted) VALUES (?, 'src', ?, ?, false)", [key, record_id, run_id])
-            store.con.execute("INSERT INTO cluster_membership VALUES (?, ?)",
-                              [key, f"src:{min(members)}"])
-    return assign_enterprise_ids(store, run_id)
+    members = [(record_id, min(cluster)) for cluster in clusters for record_id in cluster]
+    rows = pa.table({
+        "record_key": pa.array([f"src:{record_id}" for record_id, _ in members], pa.string()),
+        "source_record_id": pa.array([record_id for record_id, _ in members], pa.string()),
+        "cluster_id": pa.array([f"src:{anchor}" for _, anchor in members], pa.string())})
+    clustering = Clustering()
+    with store.registered("run_record", rows):
+        store.run_steps("test", [
+            Step("clear_person", "DELETE FROM person"),
+            Step("person", "INSERT INTO person (record_key, source_system, source_record_id, "
+                 "run_id, is_deleted) SELECT record_key, 'src', source_record_id, $run_id, false "
+                 "FROM run_record", {"run_id": run_id}),
+            Step("clustering", f"CREATE OR REPLACE TEMP TABLE {clustering.table} AS "
+                 "SELECT record_key, cluster_id FROM run_record"),
+        ])
+    return assign_enterprise_ids(store, clustering, run_id)
 
 
 def active_eids(store) -> dict[str, str]:
-    return dict(store.con.execute(
-        "SELECT source_record_id, enterprise_id FROM crosswalk WHERE valid_to_run IS NULL"
-    ).fetchall())
+    return dict(query(store, "SELECT source_record_id, enterprise_id FROM crosswalk "
+                             "WHERE valid_to_run IS NULL"))
 
 
 def events(store, run_id: int) -> list[tuple]:
-    return store.con.execute(
-        "SELECT event_type, enterprise_id, related_enterprise_id, source_record_id "
-        "FROM crosswalk_event WHERE run_id = ? ORDER BY ALL", [run_id]).fetchall()
+    return sorted(query(store, "SELECT event_type, enterprise_id, related_enterprise_id, "
+                               "source_record_id FROM crosswalk_event WHERE run_id = $run_id",
+                        {"run_id": run_id}), key=repr)
 
 
 def test_first_run_gives_each_cluster_one_new_eid(store):
@@ -64,10 +70,10 @@ def test_same_clusters_again_change_nothing(store):
 def test_every_active_record_maps_to_exactly_one_active_eid(store):
     apply_run(store, 1, [["a", "b"], ["c"], ["d"]])
     apply_run(store, 2, [["a", "b", "c"], ["d", "e"]])
-    rows = store.con.execute("""
+    rows = query(store, """
         SELECT cw.source_record_id, count(*), bool_and(e.retired_run IS NULL)
         FROM crosswalk cw JOIN enterprise_id e USING (enterprise_id)
-        WHERE cw.valid_to_run IS NULL GROUP BY 1""").fetchall()
+        WHERE cw.valid_to_run IS NULL GROUP BY 1""")
     assert sorted(row[0] for row in rows) == ["a", "b", "c", "d", "e"]
     assert all(count == 1 and active for _, count, active in rows)
 
@@ -78,8 +84,8 @@ def test_merge_keeps_the_eid_with_most_records_and_retires_the_other(store):
     counts = apply_run(store, 2, [["a", "b", "c"]])
     assert set(active_eids(store).values()) == {first["a"]}
     assert (counts.eids_kept, counts.eids_retired, counts.records_moved) == (1, 1, 1)
-    merged = store.con.execute("SELECT merged_into, retired_run FROM enterprise_id "
-                               "WHERE enterprise_id = ?", [first["c"]]).fetchall()
+    merged = query(store, "SELECT merged_into, retired_run FROM enterprise_id "
+                          "WHERE enterprise_id = $eid", {"eid": first["c"]})
     assert merged == [(first["a"], 2)]
     assert ("merged", first["c"], first["a"], None) in events(store, 2)
     assert ("record_moved", first["a"], first["c"], "c") in events(store, 2)
@@ -88,8 +94,8 @@ def test_merge_keeps_the_eid_with_most_records_and_retires_the_other(store):
 def test_merge_of_equal_clusters_keeps_the_older_eid(store):
     apply_run(store, 1, [["a"], ["b"]])
     first = active_eids(store)
-    older = min(first.values(), key=lambda eid: store.con.execute(
-        "SELECT seq FROM enterprise_id WHERE enterprise_id = ?", [eid]).fetchall()[0][0])
+    older = min(first.values(), key=lambda eid: query(
+        store, "SELECT seq FROM enterprise_id WHERE enterprise_id = $eid", {"eid": eid})[0][0])
     apply_run(store, 2, [["a", "b"]])
     assert set(active_eids(store).values()) == {older}
 
@@ -110,8 +116,8 @@ def test_removed_record_is_closed_not_erased_and_its_empty_eid_deactivated(store
     counts = apply_run(store, 2, [["a", "b"]])
     assert "c" not in active_eids(store)
     assert counts.records_removed == 1
-    history = store.con.execute("SELECT enterprise_id, valid_from_run, valid_to_run FROM crosswalk "
-                                "WHERE source_record_id = 'c'").fetchall()
+    history = query(store, "SELECT enterprise_id, valid_from_run, valid_to_run FROM crosswalk "
+                           "WHERE source_record_id = 'c'")
     assert history == [(first["c"], 1, 2)]
     assert ("deactivated", first["c"], None, None) in events(store, 2)
     assert resolve_enterprise_id(store, first["c"]) == (first["c"], False)
@@ -136,8 +142,8 @@ def test_eid_left_empty_comes_back_with_its_returning_records(store):
     assert (counts.eids_reactivated, counts.eids_created, counts.records_restored) == (1, 0, 2)
     assert ("reactivated", first["a"], None, None) in events(store, 3)
     assert resolve_enterprise_id(store, first["a"]) == (first["a"], True)
-    assert store.con.execute("SELECT retired_run, merged_into FROM enterprise_id WHERE "
-                             "enterprise_id = ?", [first["a"]]).fetchall() == [(None, None)]
+    assert query(store, "SELECT retired_run, merged_into FROM enterprise_id WHERE "
+                        "enterprise_id = $eid", {"eid": first["a"]}) == [(None, None)]
 
 
 def test_returning_records_split_apart_revive_their_eid_once(store):
@@ -172,12 +178,12 @@ def test_retired_eid_resolves_through_merges_to_an_active_eid(store):
 def test_every_eid_change_of_a_record_has_exactly_one_event(store):
     apply_run(store, 1, [["a", "b"], ["c"], ["d"]])
     apply_run(store, 2, [["a"], ["b", "c"], ["e"]])
-    changed = store.con.execute("""
+    changed = query(store, """
         SELECT source_record_id FROM crosswalk WHERE valid_from_run = 2
-        UNION SELECT source_record_id FROM crosswalk WHERE valid_to_run = 2""").fetchall()
-    explained = store.con.execute("""
+        UNION SELECT source_record_id FROM crosswalk WHERE valid_to_run = 2""")
+    explained = query(store, """
         SELECT source_record_id, count(*) FROM crosswalk_event
-        WHERE run_id = 2 AND source_record_id IS NOT NULL GROUP BY 1""").fetchall()
+        WHERE run_id = 2 AND source_record_id IS NOT NULL GROUP BY 1""")
     assert sorted(changed) == sorted((record,) for record, _ in explained)
     assert all(count == 1 for _, count in explained)
 

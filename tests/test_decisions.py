@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from linkage.crosswalk import assign_enterprise_ids, resolve_enterprise_id
+from linkage.link import Clustering
 from linkage.errors import LinkageError
-from linkage.link.constraints import enforce_constraints
+from linkage.link.constraints import decisions_in_force, enforce_constraints
 from linkage.review import Decision, record_decisions
 from linkage.store import open_store
 
@@ -47,8 +48,8 @@ def load_run(store, run_id: int, records: list[str], edges: list[tuple[str, str,
         members = sorted(r for r in records if find(r) == find(record))
         store.con.execute("INSERT INTO cluster_membership VALUES (?, ?)",
                           [f"src:{record}", f"src:{members[0]}"])
-    decisions = enforce_constraints(store, THRESHOLD)
-    counts = assign_enterprise_ids(store, run_id)
+    decisions = enforce_constraints(store, decisions_in_force(store), THRESHOLD)
+    counts = assign_enterprise_ids(store, Clustering(), run_id)
     return decisions, counts
 
 

@@ -1,4 +1,5 @@
-"""An incremental delivery ends where a full run on the same final data ends."""
+"""An incremental delivery ends where a full run on the same final data ends: on DuckDB, and
+(pytest -m spark) on Spark."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ import csv
 import json
 import shutil
 
-import duckdb
 import pytest
 
-from conftest import ROOT, SAMPLE_CONFIG, SAMPLE_DATA, cli
+from conftest import ENGINES, ROOT, SAMPLE_CONFIG, SAMPLE_DATA, cli, query
+from linkage.store import open_store
 
 
 def read_rows(path):
@@ -36,10 +37,10 @@ def make_config(folder, data, store):
 
 
 def active(store) -> dict:
-    with duckdb.connect(str(store), read_only=True) as con:
-        return dict(((s, r), e) for s, r, e in con.execute(
-            "SELECT source_system, source_record_id, enterprise_id FROM crosswalk "
-            "WHERE valid_to_run IS NULL").fetchall())
+    with open_store(store, read_only=True) as opened:  # a DuckDB file or a Parquet store
+        return dict(((s, r), e) for s, r, e in query(
+            opened, "SELECT source_system, source_record_id, enterprise_id FROM crosswalk "
+                    "WHERE valid_to_run IS NULL"))
 
 
 @pytest.fixture(scope="module")
@@ -65,17 +66,22 @@ def deliveries(tmp_path_factory):
     return folder, day0, final, delta
 
 
-def test_incremental_delivery_agrees_with_a_full_rerun(deliveries, capsys):
+@pytest.mark.parametrize("backend", ENGINES)
+def test_incremental_delivery_agrees_with_a_full_rerun(deliveries, backend, capsys):
     folder, day0, final, delta = deliveries
-    incremental_store, full_store = folder / "incremental.duckdb", folder / "full.duckdb"
+    suffix = ".duckdb" if backend == "duckdb" else ".parquet"
+    incremental_store = folder / f"incremental_{backend}{suffix}"
+    full_store = folder / f"full_{backend}{suffix}"
+    engine = ("--backend", backend)
     incremental_config = make_config(folder, day0, incremental_store)
     full_config = make_config(folder, day0, full_store)
     for config in (incremental_config, full_config):
-        assert cli("-q", "run", "--config", config) == 0
+        assert cli("-q", "run", "--config", config, *engine) == 0
     assert active(incremental_store) == active(full_store)
 
     capsys.readouterr()
-    assert cli("-q", "run", "--config", incremental_config, "--delivery", delta, "--json") == 0
+    assert cli("-q", "run", "--config", incremental_config, "--delivery", delta, "--json",
+               *engine) == 0
     summary = json.loads(capsys.readouterr().out)
     assert [s["rows_landed"] for s in summary["sources"]] == [70]
     assert summary["crosswalk"]["records_removed"] == 5
@@ -85,7 +91,7 @@ def test_incremental_delivery_agrees_with_a_full_rerun(deliveries, capsys):
     assert summary["link"]["records"] == sample_records - 5
 
     full_config.write_text(full_config.read_text().replace(str(day0), str(final)))
-    assert cli("-q", "run", "--config", full_config) == 0
+    assert cli("-q", "run", "--config", full_config, *engine) == 0
     assert active(incremental_store) == active(full_store)
 
 

@@ -14,7 +14,7 @@ from conftest import SAMPLE_CONFIG, cli
 from linkage import Project
 from linkage.config import SparkConfig
 from linkage.errors import StoreBusyError
-from linkage.store import Step, Store, connect, open_store
+from linkage.store import DuckDBStore, Step, Store, connect, open_store
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed")
 if shutil.which("java") is None:
@@ -60,11 +60,11 @@ def test_jaro_winkler_and_damerau_levenshtein_equal_duckdbs(linked_store, spark_
     sql = ("SELECT a, b, jaro_winkler_similarity(a, b) FROM pairs UNION ALL "
            "SELECT a, b, damerau_levenshtein(a, b) FROM digit_pairs")
     results = []
-    for store in (Store(connect(), ":memory:"), spark_store):
+    for store in (DuckDBStore(connect(), ":memory:"), spark_store):
         for name, values in (("pairs", pairs), ("digit_pairs", digits)):
             import pyarrow as pa
-            store.con.register(name, pa.table({"a": [a for a, _ in values],
-                                               "b": [b for _, b in values]}))
+            store.register(name, pa.table({"a": [a for a, _ in values],
+                                           "b": [b for _, b in values]}))
         results.append({(a, b): round(float(v), 12) for a, b, v in store.run_step(
             "t", Step("functions", sql))})
     duck, spark = results
@@ -107,7 +107,7 @@ SETUP = [
 @pytest.mark.parametrize("case", list(CASES))
 def test_sql_constructs_mean_the_same_on_spark(spark_store, case):
     sql, params = CASES[case]
-    duck = Store(connect(), ":memory:")
+    duck = DuckDBStore(connect(), ":memory:")
     for store in (duck, spark_store):
         store.run_steps("t", [Step("setup", s) for s in SETUP])
     assert rows(spark_store, sql, params) == rows(duck, sql, params)
@@ -127,7 +127,7 @@ def test_dates_of_birth_read_as_on_duckdb(spark_store):
                  f"(VALUES {values}) AS t(raw, date_format)", params)
     sql, dob_params = dob_value_sql("SELECT raw, date_format FROM raw_dates",
                                     sorted({fmt for _, fmt in cases} - {""}))
-    duck = Store(connect(), ":memory:")
+    duck = DuckDBStore(connect(), ":memory:")
     for store in (duck, spark_store):
         store.run_steps("t", [setup, Step("dob_value", sql, dob_params)])
     read = "SELECT raw, date_format, dob, dob_year, problem FROM dob_value"
@@ -146,7 +146,7 @@ def test_macros_and_updates_run_as_in_duckdb(spark_store):
         "DELETE FROM a WHERE id = 1",
         "INSERT INTO a (v, id) SELECT 's', 4",
     ]
-    duck = Store(connect(), ":memory:")
+    duck = DuckDBStore(connect(), ":memory:")
     for store in (duck, spark_store):
         store.run_steps("t", [Step(f"s{i}", s) for i, s in enumerate(steps)])
     assert rows(spark_store, "SELECT * FROM a") == rows(duck, "SELECT * FROM a") \

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from linkage.link.clustering import Clustering
 from linkage.store import Step, Store
+from linkage.store.relations import ACTIVE_CROSSWALK
 
 STAGE = "crosswalk"
 EID_PREFIX = "E"
@@ -51,25 +53,27 @@ class CrosswalkCounts:
         return self.records_moved + self.records_removed
 
 
-_STEPS = [
-    # previous_eid: the record's active EID; last_eid: for a record without one, the EID it
-    # had when it was last removed (NULL for a record new to the crosswalk).
-    Step("membership", """
+def _membership(clustering: Clustering) -> Step:
+    """previous_eid: the record's active EID; last_eid: for a record without one, the EID it
+    had when it was last removed (NULL for a record new to the crosswalk)."""
+    return Step("membership", f"""
 CREATE OR REPLACE TEMP TABLE membership AS
 SELECT p.source_system, p.source_record_id, m.cluster_id, cw.enterprise_id AS previous_eid,
     gone.enterprise_id AS last_eid
-FROM cluster_membership AS m
+FROM {clustering.table} AS m
 JOIN person AS p USING (record_key)
-LEFT JOIN crosswalk AS cw
-    ON cw.valid_to_run IS NULL
-    AND cw.source_system = p.source_system AND cw.source_record_id = p.source_record_id
+LEFT JOIN ({ACTIVE_CROSSWALK}) AS cw
+    ON cw.source_system = p.source_system AND cw.source_record_id = p.source_record_id
 LEFT JOIN (
     SELECT source_system, source_record_id, arg_max(enterprise_id, valid_to_run) AS enterprise_id
     FROM crosswalk WHERE valid_to_run IS NOT NULL
     GROUP BY source_system, source_record_id
 ) AS gone
     ON cw.enterprise_id IS NULL
-    AND gone.source_system = p.source_system AND gone.source_record_id = p.source_record_id"""),
+    AND gone.source_system = p.source_system AND gone.source_record_id = p.source_record_id""")
+
+
+_STEPS = [
     Step("overlap", """
 CREATE OR REPLACE TEMP TABLE overlap AS
 SELECT m.cluster_id, m.previous_eid, e.seq, count(*) AS shared
@@ -206,8 +210,9 @@ FROM revived AS v WHERE enterprise_id.enterprise_id = v.enterprise_id AND v.was_
 ]
 
 
-def assign_enterprise_ids(store: Store, run_id: int) -> CrosswalkCounts:
-    """Turn `cluster_membership` into crosswalk changes, events and EID records."""
+def assign_enterprise_ids(store: Store, clustering: Clustering, run_id: int) -> CrosswalkCounts:
+    """Turn the link stage's `clustering` into crosswalk changes, events and EID records."""
+    store.run_step(STAGE, _membership(clustering))
     for step in _STEPS:
         params = {"prefix": EID_PREFIX, "digits": EID_DIGITS} if step.name == "new_eid" else None
         store.run_step(STAGE, Step(step.name, step.sql, params))
@@ -217,7 +222,7 @@ def assign_enterprise_ids(store: Store, run_id: int) -> CrosswalkCounts:
                                    {"run_id": run_id} if "$run_id" in step.sql else None))
     store.run_steps(STAGE, [Step(f"drop_{name}", f"DROP TABLE {name}") for name in (
         "membership", "overlap", "heir", "kept", "revived", "new_eid", "assignment", "retired",
-        "record_change", "cluster_membership")])
+        "record_change", clustering.table)])
     return counts
 
 

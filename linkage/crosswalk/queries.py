@@ -56,19 +56,17 @@ def resolve_enterprise_ids(store: Store, enterprise_ids: list[str]) -> pd.DataFr
     (active | merged | deactivated | unknown)."""
     import pyarrow as pa
 
-    store.con.register("resolve_input", pa.table({
-        "position": pa.array(range(len(enterprise_ids)), pa.int64()),
-        "enterprise_id": pa.array(enterprise_ids, pa.string())}))
-    try:
-        return store.con.sql(resolution_cte("SELECT enterprise_id FROM resolve_input") + f"""
+    with store.registered("resolve_input", pa.table({
+            "position": pa.array(range(len(enterprise_ids)), pa.int64()),
+            "enterprise_id": pa.array(enterprise_ids, pa.string())})):
+        return store.run_frame(STAGE, Step("resolve", resolution_cte(
+            "SELECT enterprise_id FROM resolve_input") + f"""
 SELECT i.enterprise_id, r.resolved_enterprise_id, coalesce(r.active, false) AS active,
     {_STATUS} AS status
 FROM resolve_input AS i
 LEFT JOIN resolution AS r ON r.enterprise_id = i.enterprise_id
 LEFT JOIN enterprise_id AS e ON e.enterprise_id = i.enterprise_id
-ORDER BY i.position""").df()
-    finally:
-        store.con.unregister("resolve_input")
+ORDER BY i.position"""))
 
 
 def resolve_enterprise_id(store: Store, enterprise_id: str) -> tuple[str, bool] | None:
@@ -79,11 +77,10 @@ def resolve_enterprise_id(store: Store, enterprise_id: str) -> tuple[str, bool] 
                                                     bool(row["active"]))
 
 
-def _rows(cursor) -> list[dict[str, Any]]:
-    """A cursor's rows as dicts, times as ISO text (JSON-ready)."""
-    names = [column[0] for column in cursor.description]
+def _json_ready(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows with their times as ISO text."""
     return [{name: value.isoformat(sep=" ") if isinstance(value, dt.datetime) else value
-             for name, value in zip(names, row, strict=True)} for row in cursor.fetchall()]
+             for name, value in record.items()} for record in records]
 
 
 def history(store: Store, enterprise_id: str) -> dict | None:
@@ -91,13 +88,13 @@ def history(store: Store, enterprise_id: str) -> dict | None:
     each with its run's time and, from this EID's side, `from_enterprise_id` (a record
     moved in from it; split from it; it merged into this one) and `to_enterprise_id` (a
     record moved out to it; it split off from this one; this one merged into it)."""
-    rows = store.con.execute("""
+    rows = store.run_step(STAGE, Step("eid", """
 SELECT created_run, retired_run, merged_into FROM enterprise_id WHERE enterprise_id = $eid""",
-                             {"eid": enterprise_id}).fetchall()
+                                      {"eid": enterprise_id}))
     if not rows:
         return None
     created, retired, merged_into = rows[0]
-    events = store.con.execute("""
+    events = store.run_records(STAGE, Step("history", """
 SELECT ev.run_id, r.finished_at AS run_finished_at, ev.event_type, ev.enterprise_id,
     ev.related_enterprise_id, ev.source_system, ev.source_record_id, ev.decision_id,
     -- record_moved and split name the EID the record or the split came from as related;
@@ -114,9 +111,9 @@ SELECT ev.run_id, r.finished_at AS run_finished_at, ev.event_type, ev.enterprise
 FROM crosswalk_event AS ev LEFT JOIN run AS r USING (run_id)
 WHERE ev.enterprise_id = $eid OR ev.related_enterprise_id = $eid
 ORDER BY ev.run_id, ev.source_record_id IS NOT NULL, ev.event_type, ev.source_system,
-    ev.source_record_id""", {"eid": enterprise_id})
+    ev.source_record_id""", {"eid": enterprise_id}))
     return {"enterprise_id": enterprise_id, "created_run": created, "retired_run": retired,
-            "merged_into": merged_into, "events": _rows(events)}
+            "merged_into": merged_into, "events": _json_ready(events)}
 
 
 def check_run(store: Store, run_id: int, *, zero_ok: bool = False) -> None:
@@ -139,7 +136,7 @@ def changes(store: Store, since: int) -> pd.DataFrame:
     resolves to now, following merges; null when it ended deactivated),
     related_enterprise_id, and source_system / source_record_id for record events."""
     check_run(store, since, zero_ok=True)
-    return store.con.sql(resolution_cte(
+    return store.run_frame(STAGE, Step("changes", resolution_cte(
         "SELECT enterprise_id FROM crosswalk_event WHERE run_id > $since") + """
 SELECT ev.run_id, r.finished_at AS run_finished_at, ev.event_type AS event, ev.enterprise_id,
     CASE WHEN res.active THEN res.resolved_enterprise_id END AS successor,
@@ -149,7 +146,7 @@ LEFT JOIN run AS r USING (run_id)
 LEFT JOIN resolution AS res ON res.enterprise_id = ev.enterprise_id
 WHERE ev.run_id > $since
 ORDER BY ev.run_id, ev.enterprise_id, ev.source_record_id IS NOT NULL, ev.event_type,
-    ev.source_system, ev.source_record_id""", params={"since": since}).df()
+    ev.source_system, ev.source_record_id""", {"since": since}))
 
 
 # Run summary keys shown by `runs` (path in the summary JSON -> column); a key a run's

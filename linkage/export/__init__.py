@@ -6,7 +6,7 @@ from pathlib import Path
 
 from linkage.errors import LinkageError
 from linkage.outputs import output_file
-from linkage.store import Store
+from linkage.store import Step, Store
 
 ACTIVE_CROSSWALK = """
 SELECT enterprise_id, source_system, source_record_id, valid_from_run
@@ -40,12 +40,8 @@ def export_crosswalk(store: Store, out: Path, as_of: int | None = None) -> int:
     if kind is None:
         raise LinkageError(f"{out}: unsupported export format; use a .csv or .parquet file name")
     sql, params = crosswalk_relation(store, as_of)
-    relation = store.con.sql(sql, params=params)
     with output_file(out, "crosswalk export") as scratch:  # record keys: owner-only
-        if kind == "csv":
-            relation.write_csv(str(scratch), header=True)
-        else:
-            relation.write_parquet(str(scratch))
+        store.write_file("export", Step("write_crosswalk", sql, params), scratch, kind)
     return store.scalar("export", "count", f"SELECT count(*) FROM ({sql})", params)
 
 

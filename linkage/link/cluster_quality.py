@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from linkage.config import LinkingConfig
-from linkage.link.constraints import Components, add_to_membership
-from linkage.store import Step, Store
+from linkage.link.constraints import Components, DecisionsInForce, add_to_membership
+from linkage.store import Step, Store, relations
 
 STAGE = "link"
 
@@ -61,11 +61,7 @@ WHERE records > $max_size OR density < $min_density"""
 
 
 # The active crosswalk as a membership (record_key, cluster_id = EID), for suspicious_sql.
-ACTIVE_MEMBERSHIP = """(
-    SELECT p.record_key, cw.enterprise_id AS cluster_id
-    FROM crosswalk AS cw JOIN person AS p
-        ON p.source_system = cw.source_system AND p.source_record_id = cw.source_record_id
-    WHERE cw.valid_to_run IS NULL AND NOT p.is_deleted)"""
+ACTIVE_MEMBERSHIP = f"({relations.ACTIVE_MEMBERSHIP})"
 
 
 def flagged_sql() -> str:
@@ -91,7 +87,8 @@ class ClusterShape:
     flagged: int  # clusters still suspicious, left for review
 
 
-def shape_clusters(store: Store, linking: LinkingConfig) -> ClusterShape:
+def shape_clusters(store: Store, linking: LinkingConfig,
+                   decisions: DecisionsInForce) -> ClusterShape:
     """Re-form suspicious clusters in `cluster_membership` at stricter thresholds, then
     report sizes and how many clusters remain suspicious.
 
@@ -108,7 +105,7 @@ def shape_clusters(store: Store, linking: LinkingConfig) -> ClusterShape:
             break
         split += suspicious
         threshold = 1 - (1 - threshold) / 10
-        _reform(store, threshold)
+        _reform(store, threshold, decisions)
     store.run_step(STAGE, find)
     flagged = store.scalar(STAGE, "count_flagged", "SELECT count(*) FROM suspicious")
     rows = store.run_step(STAGE, Step("cluster_sizes", """
@@ -120,22 +117,23 @@ GROUP BY cluster_id) GROUP BY records"""))
     return ClusterShape(sizes, split, flagged)
 
 
-def _reform(store: Store, threshold: float) -> None:
+def _reform(store: Store, threshold: float, decisions: DecisionsInForce) -> None:
     """Connected components of the suspicious clusters' records over pairs at `threshold`
-    and reviewers' must-links. Pieces of a cluster keep its cannot-links apart."""
+    and reviewers' must-links (of `decisions`). Pieces of a cluster keep its cannot-links
+    apart."""
     store.run_step(STAGE, Step("suspicious_record", """
 CREATE OR REPLACE TEMP TABLE suspicious_record AS
 SELECT record_key, cluster_id FROM cluster_membership
 WHERE cluster_id IN (SELECT cluster_id FROM suspicious)"""))
     records = [row[0] for row in store.run_step(STAGE, Step(
         "suspicious_records", "SELECT record_key FROM suspicious_record ORDER BY 1"))]
-    edges = store.run_step(STAGE, Step("suspicious_edges", """
+    edges = store.run_step(STAGE, Step("suspicious_edges", f"""
 SELECT s.record_key_l, s.record_key_r FROM pair_score AS s
 JOIN suspicious_record AS l ON l.record_key = s.record_key_l
 JOIN suspicious_record AS r ON r.record_key = s.record_key_r AND r.cluster_id = l.cluster_id
 WHERE s.match_probability >= $threshold
 UNION ALL
-SELECT d.key_l, d.key_r FROM decision_in_force AS d
+SELECT d.key_l, d.key_r FROM {decisions.table} AS d
 JOIN suspicious_record AS l ON l.record_key = d.key_l
 JOIN suspicious_record AS r ON r.record_key = d.key_r AND r.cluster_id = l.cluster_id
 WHERE d.decision = 'must_link'""", {"threshold": threshold}))

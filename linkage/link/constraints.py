@@ -29,9 +29,27 @@ from linkage.store.schema import DECISIONS_IN_FORCE
 
 STAGE = "link"
 
-_IN_FORCE = f"""
-CREATE OR REPLACE TEMP TABLE decision_in_force AS
-SELECT decision_id, key_l, key_r, decision FROM ({DECISIONS_IN_FORCE}) AS in_force"""
+
+
+@dataclass(frozen=True)
+class DecisionsInForce:
+    """The reviewer decisions in force for this clustering, read once from
+    manual_decision: table `table` (decision_id, key_l, key_r, decision). Made by
+    `decisions_in_force`; `enforce_constraints` and the re-forming of suspicious clusters
+    (linkage.link.cluster_quality) take it, so their order is in their signatures. The
+    constraint queries below name the table as it is named here."""
+
+    table: str = "decision_in_force"
+
+
+def decisions_in_force(store: Store) -> DecisionsInForce:
+    """Read the decisions in force (DECISIONS_IN_FORCE) into this run's table."""
+    decisions = DecisionsInForce()
+    store.run_step(STAGE, Step("decisions_in_force", f"""
+CREATE OR REPLACE TEMP TABLE {decisions.table} AS
+SELECT decision_id, key_l, key_r, decision FROM ({DECISIONS_IN_FORCE}) AS in_force"""))
+    return decisions
+
 
 # Pairs inside one cluster whose records say they are different people. Every pair of a
 # multi-record cluster is checked, not only scored pairs: a chain joins records that were
@@ -179,25 +197,22 @@ def add_to_membership(store: Store, components: Components) -> None:
     """Append the components' clusters to `cluster_membership`, in one set-based insert."""
     rows = components.clusters()
     keys, clusters = zip(*rows) if rows else ((), ())
-    store.con.register("formed_cluster", pa.table({
-        "record_key": pa.array(keys, pa.string()), "cluster_id": pa.array(clusters, pa.string())}))
-    try:
+    with store.registered("formed_cluster", pa.table({
+            "record_key": pa.array(keys, pa.string()),
+            "cluster_id": pa.array(clusters, pa.string())})):
         store.run_step(STAGE, Step("add_clusters", "INSERT INTO cluster_membership "
                                    "SELECT record_key, cluster_id FROM formed_cluster"))
-    finally:
-        store.con.unregister("formed_cluster")
 
 
-def enforce_constraints(store: Store, match_threshold: float,
+def enforce_constraints(store: Store, decisions: DecisionsInForce, match_threshold: float,
                         deduplicated_sources: Sequence[str] = ()) -> ConstraintCounts:
     """Rewrite `cluster_membership` so no cluster holds a cannot-link pair and every
-    must-link pair shares a cluster (unless it contradicts a reviewer's cannot-link)."""
+    must-link pair shares a cluster (unless it contradicts a reviewer's `decisions`)."""
     store.run_steps(STAGE, [
-        Step("decisions_in_force", _IN_FORCE),
         Step("evidence_conflicts", _EVIDENCE, {"deduplicated": list(deduplicated_sources)}),
         Step("broken", _BROKEN),
     ])
-    in_force = store.scalar(STAGE, "count_decisions", "SELECT count(*) FROM decision_in_force")
+    in_force = store.scalar(STAGE, "count_decisions", f"SELECT count(*) FROM {decisions.table}")
     evidence = store.scalar(STAGE, "count_evidence", "SELECT count(*) FROM evidence_conflict")
     rebuilt = store.scalar(STAGE, "count_broken", "SELECT count(*) FROM broken_cluster")
     if not rebuilt:

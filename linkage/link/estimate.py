@@ -31,8 +31,10 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from linkage.config import LinkingConfig
+from linkage.link.clustering import Clustering
 from linkage.link.constraints import conflict_sql
 from linkage.store import Step, Store
+from linkage.store.relations import ACTIVE_MEMBERSHIP, DECISIONS_IN_FORCE
 
 STAGE = "link"
 
@@ -42,12 +44,8 @@ AUTO_THRESHOLDS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999)
 
 # The clustering of a run or a sweep (record_key, cluster_id), and the active crosswalk as
 # one; both fixed text.
-CLUSTER_MEMBERSHIP = "SELECT record_key, cluster_id FROM cluster_membership"
-ACTIVE_CROSSWALK = """
-SELECT p.record_key, cw.enterprise_id AS cluster_id
-FROM crosswalk AS cw JOIN person AS p
-    ON p.source_system = cw.source_system AND p.source_record_id = cw.source_record_id
-WHERE cw.valid_to_run IS NULL AND NOT p.is_deleted"""
+CLUSTER_MEMBERSHIP = f"SELECT record_key, cluster_id FROM {Clustering().table}"
+ACTIVE_CROSSWALK = ACTIVE_MEMBERSHIP
 
 
 @dataclass(frozen=True)
@@ -86,13 +84,7 @@ def f1_of(precision: float, recall: float) -> float:
 # temporary table, the same for every clustering of one run.
 _PAIR_EVIDENCE = f"""
 CREATE OR REPLACE TEMP TABLE pair_evidence AS
-WITH decided AS (
-    SELECT least(record_key_a, record_key_b) AS key_l,
-        greatest(record_key_a, record_key_b) AS key_r, decision
-    FROM manual_decision
-    QUALIFY row_number() OVER (PARTITION BY least(record_key_a, record_key_b),
-        greatest(record_key_a, record_key_b) ORDER BY decision_id DESC) = 1
-)
+WITH decided AS ({DECISIONS_IN_FORCE})
 SELECT s.record_key_l, s.record_key_r,
     CASE WHEN d.decision = 'must_link' THEN 1.0
         WHEN d.decision = 'cannot_link' THEN 0.0

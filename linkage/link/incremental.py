@@ -1,6 +1,6 @@
 """Link a delivery into the existing population without re-linking everything.
 
-Only records landed or deleted in this run (`changed_record`) are scored: against every
+Only records landed or deleted in this run (its ChangedRecords) are scored: against every
 other active record with `predict_between` and among themselves with `predict_within`,
 both with term frequencies computed from the whole active population, so a new value is
 weighed as a full run would weigh it. Only the clusters those records touch are rebuilt;
@@ -19,45 +19,50 @@ from linkage.config import LinkingConfig
 from linkage.link.constraints import Components, add_to_membership
 from linkage.link.calibration import Calibration
 from linkage.link.prior import PRIOR_FLOOR, PRIOR_KEY
-from linkage.link.score import LinkCounts, finish_clusters, keep_pairs
+from linkage.link.clustering import Clustering
+from linkage.link.score import Linked, finish_clusters, keep_pairs
 from linkage.link.splink_session import persons_sql, tf_columns
+from linkage.sources import ChangedRecords
 from linkage.store import Step, Store
+from linkage.store.relations import ACTIVE_MEMBER
 
 STAGE = "link"
 
 
-def link_incremental(store: Store, model: dict, linking: LinkingConfig, run_id: int,
+def link_incremental(store: Store, changed: ChangedRecords, model: dict,
+                     linking: LinkingConfig, run_id: int,
                      deduplicated_sources: Sequence[str] = (),
-                     calibration: Calibration | None = None) -> LinkCounts:
-    """Score the changed records, update `pair_score`, and leave `cluster_membership`."""
+                     calibration: Calibration | None = None) -> Linked:
+    """Score the `changed` records, update `pair_score`, and re-form the clusters they touch
+    into the run's Clustering."""
     records = store.scalar(STAGE, "count_active",
                            "SELECT count(*) FROM person WHERE NOT is_deleted")
-    changed = store.scalar(STAGE, "count_changed", """
+    changed_active = store.scalar(STAGE, "count_changed", f"""
 SELECT count(*) FROM person WHERE NOT is_deleted
-    AND record_key IN (SELECT record_key FROM changed_record)""")
-    others = records - changed
-    store.run_step(STAGE, Step("drop_changed_pairs", """
-DELETE FROM pair_score WHERE record_key_l IN (SELECT record_key FROM changed_record)
-    OR record_key_r IN (SELECT record_key FROM changed_record)"""))
+    AND record_key IN ({changed.keys()})""")
+    others = records - changed_active
+    store.run_step(STAGE, Step("drop_changed_pairs", f"""
+DELETE FROM pair_score WHERE record_key_l IN ({changed.keys()})
+    OR record_key_r IN ({changed.keys()})"""))
     kept = 0
     # A calibration may raise a probability: scoring down to the floor keeps the pairs it
     # might raise past the predict threshold.
     floor = min(PRIOR_FLOOR, linking.predict_threshold) if calibration else \
         linking.predict_threshold
-    if changed:
+    if changed_active:
         splink = store.splink_engine()
         with splink.linker(model, persons_sql()) as linker:
             for column in tf_columns(model):
                 linker.table_management.compute_tf_table(column)
             changed_frame = splink.register(persons_sql(
-                "AND record_key IN (SELECT record_key FROM changed_record)"), "changed_records")
+                f"AND record_key IN ({changed.keys()})"), "changed_records")
             with progress.step("score_changed_within"):
                 results = [linker.inference.predict_within(
                     changed_frame, threshold_match_probability=floor,
                     warning_mode="never")]
             if others:
                 others_frame = splink.register(persons_sql(
-                    "AND record_key NOT IN (SELECT record_key FROM changed_record)"),
+                    f"AND record_key NOT IN ({changed.keys()})"),
                     "other_records")
                 with progress.step("score_changed_against_others"):
                     results.append(linker.inference.predict_between(
@@ -74,29 +79,27 @@ DELETE FROM pair_score WHERE record_key_l IN (SELECT record_key FROM changed_rec
             splink.release("new_pairs")
         kept = store.scalar(STAGE, "count_pairs", "SELECT count(*) FROM pair_score") - before
     compared = kept  # (Splink does not report blocked-but-below-threshold pairs)
-    _rebuild_touched_clusters(store, linking.match_threshold)
+    _rebuild_touched_clusters(store, changed, linking.match_threshold)
     counts = finish_clusters(store, linking, deduplicated_sources, records, compared, kept)
-    return dataclasses.replace(counts, prior=float(model[PRIOR_KEY]))
+    return Linked(dataclasses.replace(counts, prior=float(model[PRIOR_KEY])), Clustering())
 
 
-def _rebuild_touched_clusters(store: Store, threshold: float) -> None:
+def _rebuild_touched_clusters(store: Store, changed: ChangedRecords, threshold: float) -> None:
     """cluster_membership for every active record: untouched clusters as they are, touched
     ones re-formed from their matched pairs."""
     store.run_steps(STAGE, [
-        Step("current_cluster", """
+        Step("current_cluster", f"""
 CREATE OR REPLACE TEMP TABLE current_cluster AS
-SELECT p.record_key, cw.enterprise_id
-FROM person AS p JOIN crosswalk AS cw ON cw.valid_to_run IS NULL
-    AND cw.source_system = p.source_system AND cw.source_record_id = p.source_record_id"""),
+SELECT record_key, enterprise_id FROM ({ACTIVE_MEMBER}) AS m"""),
         # Touched: clusters holding a changed record, or matched to one now.
-        Step("touched_record", """
+        Step("touched_record", f"""
 CREATE OR REPLACE TEMP TABLE touched_record AS
 WITH seed AS (
-    SELECT record_key FROM changed_record
+    {changed.keys()}
     UNION SELECT record_key_l FROM pair_score WHERE match_probability >= $t AND
-        (record_key_r IN (SELECT record_key FROM changed_record))
+        (record_key_r IN ({changed.keys()}))
     UNION SELECT record_key_r FROM pair_score WHERE match_probability >= $t AND
-        (record_key_l IN (SELECT record_key FROM changed_record))
+        (record_key_l IN ({changed.keys()}))
 )
 SELECT p.record_key FROM person AS p
 WHERE NOT p.is_deleted AND (p.record_key IN (SELECT record_key FROM seed)

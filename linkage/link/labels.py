@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import duckdb
 
-from linkage.errors import LinkageError, SourceError
+from linkage.errors import LinkageError, SourceError, StoreError
 from linkage.link.model import MODEL_COLUMNS
 from linkage.link.splink_session import active_persons, splink_linker
 from linkage.store import Step, Store
@@ -44,11 +43,12 @@ def csv_columns(store: Store, path: Path, what: str) -> set[str]:
     if not path.is_file():
         raise SourceError(f"{path}: {what} file not found")
     try:
-        return {row[0] for row in store.con.execute(
-            "SELECT column_name FROM (DESCRIBE SELECT * FROM read_csv($path, header = true, "
-            "all_varchar = true))", {"path": str(path)}).fetchall()}
-    except duckdb.Error as error:
-        raise SourceError(f"{path}: cannot read as CSV ({error.__class__.__name__})") from None
+        return {row[0] for row in store.run_step(STAGE, Step(
+            f"{what}_header", "SELECT column_name FROM (DESCRIBE SELECT * FROM read_csv($path, "
+            "header = true, all_varchar = true))", {"path": str(path)}))}
+    except StoreError as error:
+        raise SourceError(f"{path}: cannot read as CSV "
+                          f"({error.__cause__.__class__.__name__})") from None
 
 
 def load_labels(store: Store, labels: str | Path) -> int:

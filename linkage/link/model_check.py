@@ -16,9 +16,9 @@ from typing import Any
 import duckdb
 from splink import SettingsCreator
 
-from linkage.errors import ModelError
+from linkage.errors import ModelError, database_message
 from linkage.link.model import MODEL_COLUMNS
-from linkage.store.core import connect
+from linkage.store.connection import connect
 from linkage.store.schema import TABLES
 
 
@@ -93,7 +93,7 @@ def _check_splink_reads_it(model: dict[str, Any]) -> None:
     try:
         SettingsCreator.from_path_or_dict(model).get_settings("duckdb")
     except Exception as error:  # Splink raises many kinds for a settings dict it rejects
-        raise ModelError(f"Splink cannot read it as a model ({_first_line(error)})") from None
+        raise ModelError(f"Splink cannot read it as a model ({database_message(error)[:300]})") from None
 
 
 def _compile(conditions: list[tuple[str, str]]) -> None:
@@ -109,10 +109,5 @@ def _compile(conditions: list[tuple[str, str]]) -> None:
                 con.execute(f"SELECT count(*) FROM model_pair WHERE ({condition})").fetchall()
             except duckdb.Error as error:
                 raise ModelError(f"{where}: its SQL does not compile against the person "
-                                 f"columns ({_first_line(error)})") from None
+                                 f"columns ({database_message(error)[:300]})") from None
 
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    line = text.splitlines()[0] if text else error.__class__.__name__
-    return re.sub(r"'[^']*'", "'…'", line)[:300]

@@ -15,7 +15,8 @@ from scipy.sparse.csgraph import connected_components
 from linkage import progress
 from linkage.config import LinkingConfig
 from linkage.link.cluster_quality import ClusterShape, shape_clusters
-from linkage.link.constraints import enforce_constraints
+from linkage.link.clustering import Clustering
+from linkage.link.constraints import decisions_in_force, enforce_constraints
 from linkage.link.estimate import auto_thresholds, best_threshold, estimate, weigh_pairs
 from linkage.link.calibration import Calibration
 from linkage.link.prior import (PRIOR_FLOOR, PRIOR_KEY, estimate_prior, last_run_link,
@@ -56,6 +57,15 @@ class LinkCounts:
     threshold_estimates: dict[str, float] = field(default_factory=dict)  # auto: est. F1
 
 
+@dataclass(frozen=True)
+class Linked:
+    """What linking a run's records gives: its counts (for the run summary) and the
+    clustering the crosswalk stage turns into EIDs."""
+
+    counts: LinkCounts
+    clustering: Clustering
+
+
 def keep_pairs(store: Store, scored: str, run_id: int, linking: LinkingConfig,
                shift: float = 0.0, calibration: Calibration | None = None) -> None:
     """Append the pairs of table `scored` (a name from code: record_key_l, record_key_r,
@@ -77,11 +87,11 @@ WHERE probability >= $predict_threshold""", {
 
 def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
          deduplicated_sources: Sequence[str] = (),
-         calibration: Calibration | None = None) -> LinkCounts:
+         calibration: Calibration | None = None) -> Linked:
     """Score active persons under the population's own prior (`prior.py`), keep pairs in
     `pair_score`, cluster them at the match threshold (with `auto`, the one whose
     clusters the model expects to be most accurate, `estimate.py`) and leave
-    `cluster_membership` (record_key, cluster_id) for the crosswalk stage."""
+    their Clustering for the crosswalk stage."""
     records = store.scalar(STAGE, "count_active",
                            "SELECT count(*) FROM person WHERE NOT is_deleted")
     model_prior = float(model[PRIOR_KEY])
@@ -91,8 +101,8 @@ def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
             Step("no_clusters", "CREATE OR REPLACE TEMP TABLE cluster_membership "
                                 "(record_key VARCHAR, cluster_id VARCHAR)"),
         ])
-        return LinkCounts(0, 0, 0, 0, 0, prior=model_prior,
-                          match_threshold=_fixed_threshold(linking))
+        return Linked(LinkCounts(0, 0, 0, 0, 0, prior=model_prior,
+                                 match_threshold=_fixed_threshold(linking)), Clustering())
 
     splink = store.splink_engine()
     with splink.linker(model, persons_sql()) as linker:
@@ -119,7 +129,8 @@ def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
         linking, estimates = _choose_threshold(store, linking, deduplicated_sources)
     counts = finish_clusters(store, linking, deduplicated_sources, records, pairs_compared,
                              pairs_kept)
-    return dataclasses.replace(counts, prior=prior, threshold_estimates=estimates)
+    return Linked(dataclasses.replace(counts, prior=prior, threshold_estimates=estimates),
+                  Clustering())
 
 
 def linking_in_force(store: Store, linking: LinkingConfig) -> LinkingConfig:
@@ -149,12 +160,13 @@ def _choose_threshold(store: Store, linking: LinkingConfig, deduplicated_sources
     weigh_pairs(store, deduplicated_sources)
     candidates = auto_thresholds(linking)
     sample = graph.sample(AUTO_SAMPLE_RECORDS, candidates[0])
+    decisions = decisions_in_force(store)
     estimates = []
     for threshold in candidates:
         at = linking.model_copy(update={"match_threshold": threshold})
         sample.cluster(store, threshold)
-        enforce_constraints(store, threshold, deduplicated_sources)
-        shape_clusters(store, at)
+        enforce_constraints(store, decisions, threshold, deduplicated_sources)
+        shape_clusters(store, at, decisions)
         estimates.append((threshold, estimate(store)))
         log.info("match threshold %s: estimated F1 %.4f", threshold, estimates[-1][1].f1)
     chosen = linking.model_copy(update={"match_threshold": best_threshold(estimates)})
@@ -176,16 +188,13 @@ class PairGraph:
     def load(cls, store: Store) -> PairGraph:
         records = store.run_arrow(STAGE, Step("active_records", """
 SELECT record_key FROM person WHERE NOT is_deleted ORDER BY record_key""")).column(0)
-        store.con.register("graph_record", pa.table({
-            "record_key": records, "node": pa.array(np.arange(len(records), dtype=np.int64))}))
-        try:
+        with store.registered("graph_record", pa.table({
+                "record_key": records, "node": pa.array(np.arange(len(records), dtype=np.int64))})):
             edges = store.run_arrow(STAGE, Step("graph_edges", """
 SELECT l.node AS left_node, r.node AS right_node, s.match_probability
 FROM pair_score AS s
 JOIN graph_record AS l ON l.record_key = s.record_key_l
 JOIN graph_record AS r ON r.record_key = s.record_key_r"""))
-        finally:
-            store.con.unregister("graph_record")
         return cls(records.combine_chunks() if isinstance(records, pa.ChunkedArray) else records,
                    edges.column("left_node").to_numpy(), edges.column("right_node").to_numpy(),
                    edges.column("match_probability").to_numpy())
@@ -244,14 +253,11 @@ JOIN graph_record AS r ON r.record_key = s.record_key_r"""))
         labels = self.split_giants(self.components(threshold), threshold)
         first = np.full(labels.max() + 1 if nodes else 0, nodes, dtype=np.int64)
         np.minimum.at(first, labels, np.arange(nodes, dtype=np.int64))
-        store.con.register("formed_cluster", pa.table({
-            "record_key": self.records, "cluster_id": self.records.take(first[labels])}))
-        try:
+        with store.registered("formed_cluster", pa.table({
+                "record_key": self.records, "cluster_id": self.records.take(first[labels])})):
             store.run_step(STAGE, Step("cluster_membership", """
 CREATE OR REPLACE TEMP TABLE cluster_membership AS
 SELECT record_key, cluster_id FROM formed_cluster"""))
-        finally:
-            store.con.unregister("formed_cluster")
 
 
 def cluster_scored_pairs(store: Store, linking: LinkingConfig,
@@ -260,15 +266,18 @@ def cluster_scored_pairs(store: Store, linking: LinkingConfig,
     `linking.match_threshold`, under the same constraints as a run, into
     `cluster_membership`. Changes only temporary tables, so it works read-only."""
     PairGraph.load(store).cluster(store, linking.match_threshold)
-    enforce_constraints(store, linking.match_threshold, deduplicated_sources)
-    return shape_clusters(store, linking)
+    decisions = decisions_in_force(store)
+    enforce_constraints(store, decisions, linking.match_threshold, deduplicated_sources)
+    return shape_clusters(store, linking, decisions)
 
 
 def finish_clusters(store: Store, linking: LinkingConfig, deduplicated_sources: Sequence[str],
                     records: int, compared: int, kept: int) -> LinkCounts:
     """Split clusters that break a constraint and count what the stage did."""
-    constraints = enforce_constraints(store, linking.match_threshold, deduplicated_sources)
-    shape = shape_clusters(store, linking)
+    decisions = decisions_in_force(store)
+    constraints = enforce_constraints(store, decisions, linking.match_threshold,
+                                      deduplicated_sources)
+    shape = shape_clusters(store, linking, decisions)
     matched = store.scalar(STAGE, "count_matched",
                            "SELECT count(*) FROM pair_score WHERE match_probability >= $t",
                            {"t": linking.match_threshold})

@@ -1,31 +1,28 @@
-"""A Splink linker over the store's active person records, in its own DuckDB connection.
+"""The model file and the store's active person records, as Splink reads them.
 
-Splink materialises many intermediate tables; keeping them in a private in-memory
-connection keeps them out of the store and lets the store's transaction stay small.
-One DuckDBAPI per Linker: Splink caches term-frequency tables on the API object.
+How a Linker runs beside each engine's store is linkage.store.splink_engines
+(`store.splink_engine()`); `splink_linker` and PERSON_INPUT are re-exported from there.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import pyarrow as pa
-from splink import DuckDBAPI, Linker, SettingsCreator
 
 from linkage.errors import ModelError
 from linkage.link.calibration import CALIBRATION_KEY, Calibration
 from linkage.link.calibration import from_model as calibration_from_model
 from linkage.link.model import MODEL_COLUMNS
 from linkage.link.model_check import check_model
-from linkage.store import connect, Step, Store
+from linkage.store import Step, Store
+from linkage.store.splink_engines import PERSON_INPUT, splink_linker
 
-PERSON_INPUT = "person_input"
+__all__ = ["PERSON_INPUT", "active_persons", "load_calibration", "load_model",
+           "model_fingerprint", "persons_sql", "splink_linker", "tf_columns"]
 
 
 def persons_sql(where: str = "") -> str:
@@ -36,7 +33,7 @@ def persons_sql(where: str = "") -> str:
 
 def active_persons(store: Store, stage: str) -> pa.Table:
     store.run_step(stage, Step("count_active", "SELECT count(*) FROM person WHERE NOT is_deleted"))
-    return store.con.sql(persons_sql()).to_arrow_table()
+    return store.run_arrow(stage, Step("active_persons", persons_sql()))
 
 
 def load_model(path: Path) -> dict[str, Any]:
@@ -88,57 +85,3 @@ def tf_columns(model: dict[str, Any]) -> list[str]:
 
 def model_fingerprint(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-
-
-@contextmanager
-def splink_linker(persons: pa.Table, settings: SettingsCreator | dict) -> Iterator[Linker]:
-    """A Linker over `persons`; its connection is closed on exit (no leaked spill files)."""
-    connection = connect()
-    try:
-        db_api = DuckDBAPI(connection)
-        frame = db_api.register(persons, dataset_display_name=PERSON_INPUT)
-        yield Linker(frame, settings, log_level=None)
-    finally:
-        connection.close()
-
-
-class DuckDBSplink:
-    """Splink beside a DuckDB store: each Linker in its own connection (splink_linker), its
-    inputs read from the store as Arrow, its results handed back to the store as Arrow.
-    `linkage.store.spark.SparkSplink` is the same for a Spark store."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.api: DuckDBAPI | None = None
-        self._kept: dict[str, pa.Table] = {}
-
-    @contextmanager
-    def linker(self, settings: SettingsCreator | dict, sql: str) -> Iterator[Linker]:
-        with splink_linker(self.store.con.sql(sql).to_arrow_table(), settings) as linker:
-            self.api = linker._db_api
-            yield linker
-
-    def register(self, sql: str, name: str) -> Any:
-        """The rows of `sql` as a Splink table named `name`, beside the Linker's input."""
-        return self.api.register(self.store.con.sql(sql).to_arrow_table(),
-                                 dataset_display_name=name)
-
-    def count(self, frame: Any) -> int:
-        return frame.as_duckdbpyrelation().aggregate("count(*)").fetchall()[0][0]
-
-    def keep(self, name: str, frames: Sequence[Any], columns: str) -> int:
-        """Splink results (their `columns`, a select list) as table `name` of the store,
-        until `release`."""
-        table = pa.concat_tables([frame.as_duckdbpyrelation().select(columns).to_arrow_table()
-                                  for frame in frames])
-        self._kept[name] = table
-        self.store.con.register(name, table)
-        return table.num_rows
-
-    def release(self, name: str) -> None:
-        try:
-            self.store.con.unregister(name)
-        except duckdb.TransactionException:
-            pass  # a failed step aborted the run's transaction: its error is the one to see
-
-        self._kept.pop(name, None)

@@ -110,14 +110,14 @@ def record_decisions(store: Store, decisions: list[Decision]) -> Recorded:
     if not decisions:
         return Recorded()
     _check_known(store, sorted({key for d in decisions for key in d.pair}))
-    store.con.register("decision_batch", pa.table({
+    batch = pa.table({
         "position": pa.array(range(len(decisions)), pa.int64()),
         "key_l": [d.pair[0] for d in decisions], "key_r": [d.pair[1] for d in decisions],
         "record_key_a": [d.record_key_a for d in decisions],
         "record_key_b": [d.record_key_b for d in decisions],
         "decision": [d.decision for d in decisions],
-        "reviewer": [d.reviewer for d in decisions], "reason": [d.reason for d in decisions]}))
-    try:
+        "reviewer": [d.reviewer for d in decisions], "reason": [d.reason for d in decisions]})
+    with store.registered("decision_batch", batch):
         with store.transaction():
             new, changed, unchanged = store.run_step(STAGE, Step("count_decisions", _COUNT))[0]
             first = store.scalar(STAGE, "next_decision",
@@ -125,8 +125,6 @@ def record_decisions(store: Store, decisions: list[Decision]) -> Recorded:
             store.run_step(STAGE, Step("insert_decisions", _INSERT,
                                        {"first": first, "at": _now()}))
             ids = [row[1] for row in store.run_step(STAGE, Step("decision_ids", _IDS))]
-    finally:
-        store.con.unregister("decision_batch")
     return Recorded(int(new), int(changed), int(unchanged), ids)
 
 
@@ -162,6 +160,4 @@ FROM ({DECISIONS_IN_FORCE}) AS d ORDER BY decision_id"""
 def decisions_in_force(store: Store) -> list[dict]:
     """The decisions in force, oldest first: record_a, record_b, decision, reviewer,
     reason, decided_at, applied_run (None until a run applies it), decision_id."""
-    cursor = store.con.execute(_LIST)
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return store.run_records(STAGE, Step("decisions_in_force", _LIST))

@@ -17,8 +17,10 @@ from linkage.errors import LinkageError, SourceError
 from linkage.link.cluster_quality import ACTIVE_MEMBERSHIP, flagged_params, flagged_sql
 from linkage.outputs import output_file
 from linkage.review.decisions import Decision, Recorded, record_decisions
-from linkage.store import connect, Store
-from linkage.store.schema import DECISIONS_IN_FORCE
+from linkage.store import Step, Store, connect
+from linkage.store.relations import ACTIVE_CROSSWALK, DECISIONS_IN_FORCE
+
+STAGE = "review"
 
 FIELDS = ("first_name", "middle_name", "last_name", "name_suffix", "dob", "sex", "ssn_last4",
           "cin", "mrn", "street", "unit", "city", "zip5", "phone", "email")
@@ -57,10 +59,10 @@ JOIN person AS r ON r.record_key = s.record_key_r
 LEFT JOIN ({DECISIONS_IN_FORCE}) AS d
     ON d.key_l = least(s.record_key_l, s.record_key_r)
     AND d.key_r = greatest(s.record_key_l, s.record_key_r)
-LEFT JOIN crosswalk AS cl ON cl.valid_to_run IS NULL
-    AND cl.source_system = l.source_system AND cl.source_record_id = l.source_record_id
-LEFT JOIN crosswalk AS cr ON cr.valid_to_run IS NULL
-    AND cr.source_system = r.source_system AND cr.source_record_id = r.source_record_id
+LEFT JOIN ({ACTIVE_CROSSWALK}) AS cl
+    ON cl.source_system = l.source_system AND cl.source_record_id = l.source_record_id
+LEFT JOIN ({ACTIVE_CROSSWALK}) AS cr
+    ON cr.source_system = r.source_system AND cr.source_record_id = r.source_record_id
 WHERE d.decision_id IS NULL OR $include_decided
 ORDER BY s.flagged_eid NULLS FIRST, abs(s.match_weight), s.record_key_l, s.record_key_r""", {
         "low": linking.review_low, "high": linking.review_high,
@@ -73,16 +75,21 @@ def export_review(store: Store, out: Path, linking: LinkingConfig,
     if out.suffix.lower() not in (".csv", ".html"):
         raise LinkageError(f"{out}: review files are .csv or .html")
     sql, params = _review_sql(linking, include_decided)
-    cursor = store.con.execute(sql, params)
-    columns = [column[0] for column in cursor.description]
-    rows = cursor.fetchall()
+    records = store.run_records(STAGE, Step("pairs_to_review", sql, params))
     with output_file(out, "review file") as scratch:  # personal data: owner-only
         if out.suffix.lower() == ".csv":
-            store.con.sql(sql, params=params).write_csv(str(scratch), header=True)
+            store.write_file(STAGE, Step("write_review", sql, params), scratch, "csv")
         else:
+            columns = list(records[0]) if records else _columns(store, sql, params)
+            rows = [tuple(record.values()) for record in records]
             scratch.write_text(_html(columns, rows, linking.review_low, linking.review_high),
                                encoding="utf-8")
-    return len(rows)
+    return len(records)
+
+
+def _columns(store: Store, sql: str, params: dict) -> list[str]:
+    """The column names of a query that returned no rows."""
+    return store.run_arrow(STAGE, Step("review_columns", sql, params)).column_names
 
 
 def _html(columns: list[str], rows: list[tuple], low: float, high: float) -> str:

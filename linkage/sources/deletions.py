@@ -1,7 +1,7 @@
 """Deletions delivered as a list of record keys (source_system, source_record_id).
 
 A deleted record stays in the store, marked inactive, with its history; the incremental
-stages see it in `changed_record`.
+stages see it in the run's ChangedRecords.
 """
 
 from __future__ import annotations
@@ -11,15 +11,19 @@ from pathlib import Path
 import duckdb
 
 from linkage.errors import SourceError
+from linkage.sources.changes import ChangedRecords
 from linkage.store import connect, Step, Store
+from linkage.store.relations import record_key
 
 STAGE = "land"
 COLUMNS = ("source_system", "source_record_id")
 
 
-def apply_deletions(store: Store, path: Path, run_id: int) -> dict[str, int]:
-    """Mark the listed records deleted; return the counts of keys listed, records marked
-    deleted, keys of records deleted before, and keys matching no record of the store."""
+def apply_deletions(store: Store, path: Path, run_id: int,
+                    changed: ChangedRecords) -> dict[str, int]:
+    """Mark the listed records deleted and add them to `changed`; return the counts of keys
+    listed, records marked deleted, keys of records deleted before, and keys matching no
+    record of the store."""
     if not path.is_file():
         raise SourceError(f"{path}: deletions file not found")
     try:
@@ -33,7 +37,6 @@ def apply_deletions(store: Store, path: Path, run_id: int) -> dict[str, int]:
         if column not in header:
             raise SourceError(f"{path}: missing required column '{column}' in the deletions file")
     store.run_steps(STAGE, [
-        Step("changed_record", "CREATE TEMP TABLE IF NOT EXISTS changed_record (record_key VARCHAR)"),
         Step("read_deletions", """
 CREATE OR REPLACE TEMP TABLE deletion AS
 SELECT DISTINCT trim(source_system) AS source_system, trim(source_record_id) AS source_record_id
@@ -47,9 +50,9 @@ WHERE NOT r.is_deleted""")
 SELECT count(*) FROM deletion AS d WHERE NOT EXISTS (SELECT 1 FROM source_record AS r
     WHERE r.source_system = d.source_system AND r.source_record_id = d.source_record_id)""")
     store.run_steps(STAGE, [
-        Step("note_deleted", """
-INSERT INTO changed_record
-SELECT r.source_system || ':' || r.source_record_id
+        Step("note_deleted", f"""
+INSERT INTO {changed.table}
+SELECT {record_key("r.source_system", "r.source_record_id")}
 FROM source_record AS r JOIN deletion AS d USING (source_system, source_record_id)
 WHERE NOT r.is_deleted"""),
         Step("mark_deleted", """

@@ -23,10 +23,12 @@ import duckdb
 from linkage.config import SourceConfig
 from linkage.errors import SourceError
 from linkage.sources import files as source_files
+from linkage.sources.changes import ChangedRecords, changed_records
 from linkage.sources.readers import csv_reader, ndjson_lines_reader, parquet_reader
 from linkage.sources.reading import read_file
 from linkage.sources.shapes import HMIS_FY2024_GENDER, KINDS, SHAPES, Shape, person_shape
 from linkage.store import connect, LANDED_COLUMNS, Step, Store
+from linkage.store.relations import record_key
 
 STAGE = "land"
 # Bump when landing rules change, so an unchanged file is landed again under new rules.
@@ -154,20 +156,22 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
 
 
 def land_sources(store: Store, deliveries: list[Delivery], run_id: int,
-                 delta: bool = False) -> list[LandingCount]:
+                 changed: ChangedRecords | None = None) -> list[LandingCount]:
     """Land each delivery unless it is unchanged. A full delivery replaces the source's
-    records; a delta one (every delivery when `delta`, else a source configured with
-    `snapshot: delta`) adds and replaces only its own records, and lists them in the temp
-    table `changed_record` (record_key) for the incremental stages."""
-    modes = [delta or delivery.source.snapshot == "delta" for delivery in deliveries]
-    if any(modes):
-        store.run_step(STAGE, Step("changed_record", """
-CREATE TEMP TABLE IF NOT EXISTS changed_record (record_key VARCHAR)"""))
-    return [_land(store, delivery, run_id, is_delta)
+    records; a delta one (every delivery of an incremental run, which passes its
+    `changed` records, else a source configured with `snapshot: delta`) adds and replaces
+    only its own records, and lists them in `changed` for the incremental stages."""
+    modes = [changed is not None or delivery.source.snapshot == "delta"
+             for delivery in deliveries]
+    if any(modes) and changed is None:
+        changed = changed_records(store)
+    return [_land(store, delivery, run_id, changed if is_delta else None)
             for delivery, is_delta in zip(deliveries, modes, strict=True)]
 
 
-def _land(store: Store, delivery: Delivery, run_id: int, delta: bool = False) -> LandingCount:
+def _land(store: Store, delivery: Delivery, run_id: int,
+          changed: ChangedRecords | None = None) -> LandingCount:
+    delta = changed is not None
     name = delivery.source.name
     count = LandingCount(name, delivery_id=store.scalar(
         STAGE, "next_delivery", "SELECT coalesce(max(delivery_id), 0) + 1 FROM delivery"),
@@ -200,8 +204,8 @@ WHERE l.reject_reason IS NULL AND r.source_system = $source AND NOT r.is_deleted
     AND NOT l.is_deleted AND CAST(l.raw AS VARCHAR) = CAST(r.raw AS VARCHAR)""",
                                             {"source": name})
         replace = [
-            Step("note_changed", """
-INSERT INTO changed_record SELECT DISTINCT $source_system || ':' || source_record_id
+            Step("note_changed", f"""
+INSERT INTO {changed.table} SELECT DISTINCT {record_key("$source_system")}
 FROM landing WHERE reject_reason IS NULL""", {"source_system": name}),
             Step("replace_records", """
 DELETE FROM source_record WHERE source_system = $source_system AND source_record_id IN (

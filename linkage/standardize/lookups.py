@@ -76,11 +76,8 @@ def install(store: Store) -> None:
 
 def _load_arrow(store: Store, name: str, table: pa.Table) -> None:
     view = f"{name}_values"
-    store.con.register(view, table)
-    try:
+    with store.registered(view, table):
         store.run_step(STAGE, Step(name, f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {view}"))
-    finally:
-        store.con.unregister(view)
 
 
 def _load_data_files(store: Store) -> None:

@@ -22,12 +22,9 @@ def build_name_values(store: Store, raw_names_sql: str) -> None:
     """Clean every distinct raw name that `raw_names_sql` (a SELECT of one column) yields."""
     suffixes = pa.table({"form": pa.array(list(NAME_SUFFIXES), pa.string()),
                          "suffix": pa.array(list(NAME_SUFFIXES.values()), pa.string())})
-    store.con.register("name_suffix_values", suffixes)
-    try:
+    with store.registered("name_suffix_values", suffixes):
         store.run_step(STAGE, Step("name_suffix", """
 CREATE OR REPLACE TEMP TABLE name_suffix AS SELECT * FROM name_suffix_values"""))
-    finally:
-        store.con.unregister("name_suffix_values")
     store.run_step(STAGE, Step("name_value", f"""
 CREATE OR REPLACE TEMP TABLE name_value AS
 WITH raw_names AS ({raw_names_sql}), texts AS (
@@ -59,9 +56,6 @@ def add_phonetic_keys(store: Store, names_sql: str) -> None:
         "name": pa.array(distinct, pa.string()),
         "metaphone": pa.array([jellyfish.metaphone(name) or None for name in distinct], pa.string()),
     })
-    store.con.register("phonetic_values", keys)
-    try:
+    with store.registered("phonetic_values", keys):
         store.run_step(STAGE, Step(
             "phonetic", "CREATE OR REPLACE TEMP TABLE phonetic AS SELECT * FROM phonetic_values"))
-    finally:
-        store.con.unregister("phonetic_values")

@@ -20,20 +20,13 @@ from linkage.standardize.dates import build_date_formats, build_dob_values
 from linkage.standardize.lookups import STAGE, install
 from linkage.standardize.names import add_phonetic_keys, build_name_values
 from linkage.standardize.rules import sql_list
+from linkage.sources.changes import ChangedRecords
 from linkage.store import Step, Store
-from linkage.store.schema import TABLES
+from linkage.store.relations import record_key
+from linkage.store.schema import PERSON_COLUMNS, TABLES
 
 # Landed columns standardize reads that older stores may not have (mailing address).
 _OPTIONAL_COLUMNS = ("mail_street", "mail_unit", "mail_city", "mail_state", "mail_zip")
-
-PERSON_COLUMNS = (
-    "record_key", "source_system", "source_record_id", "run_id", "is_deleted",
-    "first_name", "middle_name", "last_name", "name_suffix", "surname_parts",
-    "first_name_canonical", "first_name_phonetic", "last_name_phonetic", "name_quality",
-    "dob", "dob_quality", "dob_year", "ssn", "ssn_last4", "ssn_quality", "sex", "cin", "mrn",
-    "mrn_authority", "street", "unit", "city", "state", "zip5", "address_kind", "phone",
-    "email", "household_id", "name_tokens", "family_name_first", "first_name_forms",
-)
 
 _NAMED = """
 CREATE OR REPLACE TEMP TABLE person_named AS
@@ -68,6 +61,66 @@ def _address_join(alias: str, prefix: str, suffix: str) -> str:
                         for column in _ADDRESS_KEY)
 
 
+# Each person column's value, from the named, address-resolved record `c` and the lookups
+# joined to it in _INSERT. Keyed by the registry's names (linkage.store.schema.PERSON).
+_VALUES = {
+    "record_key": record_key("c.source_system", "c.source_record_id"),
+    "source_system": "c.source_system",
+    "source_record_id": "c.source_record_id",
+    "run_id": "c.run_id",
+    "is_deleted": "c.is_deleted",
+    "first_name": "c.first_clean",
+    "middle_name": "c.middle_clean",
+    "last_name": "c.last_clean",
+    "name_suffix": "c.suffix_clean",
+    "surname_parts": "c.last_parts",
+    "first_name_canonical": "coalesce(nick.canonical, c.first_clean)",
+    "first_name_forms": "coalesce(forms.forms, [c.first_clean])",
+    "first_name_phonetic": "pf.metaphone",
+    "last_name_phonetic": "pl.metaphone",
+    "name_quality": """CASE c.name_quality WHEN '1' THEN 'full' WHEN '2' THEN 'partial'
+        WHEN '8' THEN 'not_known' WHEN '9' THEN 'refused' WHEN '99' THEN 'not_collected' END""",
+    "dob": "d.dob",
+    "dob_quality": """CASE
+        WHEN d.raw IS NULL THEN 'missing'
+        WHEN d.problem IS NOT NULL THEN d.problem
+        WHEN c.dob_quality = '2' THEN 'approximate'
+        WHEN year(d.dob) < 1915 THEN 'before_1915'
+        WHEN month(d.dob) = 1 AND day(d.dob) = 1 THEN 'january_first'
+        ELSE 'full'
+    END""",
+    "dob_year": "d.dob_year",
+    "ssn": "c.ssn_valid",
+    # HMIS SSN quality 2 is a partial or approximate SSN: its last four, never a full SSN.
+    "ssn_last4": """coalesce(right(c.ssn_valid, 4), partial_last4_of(c.ssn_x),
+        CASE WHEN c.ssn_quality = '2' AND regexp_full_match(right(c.ssn_x, 4), '[0-9]{4}')
+            THEN right(c.ssn_x, 4) END)""",
+    "ssn_quality": """CASE
+        WHEN c.ssn_valid IS NOT NULL THEN 'full'
+        WHEN is_partial_ssn_of(c.ssn_x) OR partial_last4_of(c.ssn_x) IS NOT NULL
+            OR c.ssn_quality = '2' THEN 'partial'
+        WHEN c.ssn_blank THEN NULL
+        ELSE 'invalid'
+    END""",
+    "sex": "std_sex(c.sex)",
+    "cin": "valid_cin_of(c.cin_x)",
+    "mrn": "std_mrn(c.mrn)",
+    "mrn_authority": "CASE WHEN std_mrn(c.mrn) IS NOT NULL THEN std_authority(c.mrn_authority) END",
+    **{column: f"CASE WHEN c.use_mail THEN c.mail_{column} ELSE c.res_{column} END"
+       for column in ("street", "unit", "city", "state", "zip5")},
+    "address_kind": """CASE WHEN c.use_mail THEN coalesce(c.mail_kind, 'mailing')
+        ELSE coalesce(c.res_kind, 'residential') END""",
+    "phone": "valid_phone_of(c.phone_ten)",
+    "email": "valid_email_of(c.email_lower)",
+    "household_id": "nullif(trim(c.household_id), '')",
+    "name_tokens": """nullif(list_sort(list_distinct(flatten([
+        coalesce(c.first_parts, []), coalesce(c.middle_parts, []), coalesce(c.last_parts, [])]))), [])""",
+    "family_name_first": """CASE WHEN c.first_clean IS NOT NULL AND c.last_clean IS NOT NULL
+        THEN ff.surname IS NOT NULL AND fl.surname IS NULL END""",
+}
+assert set(_VALUES) == set(PERSON_COLUMNS), "every person column has one value"
+
+
 _INSERT = f"""
 INSERT INTO person ({", ".join(PERSON_COLUMNS)})
 WITH based AS (
@@ -85,50 +138,7 @@ WITH based AS (
     LEFT JOIN address_value AS mail ON {_address_join("mail", "mail_", "_raw")}
 )
 SELECT
-    c.source_system || ':' || c.source_record_id,
-    c.source_system, c.source_record_id, c.run_id, c.is_deleted,
-    c.first_clean, c.middle_clean, c.last_clean, c.suffix_clean, c.last_parts,
-    coalesce(nick.canonical, c.first_clean),
-    pf.metaphone, pl.metaphone,
-    CASE c.name_quality WHEN '1' THEN 'full' WHEN '2' THEN 'partial' WHEN '8' THEN 'not_known'
-        WHEN '9' THEN 'refused' WHEN '99' THEN 'not_collected' END,
-    d.dob,
-    CASE
-        WHEN d.raw IS NULL THEN 'missing'
-        WHEN d.problem IS NOT NULL THEN d.problem
-        WHEN c.dob_quality = '2' THEN 'approximate'
-        WHEN year(d.dob) < 1915 THEN 'before_1915'
-        WHEN month(d.dob) = 1 AND day(d.dob) = 1 THEN 'january_first'
-        ELSE 'full'
-    END,
-    d.dob_year,
-    c.ssn_valid,
-    -- HMIS SSN quality 2 is a partial or approximate SSN: its last four, never a full SSN.
-    coalesce(right(c.ssn_valid, 4), partial_last4_of(c.ssn_x),
-        CASE WHEN c.ssn_quality = '2' AND regexp_full_match(right(c.ssn_x, 4), '[0-9]{{4}}')
-            THEN right(c.ssn_x, 4) END),
-    CASE
-        WHEN c.ssn_valid IS NOT NULL THEN 'full'
-        WHEN is_partial_ssn_of(c.ssn_x) OR partial_last4_of(c.ssn_x) IS NOT NULL
-            OR c.ssn_quality = '2' THEN 'partial'
-        WHEN c.ssn_blank THEN NULL
-        ELSE 'invalid'
-    END,
-    std_sex(c.sex), valid_cin_of(c.cin_x), std_mrn(c.mrn),
-    CASE WHEN std_mrn(c.mrn) IS NOT NULL THEN std_authority(c.mrn_authority) END,
-    CASE WHEN c.use_mail THEN c.mail_street ELSE c.res_street END,
-    CASE WHEN c.use_mail THEN c.mail_unit ELSE c.res_unit END,
-    CASE WHEN c.use_mail THEN c.mail_city ELSE c.res_city END,
-    CASE WHEN c.use_mail THEN c.mail_state ELSE c.res_state END,
-    CASE WHEN c.use_mail THEN c.mail_zip5 ELSE c.res_zip5 END,
-    CASE WHEN c.use_mail THEN coalesce(c.mail_kind, 'mailing')
-        ELSE coalesce(c.res_kind, 'residential') END,
-    valid_phone_of(c.phone_ten), valid_email_of(c.email_lower), nullif(trim(c.household_id), ''),
-    nullif(list_sort(list_distinct(flatten([
-        coalesce(c.first_parts, []), coalesce(c.middle_parts, []), coalesce(c.last_parts, [])]))), []),
-    CASE WHEN c.first_clean IS NOT NULL AND c.last_clean IS NOT NULL
-        THEN ff.surname IS NOT NULL AND fl.surname IS NULL END,
-    coalesce(forms.forms, [c.first_clean])
+    {", ".join(f"{_VALUES[column]} AS {column}" for column in PERSON_COLUMNS)}
 FROM based AS c
 LEFT JOIN dob_value AS d ON d.raw = c.dob AND d.date_format = c.date_format
 LEFT JOIN nickname_canonical AS nick ON nick.name = c.first_clean
@@ -149,12 +159,12 @@ def _mail_columns(landed: set[str]) -> str:
         for column in _OPTIONAL_COLUMNS)
 
 
-def standardize(store: Store, changed_only: bool = False, *, rules_installed: bool = False,
+def standardize(store: Store, changed: ChangedRecords | None = None, *,
+                rules_installed: bool = False,
                 date_formats: Mapping[str, str] | None = None) -> int:
     """Rebuild `person` from `source_record`; return the number of person rows.
 
-    With `changed_only`, only the records listed in the temp table `changed_record`
-    (record_key) are standardized again, for an incremental delivery. With
+    With `changed` (an incremental delivery's), only those records are standardized again. With
     `rules_installed`, the caller has already run `install` on this connection (a
     search standardizing one query after another skips its ~60 ms each time).
     `date_formats` maps a source_system to the strftime format its dates are read with
@@ -165,13 +175,12 @@ def standardize(store: Store, changed_only: bool = False, *, rules_installed: bo
     landed = _landed_columns(store)
     date_formats = dict(date_formats or {})
     build_date_formats(store, date_formats)
-    changed = """
-WHERE r.source_system || ':' || r.source_record_id IN (SELECT record_key FROM changed_record)"""
+    only_changed = "" if changed is None else f"""
+WHERE {record_key("r.source_system", "r.source_record_id")} IN ({changed.keys()})"""
     store.run_step(STAGE, Step("standardize_input", """
 CREATE OR REPLACE TEMP VIEW standardize_input AS
 SELECT r.*, coalesce(f.date_format, '') AS date_format FROM source_record AS r
-LEFT JOIN source_date_format AS f ON f.source_system = r.source_system""" + (
-        changed if changed_only else "")))
+LEFT JOIN source_date_format AS f ON f.source_system = r.source_system""" + only_changed))
     build_name_values(store, """
 SELECT first_name AS raw FROM standardize_input UNION SELECT middle_name FROM standardize_input
 UNION SELECT last_name FROM standardize_input UNION SELECT name_suffix FROM standardize_input""")
@@ -187,9 +196,9 @@ UNION SELECT last_name FROM standardize_input UNION SELECT name_suffix FROM stan
     add_phonetic_keys(store, """
 SELECT first_clean FROM person_named WHERE first_clean IS NOT NULL
 UNION SELECT last_clean FROM person_named WHERE last_clean IS NOT NULL""")
-    if changed_only:
-        replace = [Step("drop_changed_person", """
-DELETE FROM person WHERE record_key IN (SELECT record_key FROM changed_record)""")]
+    if changed is not None:
+        replace = [Step("drop_changed_person", f"""
+DELETE FROM person WHERE record_key IN ({changed.keys()})""")]
     else:
         # Rebuilt whole: dropping and recreating is far cheaper than deleting a million
         # rows and inserting them again under the same primary keys.

@@ -1,74 +1,48 @@
-"""The store: one DuckDB file, one place where SQL runs.
+"""The store on DuckDB: one file, one place where SQL runs (the `Store` interface of
+linkage.store.engine).
 
-Every statement goes through `Store.run_step`, which knows the stage and the table it
-builds, logs its timing, and turns a database failure into a StoreError that says both.
-Values always travel as bound parameters; identifiers come from code, never from input.
+Every statement goes through `run_step` (or its siblings), which knows the stage and the
+table it builds, logs its timing, and turns a database failure into a StoreError that says
+both. Values always travel as bound parameters; identifiers come from code, never from input.
 """
 
 from __future__ import annotations
 
-import logging
-import re
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import duckdb
 import pyarrow as pa
 
-from linkage import progress
-from linkage.errors import StoreBusyError, StoreError
+from linkage.errors import StoreBusyError, StoreError, database_message
 from linkage.outputs import (hold_private_umask, make_private_folder, private_umask, reason,
                              release_private_umask)
+from linkage.store.connection import connect
+from linkage.store.engine import Step, Store
 from linkage.store.schema import SCHEMA_VERSION, TABLES
 from linkage.store.snapshots import Snapshots, is_snapshot_store
+from linkage.store.splink_engines import DuckDBSplink
 
-log = logging.getLogger(__name__)
-
-
-
-def connect(database: str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection that draws no progress bar: DuckDB prints one on stdout for
-    long queries, and stdout belongs to the CLI's summary (and --json)."""
-    connection = duckdb.connect(database, read_only=read_only)
-    try:
-        connection.execute("SET enable_progress_bar = false")
-    except duckdb.InvalidInputException:
-        pass  # in a Jupyter kernel without ipywidgets DuckDB refuses the setting; no bar there
-    return connection
+if TYPE_CHECKING:
+    import pandas as pd
 
 
-@dataclass(frozen=True)
-class Step:
-    """A named SQL step: what it builds, the SQL, and its bound parameters."""
+class DuckDBStore(Store):
+    """A store in one DuckDB file (or in memory). Use `open_store` to get one."""
 
-    name: str
-    sql: str
-    params: Sequence[Any] | Mapping[str, Any] | None = None
-
-
-class Store:
-    """An open store. Use `open_store` to get one; close it (or use `with`) when done."""
-
-    engine = "duckdb"
     engine_errors: tuple[type[BaseException], ...] = (duckdb.Error,)
 
     def __init__(self, connection: duckdb.DuckDBPyConnection, path: str) -> None:
+        # The DuckDB connection, for this module, the engine adapters and tests; stages use
+        # the Store methods.
         self.con = connection
         self.path = path
         # The store's files (its WAL, spill files) come and go while it is open: all of them
         # owner-only, so umask 077 is held until `close`.
         hold_private_umask()
         self._private = True
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def close(self) -> None:
         try:
@@ -84,27 +58,27 @@ class Store:
             return self.con.execute(step.sql, step.params).fetchall()
 
     def run_arrow(self, stage: str, step: Step) -> pa.Table:
-        """Run one step and return its rows as an Arrow table, typed (lists, dates) as the
-        database holds them."""
         with self._timed(stage, step):
             return self.con.sql(step.sql, params=step.params).to_arrow_table()
 
-    @contextmanager
-    def _timed(self, stage: str, step: Step) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            with progress.step(step.name):
-                yield
-        except self.engine_errors as error:
-            raise StoreError(
-                f"stage '{stage}', step '{step.name}' failed: {_first_line(error)}",
-                detail=_first_line(error),
-            ) from error
-        log.debug("%s.%s took %.3fs", stage, step.name, time.perf_counter() - started)
+    def run_frame(self, stage: str, step: Step) -> pd.DataFrame:
+        with self._timed(stage, step):
+            return self.con.sql(step.sql, params=step.params).df()
 
-    def run_steps(self, stage: str, steps: Sequence[Step]) -> None:
-        for step in steps:
-            self.run_step(stage, step)
+    def run_records(self, stage: str, step: Step) -> list[dict[str, Any]]:
+        with self._timed(stage, step):
+            cursor = self.con.execute(step.sql, step.params)
+            names = [column[0] for column in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def write_file(self, stage: str, step: Step, path: Path,
+                   kind: Literal["csv", "parquet"]) -> None:
+        with self._timed(stage, step):
+            relation = self.con.sql(step.sql, params=step.params)
+            if kind == "csv":
+                relation.write_csv(str(path), header=True)
+            else:
+                relation.write_parquet(str(path))
 
     def columns(self, table: str) -> list[str]:
         """The column names of a table, in order."""
@@ -112,22 +86,20 @@ class Store:
 SELECT column_name FROM information_schema.columns WHERE table_name = $t
 ORDER BY ordinal_position""", {"t": table}))]
 
+    def register(self, name: str, table: pa.Table) -> None:
+        self.con.register(name, table)
+
+    def unregister(self, name: str) -> None:
+        self.con.unregister(name)
+
     @contextmanager
     def reading_files(self, table: str, create_sql: str) -> Iterator[Store]:
-        """Where source files are read into `table` (created by `create_sql`): on DuckDB,
-        the store itself."""
+        """On DuckDB, source files are read by the store itself."""
         self.run_step("land", Step(f"create_{table}", create_sql))
         yield self
 
-    def splink_engine(self) -> Any:
-        """How Splink runs beside this store (linkage.link.splink_session.DuckDBSplink)."""
-        from linkage.link.splink_session import DuckDBSplink
-
+    def splink_engine(self) -> DuckDBSplink:
         return DuckDBSplink(self)
-
-    def scalar(self, stage: str, name: str, sql: str, params: Any = None) -> Any:
-        rows = self.run_step(stage, Step(name, sql, params))
-        return rows[0][0] if rows else None
 
     @contextmanager
     def transaction(self, commit: bool = True) -> Iterator[None]:
@@ -148,7 +120,7 @@ ORDER BY ordinal_position""", {"t": table}))]
             except self.engine_errors:
                 pass  # DuckDB has already rolled back a commit that failed
             raise StoreError(f"{self.path}: cannot commit to the store, nothing was changed: "
-                             f"{_first_line(error)}", detail=_first_line(error)) from None
+                             f"{database_message(error)}", detail=database_message(error)) from None
 
 
 def open_store(path: str | Path, *, create: bool = False, read_only: bool = False,
@@ -177,10 +149,10 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
             if "not a valid DuckDB database" in str(error).replace(str(path), ""):
                 raise StoreError(f"{path}: not a linkage store (not a DuckDB database); "
                                  "give a new file name for a new store") from None
-            raise StoreError(f"{path}: cannot open store: {_first_line(error)}") from None
+            raise StoreError(f"{path}: cannot open store: {database_message(error)}") from None
         except duckdb.Error as error:
-            raise StoreError(f"{path}: not a linkage store: {_first_line(error)}") from None
-        store = Store(connection, str(path))
+            raise StoreError(f"{path}: not a linkage store: {database_message(error)}") from None
+        store = DuckDBStore(connection, str(path))
     try:
         if not in_memory and not read_only:
             _make_owner_only(path)
@@ -233,7 +205,7 @@ def _open_snapshot_store(path: Path, *, read_only: bool) -> Store:
     files = Snapshots(path)
     manifest = files.committed()
     connection = connect()
-    store = Store(connection, str(path))
+    store = DuckDBStore(connection, str(path))
     try:
         for name, ddl in TABLES.items():
             parts = files.table_files(manifest, name)
@@ -309,9 +281,3 @@ def quote_identifier(name: str) -> str:
     """Quote a column or table name that came from a file header or a config."""
     return '"' + name.replace('"', '""') + '"'
 
-
-def _first_line(error: BaseException) -> str:
-    """The database's message without quoted literals, which may hold input values."""
-    text = str(error).strip()
-    line = text.splitlines()[0] if text else error.__class__.__name__
-    return re.sub(r"'[^']*'", "'…'", line)

@@ -7,6 +7,8 @@ the next; `linkage migrate` runs them.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 SCHEMA_VERSION = 5
 
 # Versions whose Parquet tables (a Spark store) are the current version's. Version 5 added
@@ -30,6 +32,64 @@ PERSON_FIELDS = tuple(column for column in LANDED_COLUMNS if column not in (
     "name_quality", "dob_quality", "ssn_quality", "entry_date", "alias_names"))
 
 _LANDED_COLUMN_DDL = ",\n    ".join(f"{column} VARCHAR" for column in LANDED_COLUMNS)
+
+# The canonical person table's columns (DESIGN §4), in the order stages list them: the
+# table's DDL, standardize's INSERT and PERSON_COLUMNS are all built from this one list.
+# `added` is the schema version that added a column: the DDL puts later columns last, where
+# ALTER TABLE put them in existing stores, so a new store's table is laid out as theirs.
+@dataclass(frozen=True)
+class PersonColumn:
+    name: str
+    type: str
+    added: int = 1
+
+
+PERSON = (
+    PersonColumn("record_key", "VARCHAR PRIMARY KEY"),
+    PersonColumn("source_system", "VARCHAR NOT NULL"),
+    PersonColumn("source_record_id", "VARCHAR NOT NULL"),
+    PersonColumn("run_id", "INTEGER NOT NULL"),
+    PersonColumn("is_deleted", "BOOLEAN NOT NULL"),
+    PersonColumn("first_name", "VARCHAR"),
+    PersonColumn("middle_name", "VARCHAR"),
+    PersonColumn("last_name", "VARCHAR"),
+    PersonColumn("name_suffix", "VARCHAR"),
+    PersonColumn("surname_parts", "VARCHAR[]"),
+    PersonColumn("first_name_canonical", "VARCHAR"),
+    # The given name and every name it is a nickname of.
+    PersonColumn("first_name_forms", "VARCHAR[]", added=5),
+    PersonColumn("first_name_phonetic", "VARCHAR"),
+    PersonColumn("last_name_phonetic", "VARCHAR"),
+    PersonColumn("name_quality", "VARCHAR"),
+    PersonColumn("dob", "DATE"),
+    PersonColumn("dob_quality", "VARCHAR"),
+    # The year of a full or partial (year, year-month) date of birth.
+    PersonColumn("dob_year", "INTEGER", added=3),
+    PersonColumn("ssn", "VARCHAR"),
+    PersonColumn("ssn_last4", "VARCHAR"),
+    PersonColumn("ssn_quality", "VARCHAR"),
+    PersonColumn("sex", "VARCHAR"),
+    PersonColumn("cin", "VARCHAR"),
+    PersonColumn("mrn", "VARCHAR"),
+    PersonColumn("mrn_authority", "VARCHAR"),
+    PersonColumn("street", "VARCHAR"),
+    PersonColumn("unit", "VARCHAR"),
+    PersonColumn("city", "VARCHAR"),
+    PersonColumn("state", "VARCHAR"),
+    PersonColumn("zip5", "VARCHAR"),
+    PersonColumn("address_kind", "VARCHAR"),
+    PersonColumn("phone", "VARCHAR"),
+    PersonColumn("email", "VARCHAR"),
+    PersonColumn("household_id", "VARCHAR"),
+    PersonColumn("name_tokens", "VARCHAR[]"),
+    PersonColumn("family_name_first", "BOOLEAN"),
+)
+
+PERSON_COLUMNS = tuple(column.name for column in PERSON)
+
+_PERSON_DDL = "\nCREATE TABLE IF NOT EXISTS person (\n    " + ",\n    ".join(
+    f"{column.name} {column.type}" for column in sorted(PERSON, key=lambda c: c.added)) + "\n)"
+
 
 TABLES = {
     "store_meta": """
@@ -97,48 +157,7 @@ CREATE TABLE IF NOT EXISTS source_reject (
     raw JSON NOT NULL
 )""",
     # The canonical person table (DESIGN §4): one row per source record, normalized.
-    "person": """
-CREATE TABLE IF NOT EXISTS person (
-    record_key VARCHAR PRIMARY KEY,
-    source_system VARCHAR NOT NULL,
-    source_record_id VARCHAR NOT NULL,
-    run_id INTEGER NOT NULL,
-    is_deleted BOOLEAN NOT NULL,
-    first_name VARCHAR,
-    middle_name VARCHAR,
-    last_name VARCHAR,
-    name_suffix VARCHAR,
-    surname_parts VARCHAR[],
-    first_name_canonical VARCHAR,
-    first_name_phonetic VARCHAR,
-    last_name_phonetic VARCHAR,
-    name_quality VARCHAR,
-    dob DATE,
-    dob_quality VARCHAR,
-    ssn VARCHAR,
-    ssn_last4 VARCHAR,
-    ssn_quality VARCHAR,
-    sex VARCHAR,
-    cin VARCHAR,
-    mrn VARCHAR,
-    mrn_authority VARCHAR,
-    street VARCHAR,
-    unit VARCHAR,
-    city VARCHAR,
-    state VARCHAR,
-    zip5 VARCHAR,
-    address_kind VARCHAR,
-    phone VARCHAR,
-    email VARCHAR,
-    household_id VARCHAR,
-    name_tokens VARCHAR[],
-    family_name_first BOOLEAN,
-    -- The year of a full or partial (year, year-month) date of birth. Near the end, as
-    -- schema version 3 added it to existing tables.
-    dob_year INTEGER,
-    -- The given name and every name it is a nickname of (version 5).
-    first_name_forms VARCHAR[]
-)""",
+    "person": _PERSON_DDL,
     # Scored pairs of the latest run at or above the config's predict threshold.
     "pair_score": """
 CREATE TABLE IF NOT EXISTS pair_score (

@@ -25,7 +25,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,14 +34,19 @@ import pyarrow as pa
 from sqlglot import exp
 
 from linkage import progress
-from linkage.errors import ConfigError, LinkageError, StoreError
+from linkage.errors import ConfigError, LinkageError, StoreError, database_message
 from linkage.outputs import hold_private_umask, release_private_umask
-from linkage.store.core import Step, Store, _first_line, connect
+from linkage.store.connection import connect
+from linkage.store.core import DuckDBStore
+from linkage.store.engine import Step, Store
 from linkage.store.schema import SCHEMA_VERSION, TABLES
 from linkage.store.snapshots import Manifest, Snapshots
-from linkage.store.spark_sql import JARO_WINKLER, Macros, Rewriter, model_for_spark, parse
+from linkage.store.spark_sql import JARO_WINKLER, Macros, Rewriter, parse
+from linkage.store.splink_engines import SparkSplink
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from linkage.config import SparkConfig
 
 # pyspark 4.3 warns that it does not fully support pandas 3; linkage's use of it (Arrow
@@ -109,7 +114,7 @@ def spark_session(settings: SparkConfig) -> SparkSession:
         try:
             spark = builder.getOrCreate()
         except (*SPARK_ERRORS, RuntimeError, OSError) as error:
-            raise ConfigError(f"cannot start Spark ({_first_line(error)}); backend 'spark' "
+            raise ConfigError(f"cannot start Spark ({database_message(error)}); backend 'spark' "
                               "needs Java 17 (JAVA_HOME or java on the PATH)") from None
         finally:
             os.umask(previous_umask)
@@ -148,14 +153,12 @@ def register_functions(spark: SparkSession) -> None:
 class SparkStore(Store):
     """A Parquet store, opened for one job on a SparkSession."""
 
-    engine = "spark"
     engine_errors = SPARK_ERRORS
 
     def __init__(self, spark: SparkSession, files: Snapshots, settings: SparkConfig) -> None:
         self.spark = spark
         self.path = str(files.root)
         self.settings = settings
-        self.con = _Connection(self)
         self.files = files
         self.macros: Macros = {}
         self.changed: set[str] = set()
@@ -274,8 +277,38 @@ class SparkStore(Store):
         with self._timed(stage, step):
             return self.dataframe(step.sql, step.params).toArrow()
 
+    def run_frame(self, stage: str, step: Step) -> pd.DataFrame:
+        return self.run_arrow(stage, step).to_pandas()
+
+    def run_records(self, stage: str, step: Step) -> list[dict[str, Any]]:
+        with self._timed(stage, step):
+            return [row.asDict() for row in self.dataframe(step.sql, step.params).collect()]
+
+    def write_file(self, stage: str, step: Step, path: Path, kind: str) -> None:
+        """The rows collected on the driver and written by DuckDB's writers, so a file reads
+        the same whichever engine wrote it."""
+        rows = self.run_arrow(stage, step)
+        with connect() as con:
+            relation = con.from_arrow(rows)
+            if kind == "csv":
+                relation.write_csv(str(path), header=True)
+            else:
+                relation.write_parquet(str(path))
+
     def columns(self, table: str) -> list[str]:
         return list(self.spark.table(table).columns)
+
+    def register(self, name: str, table: pa.Table) -> None:
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        schema = from_arrow_schema(table.schema)
+        df = self.spark.createDataFrame(table, schema=schema) if table.num_rows \
+            else self.spark.createDataFrame([], schema=schema)
+        self._view(name, df)
+
+    def unregister(self, name: str) -> None:
+        self.spark.catalog.dropTempView(name)
+        self._views.discard(name)
 
     @contextmanager
     def reading_files(self, table: str, create_sql: str) -> Iterator[Store]:
@@ -283,7 +316,7 @@ class SparkStore(Store):
         they fill `table` in a scratch DuckDB store on the driver, whose rows are handed to
         Spark through a Parquet file in the job's work folder."""
         self.run_step("land", Step(f"create_{table}", create_sql))
-        scratch = Store(connect(), ":memory:")
+        scratch = DuckDBStore(connect(), ":memory:")
         try:
             scratch.run_step("land", Step(f"create_{table}", create_sql))
             yield scratch
@@ -320,7 +353,7 @@ class SparkStore(Store):
                 table = con.sql("SELECT * FROM read_csv($path, header = true, "
                                 "all_varchar = true)", params={"path": path}).to_arrow_table()
             view = f"__csv_{len(self._views)}_{time.monotonic_ns()}"
-            self.con.register(view, table)
+            self.register(view, table)
             target = node.parent if isinstance(node.parent, exp.Table) else node
             replacement = exp.to_table(view)
             if isinstance(target, exp.Table) and target.alias:
@@ -435,71 +468,6 @@ class SparkStore(Store):
                 exp.Subquery(this=flagged, alias=exp.TableAlias(this=exp.to_identifier(alias))),
                 on=condition.copy(), join_type="left")
         self._materialise(name, self.spark.sql(self._spark_sql(query, params)))
-
-
-class _Connection:
-    """What the stages use of a DuckDB connection: handing Arrow tables to SQL by name."""
-
-    def __init__(self, store: SparkStore) -> None:
-        self.store = store
-
-    def register(self, name: str, table: pa.Table) -> None:
-        from pyspark.sql.pandas.types import from_arrow_schema
-
-        schema = from_arrow_schema(table.schema)
-        spark = self.store.spark
-        df = spark.createDataFrame(table, schema=schema) if table.num_rows \
-            else spark.createDataFrame([], schema=schema)
-        self.store._view(name, df)
-
-    def unregister(self, name: str) -> None:
-        self.store.spark.catalog.dropTempView(name)
-        self.store._views.discard(name)
-
-
-class SparkSplink:
-    """Splink's SparkAPI beside a SparkStore: it reads the store's tables as DataFrames, and
-    its results become store tables without leaving Spark."""
-
-    def __init__(self, store: SparkStore) -> None:
-        self.store = store
-        self.api = None
-
-    @contextmanager
-    def linker(self, settings: dict, persons_sql: str) -> Iterator[Any]:
-        from splink import Linker, SparkAPI
-
-        from linkage.link.splink_session import PERSON_INPUT
-
-        spark = self.store.spark
-        spark.catalog.dropTempView(PERSON_INPUT)  # a name left by an earlier job
-        self.api = SparkAPI(spark_session=spark,
-                            num_partitions_on_repartition=self.store.settings.shuffle_partitions)
-        frame = self.api.register(self.store.dataframe(persons_sql),
-                                  dataset_display_name=PERSON_INPUT)
-        try:
-            yield Linker(frame, model_for_spark(settings), log_level=None)
-        finally:
-            spark.catalog.dropTempView(PERSON_INPUT)
-
-    def register(self, sql: str, name: str) -> Any:
-        self.store.spark.catalog.dropTempView(name)
-        return self.api.register(self.store.dataframe(sql), dataset_display_name=name)
-
-    def count(self, frame: Any) -> int:
-        return frame.as_spark_dataframe().count()
-
-    def keep(self, name: str, frames: Sequence[Any], columns: str) -> int:
-        """Splink results as store table `name` (their `columns`, a DuckDB-dialect select
-        list), materialised while Splink's tables still exist."""
-        union = " UNION ALL ".join(f"SELECT {columns} FROM {frame.physical_name}"
-                                   for frame in frames)
-        self.store.run_step("link", Step(f"keep_{name}",
-                                         f"CREATE OR REPLACE TEMP TABLE {name} AS {union}"))
-        return self.store.spark.table(name).count()
-
-    def release(self, name: str) -> None:
-        self.store.con.unregister(name)
 
 
 def _spark_type(kind: exp.DataType) -> str:

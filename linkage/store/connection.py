@@ -1,0 +1,16 @@
+"""Opening a DuckDB connection the way every part of linkage wants it."""
+
+from __future__ import annotations
+
+import duckdb
+
+
+def connect(database: str = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that draws no progress bar: DuckDB prints one on stdout for
+    long queries, and stdout belongs to the CLI's summary (and --json)."""
+    connection = duckdb.connect(database, read_only=read_only)
+    try:
+        connection.execute("SET enable_progress_bar = false")
+    except duckdb.InvalidInputException:
+        pass  # in a Jupyter kernel without ipywidgets DuckDB refuses the setting; no bar there
+    return connection
