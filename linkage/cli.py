@@ -394,10 +394,14 @@ def crosswalk_group() -> None:
               help="File to write: .csv or .parquet.")
 @click.option("--as-of", "as_of", type=int, default=None,
               help="The crosswalk as it stood after this run (default: now).")
+@click.option("--consumer", default=None, metavar="NAME",
+              help="Only the rows of the sources this consumer (the config's `consumers`) "
+                   "may see: the segment `linkage serve` shows it.")
 @store_option
-def crosswalk_export(config: Path, out: Path, as_of: int | None, store: Path | None) -> None:
+def crosswalk_export(config: Path, out: Path, as_of: int | None, consumer: str | None,
+                     store: Path | None) -> None:
     """Write the crosswalk: enterprise_id, source_system, source_record_id, valid_from_run."""
-    rows = _project(config, store).export_crosswalk(out, as_of)
+    rows = _project(config, store).export_crosswalk(out, as_of, consumer)
     click.echo(f"wrote {rows} crosswalk rows to {out}")
 
 
@@ -779,6 +783,58 @@ def search_command(config: Path, first_name: str | None, last_name: str | None, 
                                                dob=dob, ssn_last4=ssn_last4, zip5=zip5,
                                                limit=limit)
     click.echo(json_results(found) if as_json else describe(found))
+
+
+@app.command("serve")
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (127.0.0.1: this machine only).")
+@click.option("--port", type=click.IntRange(min=1, max=65535), default=8000, show_default=True,
+              help="Port to listen on.")
+@click.option("--refresh", "refresh_seconds", type=click.FloatRange(min=0.05), default=1.0,
+              show_default=True, help="Seconds between checks for a newly committed run.")
+@store_option
+def serve_command(config: Path, host: str, port: int, refresh_seconds: float,
+                  store: Path | None) -> None:
+    """Person search over HTTP for the config's consumers: FHIR Patient/$match, /eid/{eid}
+    and /health, answered from the last committed run (a run may write meanwhile; the new
+    state is served once it commits). Needs the `serve` extra (pip install 'linkage[serve]')
+    and each consumer's token in its environment variable. Stops on Ctrl-C or SIGTERM."""
+    try:
+        from linkage.serve.app import serve
+    except ImportError:
+        raise LinkageError("serve: needs FastAPI and uvicorn: pip install 'linkage[serve]'") \
+            from None
+    serve(_project(config, store).config, host=host, port=port,
+          refresh_seconds=refresh_seconds)
+
+
+@app.command("access-log")
+@config_option
+@click.option("--consumer", default=None, metavar="NAME", help="Only this consumer's accesses.")
+@click.option("--since", default=None, metavar="TIME",
+              help="Only accesses at or after this time (UTC, YYYY-MM-DD[ HH:MM[:SS]]).")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Only the newest this many.")
+@store_option
+@json_option
+def access_log_command(config: Path, consumer: str | None, since: str | None,
+                       limit: int | None, store: Path | None, as_json: bool) -> None:
+    """Who called `linkage serve`, when, on which endpoint, the answer's status, number of
+    results and latency, oldest first. Never the query's values."""
+    import datetime as dt
+
+    from linkage.serve.access_log import access_log_path, read_access_log
+
+    try:
+        since_time = None if since is None else dt.datetime.fromisoformat(since)
+    except ValueError:
+        raise click.BadParameter("expected YYYY-MM-DD[ HH:MM[:SS]]", param_hint="--since") \
+            from None
+    project = _project(config, store)
+    frame = read_access_log(access_log_path(project.config.store), consumer=consumer,
+                            since=since_time, limit=limit)
+    _echo_rows(frame, as_json, "no accesses")
 
 
 def main(argv: list[str] | None = None) -> int:

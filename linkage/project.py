@@ -334,9 +334,14 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             with clock.stage("write"):
                 return write_standardized(scratch, out)
 
-    def export_crosswalk(self, out: str | Path, as_of: int | None = None) -> int:
+    def export_crosswalk(self, out: str | Path, as_of: int | None = None,
+                         consumer: str | None = None) -> int:
+        """Write the crosswalk to `out`; with `consumer` (a name from the config's
+        `consumers`), only the rows of the sources it may see."""
+        sources = (None if consumer is None
+                   else self.config.visible_sources(self.config.consumer(consumer)))
         with self.store(read_only=True) as store:
-            return export_crosswalk(store, Path(out), as_of)
+            return export_crosswalk(store, Path(out), as_of, sources)
 
     def crosswalk(self, as_of: int | None = None) -> pd.DataFrame:
         """The crosswalk as a frame: the active one, or as it stood right after run `as_of`

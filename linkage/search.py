@@ -34,6 +34,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -291,6 +292,11 @@ FROM person WHERE NOT is_deleted AND {quote_identifier(column)} IS NOT NULL GROU
             store.close()
             raise
 
+    @property
+    def store(self) -> Store:
+        """The store this searcher reads (open read-only)."""
+        return self._store
+
     def __enter__(self) -> Searcher:
         return self
 
@@ -305,9 +311,12 @@ FROM person WHERE NOT is_deleted AND {quote_identifier(column)} IS NOT NULL GROU
                last_name: str | None = None, ssn_last4: str | None = None,
                zip5: str | None = None, limit: int = 10, ssn: str | None = None,
                cin: str | None = None, mrn: str | None = None, phone: str | None = None,
-               email: str | None = None) -> pd.DataFrame:
+               email: str | None = None,
+               sources: Collection[str] | None = None) -> pd.DataFrame:
         """Candidate EIDs for a person, best first (RESULT_COLUMNS, then per comparison
-        `<name>_level` and `<name>_weight`); empty when no record shares a blocking key."""
+        `<name>_level` and `<name>_weight`); empty when no record shares a blocking key.
+        With `sources`, only records of those source systems are candidates: a record the
+        caller may not see neither appears nor adds to any score."""
         if limit < 1:
             raise LinkageError("search: limit must be at least 1")
         self.seconds = {}
@@ -319,6 +328,9 @@ FROM person WHERE NOT is_deleted AND {quote_identifier(column)} IS NOT NULL GROU
                                               ssn, cin, mrn, phone, email))
         self._lap("standardize", started)
         candidates = self._candidates(query)
+        if sources is not None and candidates.num_rows:
+            candidates = candidates.filter(pc.is_in(candidates.column("source_system"),
+                                                    pa.array(list(sources), pa.string())))
         self._lap("candidates", started)
         ranked = self._score(query, candidates, limit) if candidates.num_rows else None
         self._lap("score", started)
