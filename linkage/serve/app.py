@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 import time
 from pathlib import Path
@@ -127,6 +128,14 @@ def create_app(config: RunConfig, committed: CommittedStore, consumers: list[Con
     return app
 
 
+class _Stopped(Exception):
+    """SIGTERM after uvicorn's graceful shutdown."""
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise _Stopped
+
+
 def _check_port(host: str, port: int) -> None:
     """A port already taken is one clear line, before the store is copied."""
     import socket
@@ -174,7 +183,15 @@ def serve(config: RunConfig, *, host: str = "127.0.0.1", port: int = 8000,
             log_level="warning", access_log=False, lifespan="off"))
         print(f"serve: answering from run {state.run_id} on http://{host}:{port} "
               f"({len(consumers)} consumers)", file=sys.stderr, flush=True)
-        server.run()
+        # uvicorn stops gracefully on SIGTERM, then raises it again: handled here as a
+        # normal stop, so the store copy is removed and the access log flushed.
+        previous = signal.signal(signal.SIGTERM, _stopped)
+        try:
+            server.run()
+        except _Stopped:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     finally:
         committed.close()
         if access is not None:
