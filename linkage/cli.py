@@ -24,10 +24,15 @@ from pathlib import Path
 
 import click
 
+from typing import TYPE_CHECKING
+
 from linkage.errors import LinkageError
-from linkage.evaluation import SWEEP_THRESHOLDS
 from linkage.progress import Report, Stages, TerminalBars, json_lines, plain_lines
-from linkage.project import Project, RunSummary
+from linkage.thresholds import SWEEP_THRESHOLDS
+
+if TYPE_CHECKING:  # the engine (Splink, pandas) loads only when a command needs it, so
+    # `linkage --help` and `--version` answer at once
+    from linkage.project import Project, RunSummary
 
 INTERNAL_ERROR = 70
 USAGE_ERROR = 64  # EX_USAGE (sysexits.h): the command line itself is wrong
@@ -51,6 +56,8 @@ def store_option(command):
 
 
 def _project(config: Path, store: Path | None) -> Project:
+    from linkage.project import Project
+
     return Project.open(config, store, backend=_state.get("backend"))
 
 json_option = click.option("--json", "as_json", is_flag=True, is_eager=True,
@@ -762,26 +769,34 @@ def explain(config: Path, records: tuple[str, ...], enterprise_id: str | None, h
 @config_option
 @click.option("--first-name", default=None, help="First (given) name.")
 @click.option("--last-name", default=None, help="Last (family) name.")
-@click.option("--dob", required=True, help="Date of birth, YYYY-MM-DD.")
+@click.option("--dob", default=None, help="Date of birth, YYYY-MM-DD.")
+@click.option("--ssn", default=None, help="Social security number (9 digits).")
 @click.option("--ssn-last4", default=None, help="Last four digits of the SSN.")
+@click.option("--cin", default=None, help="Medi-Cal Client Index Number.")
+@click.option("--mrn", default=None, help="Medical record number.")
+@click.option("--phone", default=None, help="Phone number.")
+@click.option("--email", default=None, help="E-mail address.")
 @click.option("--zip", "zip5", default=None, help="ZIP code.")
 @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
               help="At most this many enterprise IDs.")
 @store_option
 @json_option
-def search_command(config: Path, first_name: str | None, last_name: str | None, dob: str,
-                   ssn_last4: str | None, zip5: str | None, limit: int, store: Path | None,
-                   as_json: bool) -> None:
+def search_command(config: Path, first_name: str | None, last_name: str | None,
+                   dob: str | None, ssn: str | None, ssn_last4: str | None, cin: str | None,
+                   mrn: str | None, phone: str | None, email: str | None, zip5: str | None,
+                   limit: int, store: Path | None, as_json: bool) -> None:
     """The current enterprise IDs most likely to be this person, ranked by the model's match
     probability, with each comparison's level for the EID's best-matching record. Give a
-    first or last name and the date of birth; names are standardized as records are
-    (nicknames, accents, case). Only the fields given count. Values typed on a command line
-    can stay in the shell's history: for many searches, use the Python API."""
+    first or last name with the date of birth (or a ZIP), or any identifier (SSN, its last
+    four, CIN, MRN, phone, e-mail) with or without a date of birth; names are standardized
+    as records are (nicknames, accents, case). Only the fields given count, and a field
+    that agrees never lowers the score. Values typed on a command line can stay in the
+    shell's history: for many searches, use the Python API or `linkage serve`."""
     from linkage.search import as_json as json_results, describe
 
-    found = _project(config, store).search(first_name=first_name, last_name=last_name,
-                                               dob=dob, ssn_last4=ssn_last4, zip5=zip5,
-                                               limit=limit)
+    found = _project(config, store).search(
+        first_name=first_name, last_name=last_name, dob=dob, ssn=ssn, ssn_last4=ssn_last4,
+        cin=cin, mrn=mrn, phone=phone, email=email, zip5=zip5, limit=limit)
     click.echo(json_results(found) if as_json else describe(found))
 
 

@@ -542,15 +542,16 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         """
         return Searcher.open(self.config.store, self.config.model, preload=preload)
 
-    def search(self, *, dob: str | dt.date, first_name: str | None = None,
+    def search(self, *, dob: str | dt.date | None = None, first_name: str | None = None,
                last_name: str | None = None, ssn_last4: str | None = None,
-               zip5: str | None = None, limit: int = 10) -> pd.DataFrame:
+               zip5: str | None = None, limit: int = 10, **identifiers: str | None) -> pd.DataFrame:
         """The current EIDs most likely to be this person, best first, with each comparison's
-        level for the EID's best-matching record (linkage.search). Opens and closes the
-        store: for many searches, use `searcher()`."""
+        level for the EID's best-matching record (linkage.search; `identifiers`: ssn, cin,
+        mrn, phone, email, sources). Opens and closes the store: for many searches, use
+        `searcher()`."""
         with self.searcher(preload=False) as searcher:
             return searcher.search(dob=dob, first_name=first_name, last_name=last_name,
-                                   ssn_last4=ssn_last4, zip5=zip5, limit=limit)
+                                   ssn_last4=ssn_last4, zip5=zip5, limit=limit, **identifiers)
 
     @property
     def model_card(self) -> Path:
