@@ -808,8 +808,11 @@ def search_command(config: Path, first_name: str | None, last_name: str | None,
               help="Port to listen on.")
 @click.option("--refresh", "refresh_seconds", type=click.FloatRange(min=0.05), default=1.0,
               show_default=True, help="Seconds between checks for a newly committed run.")
+@click.option("--workers", type=click.IntRange(min=1, max=64), default=2, show_default=True,
+              help="Requests answered at once (each holds its own connection and preloaded "
+                   "index, ~150 MB per million records).")
 @store_option
-def serve_command(config: Path, host: str, port: int, refresh_seconds: float,
+def serve_command(config: Path, host: str, port: int, refresh_seconds: float, workers: int,
                   store: Path | None) -> None:
     """Person search over HTTP for the config's consumers: FHIR Patient/$match, /eid/{eid}
     and /health, answered from the last committed run (a run may write meanwhile; the new
@@ -821,7 +824,7 @@ def serve_command(config: Path, host: str, port: int, refresh_seconds: float,
         raise LinkageError("serve: needs FastAPI and uvicorn: pip install 'linkage[serve]'") \
             from None
     serve(_project(config, store).config, host=host, port=port,
-          refresh_seconds=refresh_seconds)
+          refresh_seconds=refresh_seconds, workers=workers)
 
 
 @app.command("access-log")

@@ -49,7 +49,7 @@ def create_app(config: RunConfig, committed: CommittedStore, consumers: list[Con
     certain, probable = config.linking.review_high, config.linking.review_low
 
     def answer(request: Request, endpoint: str, handle) -> JSONResponse:
-        """Authenticate, run `handle(consumer, state)` under the state's lock, log it."""
+        """Authenticate, run `handle(consumer)` (it borrows a searcher), log the access."""
         started = time.perf_counter()
         consumer = authenticate(consumers, request.headers.get("authorization"))
         results = 0
@@ -89,8 +89,7 @@ def create_app(config: RunConfig, committed: CommittedStore, consumers: list[Con
             if not wanted.fields:
                 raise fhir.FhirError("the Patient gives nothing to search by: a name with a "
                                      "birthDate, or an identifier, phone or e-mail")
-            with committed.lock:
-                searcher = committed.state.searcher
+            with committed.borrow() as searcher:
                 found = searcher.search(**wanted.fields, limit=wanted.count,
                                         sources=consumer.sources)
                 members = reads.members(searcher.store, list(found.enterprise_id),
@@ -109,8 +108,8 @@ def create_app(config: RunConfig, committed: CommittedStore, consumers: list[Con
     @app.get(EID)
     def enterprise_id(request: Request, enterprise_id: str) -> JSONResponse:
         def handle(consumer: Consumer) -> tuple[JSONResponse, int]:
-            with committed.lock:
-                store = committed.state.searcher.store
+            with committed.borrow() as searcher:
+                store = searcher.store
                 resolved = reads.resolve(store, enterprise_id)
                 members = ({} if resolved is None or not resolved[1] else
                            reads.members(store, [resolved[0]], consumer.sources))
@@ -162,14 +161,14 @@ async def _in_thread(function, *args):
 
 
 def serve(config: RunConfig, *, host: str = "127.0.0.1", port: int = 8000,
-          refresh_seconds: float = 1.0) -> None:
+          refresh_seconds: float = 1.0, workers: int = 2) -> None:
     """Answer on host:port until interrupted (Ctrl-C or SIGTERM)."""
     import uvicorn
 
     consumers = load_consumers(config)
     _check_port(host, port)
     committed = CommittedStore(Path(config.store), Path(config.model),
-                               refresh_seconds=refresh_seconds)
+                               refresh_seconds=refresh_seconds, workers=workers)
     access = None
     try:
         access = AccessLog(access_log_path(config.store))

@@ -25,7 +25,9 @@ import struct
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from linkage.errors import StoreError
@@ -68,22 +70,31 @@ def _signature(path: Path) -> tuple:
 
 @dataclass
 class State:
-    """One committed state, opened: its searcher (and the store copy it reads)."""
+    """One committed state, opened: its searchers (one per worker, all reading the one
+    store copy) and the run it holds."""
 
-    searcher: Searcher
+    searchers: list[Searcher]
     run_id: int | None
     copy: Path
     signature: tuple
+    free: list[Searcher] = field(default_factory=list)
+    busy: int = 0
+
+    def __post_init__(self) -> None:
+        self.free = list(self.searchers)
 
 
 class CommittedStore:
     """The current committed state, and a thread that renews it after each run.
 
-    `lock` serializes every use of the state (a DuckDB connection is not for concurrent
-    use); a renewal opens the new state outside it and swaps under it.
+    Each request borrows one of the state's searchers (`borrow`): a DuckDB connection is
+    for one query at a time, and `workers` of them answer that many requests at once. A
+    renewal opens the new state beside the old and swaps; the old one's searchers close as
+    their requests finish, and its copy is removed after the last.
     """
 
-    def __init__(self, store: Path, model: Path, *, refresh_seconds: float = 1.0) -> None:
+    def __init__(self, store: Path, model: Path, *, refresh_seconds: float = 1.0,
+                 workers: int = 2) -> None:
         if is_snapshot_store(store) or store.is_dir():
             raise StoreError(f"{store}: `linkage serve` reads a DuckDB store file; a Parquet "
                              "(Spark) store is not supported by the service yet")
@@ -91,12 +102,35 @@ class CommittedStore:
             raise StoreError(f"{store}: store not found (run `linkage run` first)")
         self.store, self.model = store, model
         self.refresh_seconds = refresh_seconds
-        self.lock = threading.Lock()
+        self.workers = workers
+        self._changed = threading.Condition()
         with private_umask():
             self._folder = Path(tempfile.mkdtemp(prefix=".linkage-serve-", dir=store.parent))
         self._stop = threading.Event()
         self.state: State | None = None
         self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def borrow(self) -> Iterator[Searcher]:
+        """A searcher of the current state, for one request."""
+        with self._changed:
+            while not self.state.free:
+                self._changed.wait()
+            state = self.state
+            searcher = state.free.pop()
+            state.busy += 1
+        try:
+            yield searcher
+        finally:
+            with self._changed:
+                state.busy -= 1
+                if state is self.state:
+                    state.free.append(searcher)
+                else:  # renewed meanwhile: this state is retired
+                    searcher.close()
+                    if state.busy == 0:
+                        _remove(state.copy)
+                self._changed.notify_all()
 
     def start(self, wait_seconds: float | None = None) -> None:
         """Open the committed state (waiting for a run in progress to commit, up to
@@ -137,30 +171,41 @@ class CommittedStore:
         if _signature(self.store) != signature or writer_holds(self.store):
             _remove(copy)  # a run started meanwhile: not a committed state for sure
             return False
+        searchers: list[Searcher] = []
         try:
-            searcher = Searcher.open(copy, self.model, preload=True)
-            reads.prepare_members(searcher.store)
-            run_id = reads.last_run_id(searcher.store)
+            for _ in range(self.workers):
+                searchers.append(Searcher.open(copy, self.model, preload=True))
+                reads.prepare_members(searchers[-1].store)
+            run_id = reads.last_run_id(searchers[0].store)
         except BaseException:
+            for searcher in searchers:
+                searcher.close()
             _remove(copy)
             raise
-        state = State(searcher, run_id, copy, signature)
-        with self.lock:
-            old, self.state = self.state, state
+        with self._changed:
+            old, self.state = self.state, State(searchers, run_id, copy, signature)
             if old is not None:
-                old.searcher.close()
-        if old is not None:
-            _remove(old.copy)
+                self._retire(old)
+            self._changed.notify_all()
         log.info("serve: answering from run %s", run_id)
         return True
+
+    @staticmethod
+    def _retire(state: State) -> None:
+        """Close a replaced state's idle searchers; its copy goes with the last one."""
+        for searcher in state.free:
+            searcher.close()
+        state.free = []
+        if state.busy == 0:
+            _remove(state.copy)
 
     def close(self) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
-        with self.lock:
+        with self._changed:
             if self.state is not None:
-                self.state.searcher.close()
+                self._retire(self.state)
                 self.state = None
         shutil.rmtree(self._folder, ignore_errors=True)
 
