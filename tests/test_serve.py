@@ -406,3 +406,24 @@ def test_serve_without_a_consumers_token_is_a_config_error(config):
     assert done.returncode == 2
     assert "CLINIC_TOKEN is not set" in done.stderr
     assert TOKENS["COUNTY_TOKEN"] not in done.stderr
+
+
+def test_a_writer_is_seen_without_taking_a_lock(tmp_path):
+    """The service tests for a run's write lock (F_GETLK) and never takes one: a reader
+    holding the store does not count, a writer does."""
+    from linkage.serve.committed import writer_holds
+
+    path = tmp_path / "probe.duckdb"
+    duckdb.connect(str(path)).close()
+    holder = "import duckdb, sys, time; c = duckdb.connect(sys.argv[1], read_only={}); " \
+             "print('open', flush=True); time.sleep(30)"
+    for read_only, expected in ((True, False), (False, True)):
+        process = subprocess.Popen([sys.executable, "-c", holder.format(read_only), str(path)],
+                                   stdout=subprocess.PIPE, text=True)
+        try:
+            assert process.stdout.readline().strip() == "open"
+            assert writer_holds(path) is expected
+        finally:
+            process.kill()
+            process.wait()
+    assert writer_holds(path) is False

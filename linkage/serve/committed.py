@@ -22,6 +22,7 @@ import logging
 import os
 import shutil
 import struct
+import sys
 import tempfile
 import threading
 import time
@@ -38,7 +39,15 @@ from linkage.store.snapshots import is_snapshot_store
 
 log = logging.getLogger(__name__)
 
-_FLOCK = "hhqqi"  # struct flock on Linux x86-64/arm64: type, whence, start, len, pid
+# struct flock: Linux (type, whence, start, len, pid); macOS and the BSDs (start, len, pid,
+# type, whence). Native alignment pads it as the C struct is.
+_BSD = sys.platform == "darwin" or "bsd" in sys.platform
+_FLOCK = "qqihh" if _BSD else "hhqqi"
+
+
+def _flock(lock_type: int) -> bytes:
+    fields = (0, 0, 0, lock_type, os.SEEK_SET) if _BSD else (lock_type, os.SEEK_SET, 0, 0, 0)
+    return struct.pack(_FLOCK, *fields)
 
 
 def writer_holds(path: Path) -> bool:
@@ -49,9 +58,8 @@ def writer_holds(path: Path) -> bool:
     except FileNotFoundError:
         return False
     try:
-        probe = struct.pack(_FLOCK, fcntl.F_RDLCK, os.SEEK_SET, 0, 0, 0)
-        held = struct.unpack(_FLOCK, fcntl.fcntl(fd, fcntl.F_GETLK, probe))
-        return held[0] != fcntl.F_UNLCK
+        held = struct.unpack(_FLOCK, fcntl.fcntl(fd, fcntl.F_GETLK, _flock(fcntl.F_RDLCK)))
+        return held[3 if _BSD else 0] != fcntl.F_UNLCK
     finally:
         os.close(fd)
 
