@@ -37,16 +37,17 @@ def members(store: Store, enterprise_ids: Collection[str],
     if not enterprise_ids:
         return {}
     names = [f"e{i}" for i in range(len(enterprise_ids))]
-    params = dict(zip(names, enterprise_ids, strict=True))
-    params["sources"] = list(sources)
+    # The IN list alone lets DuckDB use the index (~1 ms at a million records); a filter on
+    # the source beside it made it scan (~50 ms), so sources are filtered here.
     rows = store.run_step(STAGE, Step("members", f"""
 SELECT enterprise_id, source_system, source_record_id FROM serve_member
-WHERE enterprise_id IN ({', '.join(f'${name}' for name in names)})
-    AND list_contains($sources, source_system)
-ORDER BY enterprise_id, source_system, source_record_id""", params))
+WHERE enterprise_id IN ({', '.join(f'${name}' for name in names)})""",
+                                      dict(zip(names, enterprise_ids, strict=True))))
+    visible = set(sources)
     found: dict[str, list[tuple[str, str]]] = {}
-    for enterprise_id, source_system, source_record_id in rows:
-        found.setdefault(enterprise_id, []).append((source_system, source_record_id))
+    for enterprise_id, source_system, source_record_id in sorted(rows):
+        if source_system in visible:
+            found.setdefault(enterprise_id, []).append((source_system, source_record_id))
     return found
 
 
