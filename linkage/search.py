@@ -23,8 +23,13 @@ How a query is answered:
    the active records, as in a run.
 4. Rank: each EID by its best-matching record.
 
-Only the fields given count: the query's other columns are null, so their comparisons fall
-to their null level, which weighs nothing. Nothing here logs or raises a query value.
+A query gives a name with a date of birth (or a ZIP), or any identifier (SSN, its last
+four, CIN, MRN, phone, e-mail) with or without one. Only the fields given count: the
+query's other columns are null, so their comparisons fall to their null level, which weighs
+nothing; and a level at which every field the query gave agrees never weighs less than
+nothing (`Searcher._agreeing_weights`). With `sources`, records of other source systems are
+never candidates (a consumer of `linkage serve` sees only its own). Nothing here logs or
+raises a query value.
 """
 
 from __future__ import annotations
