@@ -24,7 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from linkage.config import RunConfig
-from linkage.errors import LinkageError
+from linkage.errors import LinkageError, StoreError
 from linkage.serve import fhir, reads
 from linkage.serve.access_log import AccessLog, access_log_path
 from linkage.serve.committed import CommittedStore
@@ -61,8 +61,15 @@ def create_app(config: RunConfig, committed: CommittedStore, consumers: list[Con
                 response, results = handle(consumer)
             except fhir.FhirError as error:
                 response = _fhir(400, fhir.outcome("invalid", str(error)))
+            except StoreError as error:  # ours, not the query's: said without values
+                log.error("serve: %s failed: %s", endpoint, error)
+                response = _fhir(500, fhir.outcome("exception", "the store could not answer"))
             except LinkageError as error:  # the query's problem, said without its values
                 response = _fhir(400, fhir.outcome("invalid", str(error)))
+            except Exception as error:  # a bug: its class only (a message may hold a value)
+                log.error("serve: %s failed: internal error (%s)", endpoint,
+                          error.__class__.__name__)
+                response = _fhir(500, fhir.outcome("exception", "internal error"))
         access.record(consumer.name if consumer else None, endpoint, response.status_code,
                       results, time.perf_counter() - started)
         return response
