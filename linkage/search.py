@@ -72,6 +72,11 @@ class BlockingKey:
     name: str
     needs: tuple[str, ...]
     sql: str
+    unless: tuple[str, ...] = ()  # not used when the query has any of these
+
+    def applies(self, query: dict[str, Any]) -> bool:
+        return all(query.get(name) is not None for name in self.needs) and all(
+            query.get(name) is None for name in self.unless)
 
 
 # Within a year, or the same day and month: what survives a one-digit or day/month error.
@@ -116,11 +121,14 @@ SEARCH_BLOCKING = (
     BlockingKey("mrn", ("mrn",), "p.mrn = $mrn"),
     BlockingKey("phone", ("phone",), "p.phone = $phone"),
     BlockingKey("email", ("email",), "p.email = $email"),
-    # The last four digits alone are shared by ~1 record in 10,000: with a name's sound.
+    # The last four digits alone are shared by ~1 record in 10,000: with a name's sound,
+    # when there is no date of birth (with one, "ssn_last4, birth year" finds them).
     BlockingKey("ssn_last4, last name phonetic", ("ssn_last4", "last_name_phonetic"),
-                "p.ssn_last4 = $ssn_last4 AND p.last_name_phonetic = $last_name_phonetic"),
+                "p.ssn_last4 = $ssn_last4 AND p.last_name_phonetic = $last_name_phonetic",
+                unless=("dob",)),
     BlockingKey("ssn_last4, first name phonetic", ("ssn_last4", "first_name_phonetic"),
-                "p.ssn_last4 = $ssn_last4 AND p.first_name_phonetic = $first_name_phonetic"),
+                "p.ssn_last4 = $ssn_last4 AND p.first_name_phonetic = $first_name_phonetic",
+                unless=("dob",)),
 )
 
 # The identifiers a query may give instead of (or beside) a name and a date of birth.
@@ -133,7 +141,7 @@ def candidate_keys_sql(query: dict[str, Any]) -> str:
     return "\nUNION\n".join(
         "SELECT p.record_key, p.source_record_id FROM person AS p "
         f"WHERE NOT p.is_deleted AND ({key.sql})"
-        for key in SEARCH_BLOCKING if all(query.get(name) is not None for name in key.needs))
+        for key in SEARCH_BLOCKING if key.applies(query))
 
 
 _LAND_QUERY = """
