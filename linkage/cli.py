@@ -24,10 +24,15 @@ from pathlib import Path
 
 import click
 
+from typing import TYPE_CHECKING
+
 from linkage.errors import LinkageError
-from linkage.evaluation import SWEEP_THRESHOLDS
 from linkage.progress import Report, Stages, TerminalBars, json_lines, plain_lines
-from linkage.project import Project, RunSummary
+from linkage.thresholds import SWEEP_THRESHOLDS
+
+if TYPE_CHECKING:  # the engine (Splink, pandas) loads only when a command needs it, so
+    # `linkage --help` and `--version` answer at once
+    from linkage.project import Project, RunSummary
 
 INTERNAL_ERROR = 70
 USAGE_ERROR = 64  # EX_USAGE (sysexits.h): the command line itself is wrong
@@ -51,6 +56,8 @@ def store_option(command):
 
 
 def _project(config: Path, store: Path | None) -> Project:
+    from linkage.project import Project
+
     return Project.open(config, store, backend=_state.get("backend"))
 
 json_option = click.option("--json", "as_json", is_flag=True, is_eager=True,
@@ -394,10 +401,14 @@ def crosswalk_group() -> None:
               help="File to write: .csv or .parquet.")
 @click.option("--as-of", "as_of", type=int, default=None,
               help="The crosswalk as it stood after this run (default: now).")
+@click.option("--consumer", default=None, metavar="NAME",
+              help="Only the rows of the sources this consumer (the config's `consumers`) "
+                   "may see: the segment `linkage serve` shows it.")
 @store_option
-def crosswalk_export(config: Path, out: Path, as_of: int | None, store: Path | None) -> None:
+def crosswalk_export(config: Path, out: Path, as_of: int | None, consumer: str | None,
+                     store: Path | None) -> None:
     """Write the crosswalk: enterprise_id, source_system, source_record_id, valid_from_run."""
-    rows = _project(config, store).export_crosswalk(out, as_of)
+    rows = _project(config, store).export_crosswalk(out, as_of, consumer)
     click.echo(f"wrote {rows} crosswalk rows to {out}")
 
 
@@ -758,27 +769,90 @@ def explain(config: Path, records: tuple[str, ...], enterprise_id: str | None, h
 @config_option
 @click.option("--first-name", default=None, help="First (given) name.")
 @click.option("--last-name", default=None, help="Last (family) name.")
-@click.option("--dob", required=True, help="Date of birth, YYYY-MM-DD.")
+@click.option("--dob", default=None, help="Date of birth, YYYY-MM-DD.")
+@click.option("--ssn", default=None, help="Social security number (9 digits).")
 @click.option("--ssn-last4", default=None, help="Last four digits of the SSN.")
+@click.option("--cin", default=None, help="Medi-Cal Client Index Number.")
+@click.option("--mrn", default=None, help="Medical record number.")
+@click.option("--phone", default=None, help="Phone number.")
+@click.option("--email", default=None, help="E-mail address.")
 @click.option("--zip", "zip5", default=None, help="ZIP code.")
 @click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
               help="At most this many enterprise IDs.")
 @store_option
 @json_option
-def search_command(config: Path, first_name: str | None, last_name: str | None, dob: str,
-                   ssn_last4: str | None, zip5: str | None, limit: int, store: Path | None,
-                   as_json: bool) -> None:
+def search_command(config: Path, first_name: str | None, last_name: str | None,
+                   dob: str | None, ssn: str | None, ssn_last4: str | None, cin: str | None,
+                   mrn: str | None, phone: str | None, email: str | None, zip5: str | None,
+                   limit: int, store: Path | None, as_json: bool) -> None:
     """The current enterprise IDs most likely to be this person, ranked by the model's match
     probability, with each comparison's level for the EID's best-matching record. Give a
-    first or last name and the date of birth; names are standardized as records are
-    (nicknames, accents, case). Only the fields given count. Values typed on a command line
-    can stay in the shell's history: for many searches, use the Python API."""
+    first or last name with the date of birth (or a ZIP), or any identifier (SSN, its last
+    four, CIN, MRN, phone, e-mail) with or without a date of birth; names are standardized
+    as records are (nicknames, accents, case). Only the fields given count, and a field
+    that agrees never lowers the score. Values typed on a command line can stay in the
+    shell's history: for many searches, use the Python API or `linkage serve`."""
     from linkage.search import as_json as json_results, describe
 
-    found = _project(config, store).search(first_name=first_name, last_name=last_name,
-                                               dob=dob, ssn_last4=ssn_last4, zip5=zip5,
-                                               limit=limit)
+    found = _project(config, store).search(
+        first_name=first_name, last_name=last_name, dob=dob, ssn=ssn, ssn_last4=ssn_last4,
+        cin=cin, mrn=mrn, phone=phone, email=email, zip5=zip5, limit=limit)
     click.echo(json_results(found) if as_json else describe(found))
+
+
+@app.command("serve")
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (127.0.0.1: this machine only).")
+@click.option("--port", type=click.IntRange(min=1, max=65535), default=8000, show_default=True,
+              help="Port to listen on.")
+@click.option("--refresh", "refresh_seconds", type=click.FloatRange(min=0.05), default=1.0,
+              show_default=True, help="Seconds between checks for a newly committed run.")
+@click.option("--workers", type=click.IntRange(min=1, max=64), default=2, show_default=True,
+              help="Requests answered at once (each holds its own connection and preloaded "
+                   "indexes, more than 120 MB per million records).")
+@store_option
+def serve_command(config: Path, host: str, port: int, refresh_seconds: float, workers: int,
+                  store: Path | None) -> None:
+    """Person search over HTTP for the config's consumers: FHIR Patient/$match, /eid/{eid}
+    and /health, answered from the last committed run (a run may write meanwhile; the new
+    state is served once it commits). Needs the `serve` extra (pip install 'linkage[serve]')
+    and each consumer's token in its environment variable. Stops on Ctrl-C or SIGTERM."""
+    try:
+        from linkage.serve.app import serve
+    except ImportError:
+        raise LinkageError("serve: needs FastAPI and uvicorn: pip install 'linkage[serve]'") \
+            from None
+    serve(_project(config, store).config, host=host, port=port,
+          refresh_seconds=refresh_seconds, workers=workers)
+
+
+@app.command("access-log")
+@config_option
+@click.option("--consumer", default=None, metavar="NAME", help="Only this consumer's accesses.")
+@click.option("--since", default=None, metavar="TIME",
+              help="Only accesses at or after this time (UTC, YYYY-MM-DD[ HH:MM[:SS]]).")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Only the newest this many.")
+@store_option
+@json_option
+def access_log_command(config: Path, consumer: str | None, since: str | None,
+                       limit: int | None, store: Path | None, as_json: bool) -> None:
+    """Who called `linkage serve`, when, on which endpoint, the answer's status, number of
+    results and latency, oldest first. Never the query's values."""
+    import datetime as dt
+
+    from linkage.serve.access_log import access_log_path, read_access_log
+
+    try:
+        since_time = None if since is None else dt.datetime.fromisoformat(since)
+    except ValueError:
+        raise click.BadParameter("expected YYYY-MM-DD[ HH:MM[:SS]]", param_hint="--since") \
+            from None
+    project = _project(config, store)
+    frame = read_access_log(access_log_path(project.config.store), consumer=consumer,
+                            since=since_time, limit=limit)
+    _echo_rows(frame, as_json, "no accesses")
 
 
 def main(argv: list[str] | None = None) -> int:

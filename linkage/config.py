@@ -184,6 +184,18 @@ class SparkConfig(Strict):
     conf: dict[str, str] = Field(default_factory=dict, description="other spark.* settings")
 
 
+class ConsumerConfig(Strict):
+    """Who may ask `linkage serve` (and receive a segmented export), and what they see.
+
+    The token is never in the config: `token_env` names the environment variable holding
+    it. `sources` lists the source systems whose records this consumer may see (default:
+    all); an EID none of whose records it may see does not exist for it."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$")]
+    token_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")]
+    sources: Annotated[list[str], Field(min_length=1)] | None = None
+
+
 Backend = Literal["duckdb", "spark"]
 
 
@@ -198,6 +210,7 @@ class RunConfig(Strict):
     # stage on Spark (pip install 'linkage[spark]', Java 17).
     backend: Backend = "duckdb"
     spark: SparkConfig = SparkConfig()
+    consumers: list[ConsumerConfig] = Field(default_factory=list)
     config_path: Path = Field(exclude=True)
     fingerprint: str = Field(exclude=True)
 
@@ -209,6 +222,34 @@ class RunConfig(Strict):
         if duplicates:
             raise ValueError(f"source names must be unique; repeated: {', '.join(duplicates)}")
         return sources
+
+    @model_validator(mode="after")
+    def _consumers_name_sources(self) -> RunConfig:
+        names = [consumer.name for consumer in self.consumers]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"consumer names must be unique; repeated: {', '.join(repeated)}")
+        known = {source.name for source in self.sources}
+        for consumer in self.consumers:
+            unknown = sorted(set(consumer.sources or ()) - known)
+            if unknown:
+                raise ValueError(f"consumer {consumer.name}: unknown sources "
+                                 f"{', '.join(unknown)} (the config's sources: "
+                                 f"{', '.join(sorted(known))})")
+        return self
+
+    def consumer(self, name: str) -> ConsumerConfig:
+        """The consumer called `name`; a ConfigError naming the ones there are otherwise."""
+        for consumer in self.consumers:
+            if consumer.name == name:
+                return consumer
+        listed = ", ".join(consumer.name for consumer in self.consumers) or "none"
+        raise ConfigError(f"{self.config_path}: no consumer named {name!r} (consumers: {listed})")
+
+    def visible_sources(self, consumer: ConsumerConfig) -> tuple[str, ...]:
+        """The source systems whose records `consumer` may see."""
+        return tuple(consumer.sources) if consumer.sources is not None else tuple(
+            source.name for source in self.sources)
 
     @property
     def deduplicated_sources(self) -> tuple[str, ...]:

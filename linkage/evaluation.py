@@ -42,6 +42,7 @@ from linkage.link.score import cluster_scored_pairs
 from linkage.link.splink_session import active_persons, splink_linker
 from linkage.store import Step, Store
 from linkage.store.schema import DECISIONS_IN_FORCE
+from linkage.thresholds import SWEEP_THRESHOLDS  # re-exported: the thresholds analysts choose between
 
 STAGE = "evaluate"
 
@@ -112,10 +113,6 @@ def evaluate(store: Store, truth: Path) -> Metrics:
     """Metrics of the store's active crosswalk against a truth CSV file."""
     load_truth(store, truth)
     return store_metrics(store, "truth")
-
-
-# Match thresholds an analyst usually chooses between.
-SWEEP_THRESHOLDS = (0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999, 0.9999)
 
 
 def threshold_sweep(store: Store, truth: Path, linking: LinkingConfig,

@@ -333,9 +333,14 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             with clock.stage("write"):
                 return write_standardized(scratch, out)
 
-    def export_crosswalk(self, out: str | Path, as_of: int | None = None) -> int:
+    def export_crosswalk(self, out: str | Path, as_of: int | None = None,
+                         consumer: str | None = None) -> int:
+        """Write the crosswalk to `out`; with `consumer` (a name from the config's
+        `consumers`), only the rows of the sources it may see."""
+        sources = (None if consumer is None
+                   else self.config.visible_sources(self.config.consumer(consumer)))
         with self.store(read_only=True) as store:
-            return export_crosswalk(store, Path(out), as_of)
+            return export_crosswalk(store, Path(out), as_of, sources)
 
     def crosswalk(self, as_of: int | None = None) -> pd.DataFrame:
         """The crosswalk as a frame: the active one, or as it stood right after run `as_of`
@@ -536,15 +541,16 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         """
         return Searcher.open(self.config.store, self.config.model, preload=preload)
 
-    def search(self, *, dob: str | dt.date, first_name: str | None = None,
+    def search(self, *, dob: str | dt.date | None = None, first_name: str | None = None,
                last_name: str | None = None, ssn_last4: str | None = None,
-               zip5: str | None = None, limit: int = 10) -> pd.DataFrame:
+               zip5: str | None = None, limit: int = 10, **identifiers: str | None) -> pd.DataFrame:
         """The current EIDs most likely to be this person, best first, with each comparison's
-        level for the EID's best-matching record (linkage.search). Opens and closes the
-        store: for many searches, use `searcher()`."""
+        level for the EID's best-matching record (linkage.search; `identifiers`: ssn, cin,
+        mrn, phone, email, sources). Opens and closes the store: for many searches, use
+        `searcher()`."""
         with self.searcher(preload=False) as searcher:
             return searcher.search(dob=dob, first_name=first_name, last_name=last_name,
-                                   ssn_last4=ssn_last4, zip5=zip5, limit=limit)
+                                   ssn_last4=ssn_last4, zip5=zip5, limit=limit, **identifiers)
 
     @property
     def model_card(self) -> Path:

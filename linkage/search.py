@@ -23,8 +23,13 @@ How a query is answered:
    the active records, as in a run.
 4. Rank: each EID by its best-matching record.
 
-Only the fields given count: the query's other columns are null, so their comparisons fall
-to their null level, which weighs nothing. Nothing here logs or raises a query value.
+A query gives a name with a date of birth (or a ZIP), or any identifier (SSN, its last
+four, CIN, MRN, phone, e-mail) with or without one. Only the fields given count: the
+query's other columns are null, so their comparisons fall to their null level, which weighs
+nothing; and a level at which every field the query gave agrees never weighs less than
+nothing (`Searcher._agreeing_weights`). With `sources`, records of other source systems are
+never candidates (a consumer of `linkage serve` sees only its own). Nothing here logs or
+raises a query value.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,6 +72,11 @@ class BlockingKey:
     name: str
     needs: tuple[str, ...]
     sql: str
+    unless: tuple[str, ...] = ()  # not used when the query has any of these
+
+    def applies(self, query: dict[str, Any]) -> bool:
+        return all(query.get(name) is not None for name in self.needs) and all(
+            query.get(name) is None for name in self.unless)
 
 
 # Within a year, or the same day and month: what survives a one-digit or day/month error.
@@ -103,7 +114,25 @@ SEARCH_BLOCKING = (
                 ("zip5", "first_name_phonetic", "last_name_phonetic"),
                 "p.zip5 = $zip5 AND p.first_name_phonetic = $first_name_phonetic "
                 "AND p.last_name_phonetic = $last_name_phonetic"),
+    # An identifier finds its records with or without a date of birth. Each names one
+    # person (or a household, for a phone), so it brings few records at any size.
+    BlockingKey("ssn", ("ssn",), "p.ssn = $ssn"),
+    BlockingKey("cin", ("cin",), "p.cin = $cin"),
+    BlockingKey("mrn", ("mrn",), "p.mrn = $mrn"),
+    BlockingKey("phone", ("phone",), "p.phone = $phone"),
+    BlockingKey("email", ("email",), "p.email = $email"),
+    # The last four digits alone are shared by ~1 record in 10,000: with a name's sound,
+    # when there is no date of birth (with one, "ssn_last4, birth year" finds them).
+    BlockingKey("ssn_last4, last name phonetic", ("ssn_last4", "last_name_phonetic"),
+                "p.ssn_last4 = $ssn_last4 AND p.last_name_phonetic = $last_name_phonetic",
+                unless=("dob",)),
+    BlockingKey("ssn_last4, first name phonetic", ("ssn_last4", "first_name_phonetic"),
+                "p.ssn_last4 = $ssn_last4 AND p.first_name_phonetic = $first_name_phonetic",
+                unless=("dob",)),
 )
+
+# The identifiers a query may give instead of (or beside) a name and a date of birth.
+IDENTIFIERS = ("ssn", "ssn_last4", "cin", "mrn", "phone", "email")
 
 
 def candidate_keys_sql(query: dict[str, Any]) -> str:
@@ -112,14 +141,15 @@ def candidate_keys_sql(query: dict[str, Any]) -> str:
     return "\nUNION\n".join(
         "SELECT p.record_key, p.source_record_id FROM person AS p "
         f"WHERE NOT p.is_deleted AND ({key.sql})"
-        for key in SEARCH_BLOCKING if all(query.get(name) is not None for name in key.needs))
+        for key in SEARCH_BLOCKING if key.applies(query))
 
 
 _LAND_QUERY = """
 INSERT INTO source_record (run_id, source_system, source_kind, source_file, source_row,
-    source_record_id, is_deleted, first_name, last_name, dob, ssn, zip, raw)
+    source_record_id, is_deleted, first_name, last_name, dob, ssn, zip, cin, mrn, phone,
+    email, raw)
 VALUES (0, 'search', 'search', '', 0, 'query', false, $first_name, $last_name, $dob, $ssn,
-    $zip, '{}')"""
+    $zip, $cin, $mrn, $phone, $email, '{}')"""
 
 _DOB_PROBLEMS = {
     "partial": "dob: give a full date of birth, YYYY-MM-DD",
@@ -131,25 +161,38 @@ _DOB_PROBLEMS = {
 
 @dataclass(frozen=True)
 class PersonQuery:
-    """What a user knows about the person; empty strings count as not given."""
+    """What a user knows about the person; empty strings count as not given. A query needs
+    a name with a date of birth or a ZIP code, or an identifier (IDENTIFIERS)."""
 
-    dob: str | dt.date | None
+    dob: str | dt.date | None = None
     first_name: str | None = None
     last_name: str | None = None
     ssn_last4: str | None = None
     zip5: str | None = None
+    ssn: str | None = None
+    cin: str | None = None
+    mrn: str | None = None
+    phone: str | None = None
+    email: str | None = None
 
     def landed(self) -> dict[str, str | None]:
         """The query as a landed record's raw values, checked for what only a user gets wrong."""
-        first, last, dob, ssn_last4, zip5 = (_given(value) for value in (
-            self.first_name, self.last_name, self.dob, self.ssn_last4, self.zip5))
-        if first is None and last is None:
-            raise LinkageError("search: give a first or last name")
-        if dob is None:
-            raise LinkageError("search: give a date of birth (dob, YYYY-MM-DD)")
-        if ssn_last4 is not None and not re.fullmatch(r"[0-9]{4}", ssn_last4):
+        given = {name: _given(getattr(self, name)) for name in (
+            "first_name", "last_name", "dob", "ssn_last4", "zip5", *IDENTIFIERS)}
+        named = given["first_name"] is not None or given["last_name"] is not None
+        identified = any(given[name] is not None for name in IDENTIFIERS)
+        if not identified and not named:
+            raise LinkageError("search: give a first or last name with a date of birth, or an "
+                               "identifier (ssn, ssn_last4, cin, mrn, phone, email)")
+        if not identified and given["dob"] is None and given["zip5"] is None:
+            raise LinkageError("search: give a date of birth (dob, YYYY-MM-DD) with the name, "
+                               "or an identifier")
+        if given["ssn_last4"] is not None and not re.fullmatch(r"[0-9]{4}", given["ssn_last4"]):
             raise LinkageError("ssn_last4: expected the last four digits of an SSN")
-        return {"first_name": first, "last_name": last, "dob": dob, "ssn": ssn_last4, "zip": zip5}
+        return {"first_name": given["first_name"], "last_name": given["last_name"],
+                "dob": given["dob"], "ssn": given["ssn"] or given["ssn_last4"],
+                "zip": given["zip5"], "cin": given["cin"], "mrn": given["mrn"],
+                "phone": given["phone"], "email": given["email"]}
 
 
 def _given(value: Any) -> str | None:
@@ -170,6 +213,7 @@ class Evidence:
     weight: str
     tf_weight: str | None
     labels: dict[int, str]
+    inputs: tuple[str, ...] = ()  # the person columns its levels read
 
     @property
     def columns(self) -> list[str]:
@@ -261,6 +305,11 @@ FROM person WHERE NOT is_deleted AND {quote_identifier(column)} IS NOT NULL GROU
             store.close()
             raise
 
+    @property
+    def store(self) -> Store:
+        """The store this searcher reads (open read-only)."""
+        return self._store
+
     def __enter__(self) -> Searcher:
         return self
 
@@ -271,11 +320,16 @@ FROM person WHERE NOT is_deleted AND {quote_identifier(column)} IS NOT NULL GROU
         self._scratch.close()
         self._store.close()
 
-    def search(self, *, dob: str | dt.date | None, first_name: str | None = None,
+    def search(self, *, dob: str | dt.date | None = None, first_name: str | None = None,
                last_name: str | None = None, ssn_last4: str | None = None,
-               zip5: str | None = None, limit: int = 10) -> pd.DataFrame:
+               zip5: str | None = None, limit: int = 10, ssn: str | None = None,
+               cin: str | None = None, mrn: str | None = None, phone: str | None = None,
+               email: str | None = None,
+               sources: Collection[str] | None = None) -> pd.DataFrame:
         """Candidate EIDs for a person, best first (RESULT_COLUMNS, then per comparison
-        `<name>_level` and `<name>_weight`); empty when no record shares a blocking key."""
+        `<name>_level` and `<name>_weight`); empty when no record shares a blocking key.
+        With `sources`, only records of those source systems are candidates: a record the
+        caller may not see neither appears nor adds to any score."""
         if limit < 1:
             raise LinkageError("search: limit must be at least 1")
         self.seconds = {}
@@ -283,9 +337,13 @@ FROM person WHERE NOT is_deleted AND {quote_identifier(column)} IS NOT NULL GROU
         if self._scratch_searches >= SCRATCH_SEARCHES:
             self._renew_scratch()
         self._scratch_searches += 1
-        query = self._standardize(PersonQuery(dob, first_name, last_name, ssn_last4, zip5))
+        query = self._standardize(PersonQuery(dob, first_name, last_name, ssn_last4, zip5,
+                                              ssn, cin, mrn, phone, email))
         self._lap("standardize", started)
         candidates = self._candidates(query)
+        if sources is not None and candidates.num_rows:
+            candidates = candidates.filter(pc.is_in(candidates.column("source_system"),
+                                                    pa.array(list(sources), pa.string())))
         self._lap("candidates", started)
         ranked = self._score(query, candidates, limit) if candidates.num_rows else None
         self._lap("score", started)
@@ -304,18 +362,28 @@ FROM person WHERE NOT is_deleted AND {quote_identifier(column)} IS NOT NULL GROU
             Step("land_query", _LAND_QUERY, landed),
         ])
         standardize(self._scratch, rules_installed=True)
-        names = [*MODEL_COLUMNS, "dob_quality"]
+        names = [*MODEL_COLUMNS, "dob_quality", "mrn"]
         row = dict(zip(names, self._scratch.run_step(STAGE, Step(
             "standardized_query", f"SELECT {', '.join(names)} FROM person"))[0], strict=True))
-        if row["first_name"] is None and row["last_name"] is None:
+        if landed["dob"] is not None and row["dob"] is None:
+            raise LinkageError(_DOB_PROBLEMS.get(row["dob_quality"], _DOB_PROBLEMS["invalid"]))
+        for field, column, problem in (
+                ("ssn", "ssn_last4", "ssn: not a valid SSN or the last four digits of one"),
+                ("zip", "zip5", "zip5: expected a 5-digit ZIP code"),
+                ("cin", "cin", "cin: not a Medi-Cal CIN (8 digits and a letter)"),
+                ("mrn", "mrn", "mrn: empty once standardized"),
+                ("phone", "phone", "phone: expected a 10-digit phone number"),
+                ("email", "email", "email: not an e-mail address")):
+            if landed[field] is not None and row[column] is None:
+                raise LinkageError(problem)
+        if row["first_name"] is None and row["last_name"] is None and not any(
+                row[name] is not None for name in IDENTIFIERS):
             raise LinkageError("search: the name given is a placeholder or has no letters; "
                                "give a first or last name")
-        if row["dob"] is None:
-            raise LinkageError(_DOB_PROBLEMS.get(row["dob_quality"], _DOB_PROBLEMS["invalid"]))
-        if landed["ssn"] is not None and row["ssn_last4"] is None:
-            raise LinkageError("ssn_last4: not the last four digits of a valid SSN")
-        if landed["zip"] is not None and row["zip5"] is None:
-            raise LinkageError("zip5: expected a 5-digit ZIP code")
+        if row["dob"] is None and row["zip5"] is None and not any(
+                row[name] is not None for name in IDENTIFIERS):
+            raise LinkageError("search: give a date of birth (dob, YYYY-MM-DD) with the name, "
+                               "or an identifier")
         return row
 
     def _candidates(self, query: dict[str, Any]) -> pa.Table:
@@ -391,17 +459,30 @@ WHERE valid_to_run IS NULL AND source_record_id IN ({ids})""", id_params)
                                           self._db_api, sql_cache_key=self._cache_key)
             try:
                 evidence = ", ".join(quote_identifier(column) for item in self._evidence
-                                     for column in item.columns)
+                                     for column in item.columns
+                                     if column != item.weight)
+                weights, params = self._agreeing_weights(query)
                 return self._scratch.run_arrow(STAGE, Step("rank", f"""
-SELECT c.enterprise_id, s.match_probability, s.match_weight, s.{uid}_r AS record_key,
-    c.source_system, c.source_record_id,
-    count(*) OVER (PARTITION BY c.enterprise_id) AS records_scored, {evidence}
-FROM {quote_identifier(predictions.physical_name)} AS s
-JOIN search_candidate AS c ON c.{uid} = s.{uid}_r
-QUALIFY row_number() OVER (PARTITION BY c.enterprise_id
-    ORDER BY s.match_weight DESC, s.{uid}_r) = 1
-ORDER BY match_probability DESC, match_weight DESC, enterprise_id
-LIMIT $limit""", {"limit": limit})).to_pandas()
+WITH scored AS (
+    SELECT c.enterprise_id, s.{uid}_r AS record_key, c.source_system, c.source_record_id,
+        s.match_weight AS model_weight, {weights}, {evidence}
+    FROM {quote_identifier(predictions.physical_name)} AS s
+    JOIN search_candidate AS c ON c.{uid} = s.{uid}_r
+), weighed AS (
+    SELECT *, model_weight + {' + '.join(f'({quote_identifier(item.weight)} - model_{i})'
+                                         for i, item in enumerate(self._evidence))}
+        AS match_weight
+    FROM scored
+)
+SELECT enterprise_id, 1 / (1 + pow(2, -match_weight)) AS match_probability, match_weight,
+    record_key, source_system, source_record_id,
+    count(*) OVER (PARTITION BY enterprise_id) AS records_scored, * EXCLUDE (enterprise_id,
+        match_weight, record_key, source_system, source_record_id, model_weight)
+FROM weighed
+QUALIFY row_number() OVER (PARTITION BY enterprise_id ORDER BY match_weight DESC,
+    record_key) = 1
+ORDER BY match_weight DESC, enterprise_id
+LIMIT $limit""", {"limit": limit, **params})).to_pandas()
             finally:
                 # Splink made this table; its cached-SQL path just does not mark it so.
                 predictions.drop_table_from_database_and_remove_from_cache(
@@ -409,6 +490,30 @@ LIMIT $limit""", {"limit": limit})).to_pandas()
         finally:
             con.unregister("search_query")
             con.unregister("search_candidate")
+
+    def _agreeing_weights(self, query: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Each comparison's weight (`mw_…` column, and `model_<i>` the model's) with one
+        correction: a level at which every field the query gave agrees with the record
+        weighs at least nothing. The model's levels are ordered, so a level also says which
+        fields did *not* agree: same ZIP but not street or phone weighs -1.7 in a run. A
+        query that gives only the ZIP has no street or phone to disagree, and its agreeing
+        ZIP must not count against the record. Levels with a disagreeing given field (a
+        birth date of the same year but another day) keep the model's weight."""
+        columns, params = [], {}
+        for i, item in enumerate(self._evidence):
+            weight = quote_identifier(item.weight)
+            total = weight + (f" + {quote_identifier(item.tf_weight)}" if item.tf_weight else "")
+            agrees = []
+            for column in item.inputs:
+                if query.get(column) is None:
+                    continue  # not given: cannot disagree
+                params[f"q_{column}"] = query[column]
+                agrees.append(f"c.{quote_identifier(column)} = $q_{column}")
+            clamp = (f"CASE WHEN s.{quote_identifier(item.gamma)} > 0 AND ({total}) < 0"
+                     f" AND {' AND '.join(agrees)} THEN -({total}) ELSE 0 END"
+                     if agrees else "0")
+            columns.append(f"{weight} AS model_{i}, {weight} + {clamp} AS {weight}")
+        return ", ".join(columns), params
 
     def _frame(self, ranked: pd.DataFrame | None) -> pd.DataFrame:
         """Ranks, and each comparison's level label and weight in place of Splink's columns."""
@@ -449,6 +554,8 @@ def _evidence(model: dict[str, Any]) -> list[Evidence]:
         comparison._mw_tf_adj_column_name if comparison._has_tf_adjustments else None,
         {level.comparison_vector_value: level.label_for_charts
          for level in comparison.comparison_levels},
+        tuple(column.input_name
+              for column in comparison._input_columns_used_by_case_statement),
     ) for comparison in settings.comparisons]
 
 

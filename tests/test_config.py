@@ -80,3 +80,45 @@ def test_a_date_format_that_is_not_a_plain_date_is_refused(tmp_path, date_format
     with pytest.raises(ConfigError) as raised:
         load_config(path)
     assert "invalid value for 'sources.0.date_format'" in str(raised.value)
+
+
+def test_consumers_see_their_sources_or_all_by_default(tmp_path):
+    config = load_config(write(tmp_path, VALID + """consumers:
+  - {name: clinic, token_env: CLINIC_TOKEN, sources: [clinic]}
+  - {name: county, token_env: COUNTY_TOKEN}
+"""))
+    assert config.visible_sources(config.consumer("clinic")) == ("clinic",)
+    assert config.visible_sources(config.consumer("county")) == ("hmis", "clinic")
+    with pytest.raises(ConfigError, match="no consumer named 'nobody'"):
+        config.consumer("nobody")
+
+
+@pytest.mark.parametrize("consumers, message", [
+    ("  - {name: a, token_env: T, sources: [wic]}\n", "consumer a: unknown sources wic"),
+    ("  - {name: a, token_env: T}\n  - {name: a, token_env: U}\n", "consumer names must be unique"),
+    ("  - {name: a, token_env: T, token: secret}\n", "unknown key 'consumers.0.token'"),
+    ("  - {name: a, token_env: T, sources: []}\n", "consumers.0.sources"),
+])
+def test_a_bad_consumer_is_a_config_error(tmp_path, consumers, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, VALID + "consumers:\n" + consumers))
+
+
+def test_tokens_come_from_the_environment_and_are_never_in_errors(tmp_path):
+    from linkage.serve.consumers import authenticate, load_consumers
+
+    config = load_config(write(tmp_path, VALID + """consumers:
+  - {name: clinic, token_env: CLINIC_TOKEN, sources: [clinic]}
+"""))
+    with pytest.raises(ConfigError, match="CLINIC_TOKEN is not set"):
+        load_consumers(config, {})
+    with pytest.raises(ConfigError, match="shorter than 16") as short:
+        load_consumers(config, {"CLINIC_TOKEN": "tiny-secret"})
+    assert "tiny-secret" not in str(short.value)
+    (clinic,) = load_consumers(config, {"CLINIC_TOKEN": "a-long-enough-token"})
+    assert "a-long-enough-token" not in repr(clinic)
+    assert authenticate([clinic], "Bearer a-long-enough-token") is clinic
+    assert authenticate([clinic], "bearer a-long-enough-token") is clinic
+    for header in (None, "", "Bearer", "Bearer a-long-enough-tokeN", "Basic a-long-enough-token",
+                   "a-long-enough-token"):
+        assert authenticate([clinic], header) is None

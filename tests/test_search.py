@@ -137,6 +137,54 @@ def test_only_the_fields_given_count(searcher, records):
     assert top.match_weight > best.match_weight
 
 
+_IDENTIFIED = """
+SELECT p.ssn, p.cin, p.phone, p.email, p.mrn, cw.enterprise_id
+FROM person AS p JOIN crosswalk AS cw ON cw.valid_to_run IS NULL
+    AND cw.source_system = p.source_system AND cw.source_record_id = p.source_record_id
+WHERE NOT p.is_deleted AND p.{field} IS NOT NULL ORDER BY hash(p.record_key) LIMIT 5"""
+
+
+@pytest.mark.parametrize("field", ["ssn", "cin", "phone", "email", "mrn"])
+def test_an_identifier_alone_finds_its_person_without_a_date_of_birth(searcher, linked_store,
+                                                                      field):
+    with duckdb.connect(str(linked_store), read_only=True) as con:
+        rows = con.execute(_IDENTIFIED.format(field=field)).fetchall()
+    assert rows
+    index = ["ssn", "cin", "phone", "email", "mrn"].index(field)
+    for row in rows:
+        found = searcher.search(**{field: row[index]})
+        assert row[-1] in set(found.enterprise_id), field
+        if field in ("ssn", "cin", "email"):  # a comparison of the model: its exact level
+            best = found[found.enterprise_id == row[-1]].iloc[0]
+            assert best[f"{field}_level"].startswith("Exact match") \
+                and best[f"{field}_weight"] > 10
+
+
+def test_an_agreeing_zip_never_lowers_the_score(searcher, records):
+    """The model's ZIP-only contact level weighs -1.7 in a run, where street and phone were
+    compared too; a query giving only the ZIP has neither to disagree."""
+    for record in records[:10]:
+        query = {"first_name": record["first_name"], "last_name": record["last_name"],
+                 "dob": record["dob"]}
+        bare = searcher.search(**query)
+        zipped = searcher.search(**query, zip5=record["zip5"])
+        best = zipped[zipped.enterprise_id == record["enterprise_id"]].iloc[0]
+        before = bare[bare.enterprise_id == record["enterprise_id"]].iloc[0]
+        assert best.contact_weight >= 0
+        assert best.match_weight >= before.match_weight - 1e-9  # sums in another order
+
+
+def test_a_search_limited_to_sources_sees_no_other_record(searcher, records):
+    for record in records[:5]:
+        query = {"first_name": record["first_name"], "last_name": record["last_name"],
+                 "dob": record["dob"]}
+        others = sorted({"calsaws", "hmis", "ehr_csv", "ehr_fhir"} - {record["source_system"]})
+        found = searcher.search(**query, sources=others)
+        assert set(found.source_system) <= set(others)
+        own = searcher.search(**query, sources=[record["source_system"]])
+        assert set(own.source_system) == {record["source_system"]}
+
+
 # The surname, initial and birth year shared by the most EIDs: one query, many candidates.
 _CROWDED_NAME = """
 SELECT any_value(p.first_name), p.last_name, min(p.dob)
@@ -175,6 +223,10 @@ def test_one_shot_and_preloaded_searches_agree(project, searcher, records):
     ({"first_name": "Ana", "dob": "1980-13-45"}, r"dob: not a usable date of birth \(no such day"),
     ({"first_name": "Ana", "dob": "2999-01-01"}, "dob: not a usable date of birth"),
     ({"dob": "1980-01-02"}, "give a first or last name"),
+    ({"first_name": "Ana"}, "give a date of birth"),
+    ({"phone": "555-01"}, "phone: expected a 10-digit"),
+    ({"email": "@@"}, "email: not an e-mail"),
+    ({"cin": "123"}, "cin: not a Medi-Cal CIN"),
     ({"first_name": "UNKNOWN", "dob": "1980-01-02"}, "placeholder"),
     ({"first_name": "Ana", "dob": "1980-01-02", "ssn_last4": "12x4"}, "ssn_last4"),
     ({"first_name": "Ana", "dob": "1980-01-02", "zip5": "9001"}, "zip5"),
