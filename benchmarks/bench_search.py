@@ -159,30 +159,40 @@ def _cli_args(config: Path, search: dict) -> list[str]:
     return args
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def query_arguments(parser: argparse.ArgumentParser, result: str) -> None:
+    """The population and query options bench_search and bench_serve share."""
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--people", type=int, help="people to generate (default: records / 1.66)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--one-shot", type=int, default=20)
-    parser.add_argument("--cli", type=int, default=5)
     parser.add_argument("--population", type=Path, help="an existing `linkage synth` output")
     parser.add_argument("--work", type=Path, help="where the store and config go "
-                        "(default: build/bench_search/<records>)")
-    parser.add_argument("--out", type=Path, help="JSON result (default: WORK/bench_search.json)")
-    args = parser.parse_args()
+                        "(default: build/bench_search/<records>, shared by both benchmarks)")
+    parser.add_argument("--out", type=Path, help=f"JSON result (default: WORK/{result})")
+
+
+def linked_queries(args: argparse.Namespace) -> tuple[Path, Project, list[dict], dict]:
+    """Build (or reuse) the linked store; return its config, the project, the noisy queries
+    and each EID's true people."""
     args.work = args.work or ROOT / "build" / "bench_search" / str(args.records)
     args.work.mkdir(parents=True, exist_ok=True)
-
     population, config = _prepare(args)
     with (population / "truth.csv").open(newline="") as handle:
         truth = {(row["source_system"], row["source_record_id"]): row["person_id"]
                  for row in csv.DictReader(handle)}
     project = Project.open(config)
+    queries = _queries(Path(project.config.store), truth, args.queries, args.seed)
+    return config, project, queries, _eid_people(project, truth)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    query_arguments(parser, "bench_search.json")
+    parser.add_argument("--one-shot", type=int, default=20)
+    parser.add_argument("--cli", type=int, default=5)
+    args = parser.parse_args()
+    config, project, queries, eid_people = linked_queries(args)
     store = Path(project.config.store)
-    queries = _queries(store, truth, args.queries, args.seed)
-    eid_people = _eid_people(project, truth)
 
     sampler = PeakRss()
     try:

@@ -40,7 +40,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench_search import _eid_people, _prepare, _queries  # noqa: E402
+from bench_search import linked_queries, query_arguments  # noqa: E402
 
 from linkage.project import Project  # noqa: E402
 
@@ -112,27 +112,11 @@ def _summary(seconds: list[float]) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--people", type=int, help="people to generate (default: records / 1.66)")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--queries", type=int, default=300)
+    query_arguments(parser, "bench_serve.json")
     parser.add_argument("--clients", type=int, default=2)
-    parser.add_argument("--population", type=Path, help="an existing `linkage synth` output")
-    parser.add_argument("--work", type=Path, help="where the store and config go "
-                        "(default: build/bench_search/<records>, shared with bench_search)")
-    parser.add_argument("--out", type=Path, help="JSON result (default: WORK/bench_serve.json)")
     args = parser.parse_args()
-    args.work = args.work or ROOT / "build" / "bench_search" / str(args.records)
-    args.work.mkdir(parents=True, exist_ok=True)
-
-    population, config = _prepare(args)
-    with (population / "truth.csv").open(newline="") as handle:
-        truth = {(row["source_system"], row["source_record_id"]): row["person_id"]
-                 for row in csv.DictReader(handle)}
-    project = Project.open(config)
+    config, project, queries, eid_people = linked_queries(args)
     store = Path(project.config.store)
-    queries = _queries(store, truth, args.queries, args.seed)
-    eid_people = _eid_people(project, truth)
     bodies = [_patient(query["search"]) for query in queries]
 
     process, base, start_seconds = _start(_serve_config(config))
