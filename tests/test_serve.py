@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from conftest import ROOT, SAMPLE_CONFIG, SAMPLE_DATA, cli
+from linkage.serve.app import MAX_BODY_BYTES
 
 TOKENS = {"CLINIC_TOKEN": "clinic-secret-token-0001", "COUNTY_TOKEN": "county-secret-token-0002"}
 CLINIC_SOURCES = {"ehr_csv", "ehr_fhir"}
@@ -296,6 +297,24 @@ def test_malformed_input_is_400_with_an_operation_outcome_without_values(county,
     assert words in message
     for value in ("Zzyzx", "1980-02-30", "55501", "Smith"):
         assert value not in message
+
+
+def test_a_body_past_the_limit_is_refused_declared_or_streamed(county):
+    padding = b" " * (MAX_BODY_BYTES + 1)
+    declared = county.post(MATCH, content=b"{}" + padding,
+                           headers={"Content-Type": "application/json"})
+
+    def chunks():  # no Content-Length: the body streams in until it passes the limit
+        yield b"{"
+        for _ in range(4):
+            yield padding
+        yield b"}"
+
+    streamed = county.post(MATCH, content=chunks(), headers={"Content-Type": "application/json"})
+    for response in (declared, streamed):
+        assert response.status_code == 400
+        assert "larger than" in response.json()["issue"][0]["diagnostics"]
+    assert county.get("/health").status_code == 200
 
 
 def test_crosswalk_export_for_a_consumer_holds_only_its_sources(config, tmp_path, records):

@@ -83,10 +83,10 @@ def create_app(config: RunConfig, committed: CommittedStore, consumers: list[Con
 
     @app.post(MATCH)
     async def match(request: Request) -> JSONResponse:
-        body = await request.body()
+        body = await _capped_body(request)
 
         def handle(consumer: Consumer) -> tuple[JSONResponse, int]:
-            if len(body) > MAX_BODY_BYTES:
+            if body is None:
                 raise fhir.FhirError(f"body larger than {MAX_BODY_BYTES} bytes")
             try:
                 document = json.loads(body)
@@ -158,6 +158,21 @@ def _check_port(host: str, port: int) -> None:
         except OSError as error:
             raise LinkageError(f"serve: cannot listen on {host}:{port} "
                                f"({error.strerror or error.__class__.__name__})") from None
+
+
+async def _capped_body(request: Request) -> bytes | None:
+    """The request's body, or None as soon as it is known to pass MAX_BODY_BYTES: by its
+    declared length, or while it streams in. A client, with a token or without, cannot make
+    the service hold more than that."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
 
 
 async def _in_thread(function, *args):
