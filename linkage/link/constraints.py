@@ -60,6 +60,7 @@ def conflict_sql(left: str = "l", right: str = "r") -> str:
     nickname and phonetic forms), name_suffix, source_system and the bound list
     `$deduplicated`; the estimate of a clustering's accuracy uses the same rule."""
     l, r = left, right
+    no_shared_ssn = f"NOT coalesce({l}.ssn = {r}.ssn, false)"
     return f"""CASE
             WHEN {l}.ssn IS NOT NULL AND {r}.ssn IS NOT NULL
                 AND damerau_levenshtein({l}.ssn, {r}.ssn) > 1 THEN 'different_ssn'
@@ -69,11 +70,10 @@ def conflict_sql(left: str = "l", right: str = "r") -> str:
                 AND abs(year({l}.dob) - year({r}.dob)) >= 2
                 AND damerau_levenshtein(strftime({l}.dob, '%Y%m%d'),
                                         strftime({r}.dob, '%Y%m%d')) > 1
-                AND ({l}.ssn IS NULL OR {r}.ssn IS NULL OR {l}.ssn <> {r}.ssn) THEN 'dob_far_apart'
+                AND {no_shared_ssn} THEN 'dob_far_apart'
             WHEN ({l}.dob IS NULL OR {r}.dob IS NULL) AND abs({l}.dob_year - {r}.dob_year) >= 2
                 AND damerau_levenshtein({l}.dob_year::VARCHAR, {r}.dob_year::VARCHAR) > 1
-                AND ({l}.ssn IS NULL OR {r}.ssn IS NULL OR {l}.ssn <> {r}.ssn)
-                THEN 'dob_far_apart'
+                AND {no_shared_ssn} THEN 'dob_far_apart'
             -- Twins: one birth date, one surname, one address; a different sex and a
             -- different given name (no nickname, spelling or sound of it) is two people.
             WHEN {l}.sex <> {r}.sex
