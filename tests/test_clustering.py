@@ -36,7 +36,8 @@ def load(store, records: dict[str, dict], edges: list[tuple[str, str, float]]) -
         "source_system": pa.array([records[k].get("source", "src") for k in keys], pa.string()),
         "dob": pa.array([records[k].get("dob") for k in keys], pa.date32()),
         "ssn": pa.array([records[k].get("ssn") for k in keys], pa.string()),
-        "name_suffix": pa.array([records[k].get("suffix") for k in keys], pa.string())})
+        "name_suffix": pa.array([records[k].get("suffix") for k in keys], pa.string()),
+        "household_id": pa.array([records[k].get("household") for k in keys], pa.string())})
     pairs = pa.table({
         "record_key_l": pa.array([left for left, _, _ in edges], pa.string()),
         "record_key_r": pa.array([right for _, right, _ in edges], pa.string()),
@@ -46,8 +47,9 @@ def load(store, records: dict[str, dict], edges: list[tuple[str, str, float]]) -
             Step("clear_person", "DELETE FROM person"),
             Step("clear_pairs", "DELETE FROM pair_score"),
             Step("person", "INSERT INTO person (record_key, source_system, source_record_id, "
-                 "run_id, is_deleted, dob, ssn, name_suffix) SELECT record_key, source_system, "
-                 "record_key, 1, false, dob, ssn, name_suffix FROM test_person"),
+                 "run_id, is_deleted, dob, ssn, name_suffix, household_id) SELECT record_key, "
+                 "source_system, record_key, 1, false, dob, ssn, name_suffix, household_id "
+                 "FROM test_person"),
             Step("pairs", "INSERT INTO pair_score SELECT 1, record_key_l, record_key_r, 0, "
                  "match_probability FROM test_pair"),
             # Every test loads one chain: a single component.
@@ -71,7 +73,9 @@ DOB = dt.date(1980, 5, 17)
 @pytest.mark.parametrize("evidence, splits", [
     ({"ssn": ("123456789", "987654321")}, True),
     ({"ssn": ("123456789", "123456798")}, False),  # one transposition: a typo
-    ({"dob": (DOB, dt.date(2005, 5, 17))}, True),  # father and son
+    ({"dob": (DOB, dt.date(2005, 8, 2))}, True),  # father and son
+    ({"dob": (DOB, dt.date(2005, 5, 17))}, False),  # the year wrong, the birthday right
+    ({"dob": (dt.date(1980, 1, 1), dt.date(2005, 1, 1))}, True),  # January 1: imputed
     ({"dob": (DOB, dt.date(1980, 5, 18))}, False),  # one digit off
     ({"dob": (DOB, dt.date(1980, 1, 1))}, False),  # imputed to January 1
     ({"dob": (DOB, dt.date(1990, 5, 17))}, False),  # one digit off in the year
@@ -100,6 +104,19 @@ def test_a_deduplicated_source_never_has_two_records_in_one_cluster(store):
     assert clusters(store) == {frozenset("abc")}
     enforce_constraints(store, decisions_in_force(store), THRESHOLD, deduplicated_sources=["mpi"])
     assert clusters(store) == {frozenset("a"), frozenset("bc")}
+
+
+def test_two_members_of_one_household_in_one_source_are_two_people(store):
+    # Twins of one sex in one CalSAWS case: a case lists each member once. The same
+    # household id in another source, or another household, says nothing.
+    records = {"a": {"source": "calsaws", "household": "19-1234567"},
+               "b": {"source": "ehr_csv", "household": "19-1234567"},
+               "c": {"source": "calsaws", "household": "19-1234567"},
+               "d": {"source": "calsaws", "household": "19-7654321"}}
+    load(store, records, [("a", "b", 0.99), ("b", "c", 0.95), ("c", "d", 0.97)])
+    counts = enforce_constraints(store, decisions_in_force(store), THRESHOLD)
+    assert counts.evidence_conflicts == 1
+    assert clusters(store) == {frozenset("ab"), frozenset("cd")}
 
 
 def test_a_reviewers_must_link_overrides_the_evidence_on_that_pair(store):

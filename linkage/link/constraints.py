@@ -5,9 +5,11 @@ twins, a household sharing a phone. Two kinds of cannot-link stop the chain:
 
 - evidence (DESIGN §6): two valid full SSNs more than one typo apart, birth dates (or a
   partial date's year) two or more years apart that no single typo or day/month swap
-  explains (unless the two records share a full SSN), a different sex with an unrelated
-  given name (twins), conflicting name suffixes (JR against SR), two records of one source
-  configured as deduplicated;
+  explains (unless the two records share a full SSN, or the month and day), a different
+  sex with an unrelated given name (twins), conflicting name suffixes (JR against SR), two
+  members of one household in one source (a case or a household enrollment lists each
+  person once: the twins of one sex whose names alone would not part them), two records of
+  one source configured as deduplicated;
 - reviewer decisions: a cannot-link on a pair, until a newer decision replaces or revokes it. A
   reviewer's must-link on a pair overrides the evidence against that pair.
 
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from linkage.link.model import SAME_BIRTHDAY
 from linkage.store import Step, Store
 from linkage.store.schema import DECISIONS_IN_FORCE
 
@@ -57,10 +60,14 @@ SELECT decision_id, key_l, key_r, decision FROM ({DECISIONS_IN_FORCE}) AS in_for
 def conflict_sql(left: str = "l", right: str = "r") -> str:
     """Why records `left` and `right` (aliases of person rows, from code) cannot be one
     person, or NULL. Reads dob, dob_year, ssn, sex, first and last name (with their
-    nickname and phonetic forms), name_suffix, source_system and the bound list
-    `$deduplicated`; the estimate of a clustering's accuracy uses the same rule."""
+    nickname and phonetic forms), name_suffix, source_system, household_id and the bound
+    list `$deduplicated`; the estimate of a clustering's accuracy uses the same rule."""
     l, r = left, right
     no_shared_ssn = f"NOT coalesce({l}.ssn = {r}.ssn, false)"
+    # A year that is wrong while the month and day are right is an entry error (an age
+    # worked out wrong, a two-digit year read with the wrong pivot); a parent and child who
+    # share a name share a birthday once in 365.
+    other_birthday = "NOT (" + SAME_BIRTHDAY.format(l=f"{l}.dob", r=f"{r}.dob") + ")"
     return f"""CASE
             WHEN {l}.ssn IS NOT NULL AND {r}.ssn IS NOT NULL
                 AND damerau_levenshtein({l}.ssn, {r}.ssn) > 1 THEN 'different_ssn'
@@ -70,7 +77,7 @@ def conflict_sql(left: str = "l", right: str = "r") -> str:
                 AND abs(year({l}.dob) - year({r}.dob)) >= 2
                 AND damerau_levenshtein(strftime({l}.dob, '%Y%m%d'),
                                         strftime({r}.dob, '%Y%m%d')) > 1
-                AND {no_shared_ssn} THEN 'dob_far_apart'
+                AND {no_shared_ssn} AND {other_birthday} THEN 'dob_far_apart'
             WHEN ({l}.dob IS NULL OR {r}.dob IS NULL) AND abs({l}.dob_year - {r}.dob_year) >= 2
                 AND damerau_levenshtein({l}.dob_year::VARCHAR, {r}.dob_year::VARCHAR) > 1
                 AND {no_shared_ssn} THEN 'dob_far_apart'
@@ -84,6 +91,10 @@ def conflict_sql(left: str = "l", right: str = "r") -> str:
                 THEN 'different_sex_and_given_name'
             WHEN {l}.name_suffix IS NOT NULL AND {r}.name_suffix IS NOT NULL
                 AND {l}.name_suffix <> {r}.name_suffix THEN 'suffix_conflict'
+            -- A CalSAWS case lists each member once, an HMIS household enrollment each
+            -- client once: two records of one household in one source are two people.
+            WHEN {l}.source_system = {r}.source_system
+                AND {l}.household_id = {r}.household_id THEN 'same_household_member'
             WHEN {l}.source_system = {r}.source_system
                 AND list_contains($deduplicated, {l}.source_system)
                 THEN 'same_deduplicated_source'
@@ -95,7 +106,7 @@ CREATE OR REPLACE TEMP TABLE evidence_conflict AS
 WITH member AS (
     SELECT m.cluster_id, p.record_key, p.source_system, p.dob, p.dob_year, p.ssn,
         p.name_suffix, p.sex, p.first_name, p.last_name, p.first_name_forms,
-        p.first_name_phonetic
+        p.first_name_phonetic, p.household_id
     FROM cluster_membership AS m JOIN person AS p USING (record_key)
     WHERE m.cluster_id IN (SELECT cluster_id FROM cluster_membership
                            GROUP BY cluster_id HAVING count(*) > 1)

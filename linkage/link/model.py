@@ -56,6 +56,12 @@ def _last_name() -> cl.CustomComparison:
     )
 
 
+# Two dates on the same month and day (January 1 excepted: HMIS and many intake systems
+# impute an unknown day and month to it). `l` and `r` name date columns, from code.
+SAME_BIRTHDAY = ("month({l}) = month({r}) AND day({l}) = day({r}) "
+                 "AND strftime({l}, '%m%d') <> '0101'")
+
+
 def _dob() -> cl.CustomComparison:
     # A partial date (a year, or a year and month) keeps its year: it can still agree or
     # disagree with a full date's year. No year on one side is no evidence.
