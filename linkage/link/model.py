@@ -89,6 +89,11 @@ def _dob() -> cl.CustomComparison:
             cll.CustomLevel("year(dob_l) = year(dob_r)", "same year"),
             cll.CustomLevel("(dob_l IS NULL OR dob_r IS NULL) AND dob_year_l = dob_year_r",
                             "same year, one date partial"),
+            # The year is the part of a birth date most often wrong: worked out from an age,
+            # a decade or century slipped, a two-digit year read with the wrong pivot. Two
+            # people share a birthday once in 365.
+            cll.CustomLevel(SAME_BIRTHDAY.format(l="dob_l", r="dob_r"),
+                            "same month and day, another year"),
             cll.ElseLevel(),
         ],
     )
