@@ -178,14 +178,24 @@ def auto_thresholds(linking: LinkingConfig) -> tuple[float, ...]:
 TIE = 0.002
 
 
-def best_threshold(estimates: Sequence[tuple[float, Estimate]]) -> float:
+def best_threshold(estimates: Sequence[tuple[float, Estimate]],
+                   in_force: float | None = None) -> float:
     """The strictest threshold whose estimated F1 is within TIE of the best: where the
     estimate cannot tell them apart, splitting is the safer error (a wrong merge publishes
     two people as one; a missed one leaves a person with two EIDs until the next match).
+    The threshold `in_force` (the one the store's clusters were formed at) stays while it
+    is within TIE of the best: a scheduled run whose estimates moved by a hair must not
+    re-cut every cluster near the threshold, and churn EIDs, for no measurable gain.
 
     >>> e = lambda f1: Estimate(10, 5.0, 5, 5.0, 5, 5.0, 1.0, 1.0, f1, 1.0, 1.0, 1.0)
     >>> best_threshold([(0.5, e(0.980)), (0.9, e(0.9785)), (0.99, e(0.975))])
     0.9
+    >>> best_threshold([(0.5, e(0.980)), (0.9, e(0.9785)), (0.99, e(0.975))], in_force=0.5)
+    0.5
+    >>> best_threshold([(0.5, e(0.980)), (0.9, e(0.9785)), (0.99, e(0.975))], in_force=0.99)
+    0.9
     """
     best = max(found.f1 for _, found in estimates)
+    if any(threshold == in_force and found.f1 >= best - TIE for threshold, found in estimates):
+        return in_force
     return max(threshold for threshold, found in estimates if found.f1 >= best - TIE)

@@ -152,7 +152,8 @@ def _choose_threshold(store: Store, linking: LinkingConfig, deduplicated_sources
                       ) -> tuple[LinkingConfig, dict[str, float]]:
     """`linking` with a numeric match threshold, and `cluster_membership` as connected
     components at it. With `auto`, each candidate threshold is clustered under the run's
-    constraints and estimated; the best estimated F1 wins."""
+    constraints and estimated; the best estimated F1 wins (the threshold in force, while
+    it is within a tie of the best)."""
     graph = PairGraph.load(store)
     if linking.match_threshold != "auto":
         graph.cluster(store, linking.match_threshold)
@@ -169,7 +170,8 @@ def _choose_threshold(store: Store, linking: LinkingConfig, deduplicated_sources
         shape_clusters(store, at, decisions)
         estimates.append((threshold, estimate(store)))
         log.info("match threshold %s: estimated F1 %.4f", threshold, estimates[-1][1].f1)
-    chosen = linking.model_copy(update={"match_threshold": best_threshold(estimates)})
+    in_force = last_run_link(store).get("match_threshold")
+    chosen = linking.model_copy(update={"match_threshold": best_threshold(estimates, in_force)})
     graph.cluster(store, chosen.match_threshold)
     return chosen, {str(threshold): round(found.f1, 6) for threshold, found in estimates}
 
