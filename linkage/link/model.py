@@ -29,7 +29,10 @@ def _first_name() -> cl.CustomComparison:
             # KEN and KENNETH, TONY and ANTONIO, JESS and JESSIE (both JESSICA's).
             cll.ArrayIntersectLevel("first_name_forms", 1)
             .configure(label_for_charts="nickname of the same name"),
-            cll.ColumnsReversedLevel("first_name", "last_name"),
+            # Given and family name swapped, both ways: a level that held one way only
+            # would score a pair by which record is on the left, and a delivery puts its
+            # new records on the left where a full run orders them by key.
+            cll.ColumnsReversedLevel("first_name", "last_name", symmetrical=True),
             cll.JaroWinklerLevel("first_name", 0.92),
             # One key slip early in a short name, which Jaro-Winkler forgives least: JOHN
             # and HOHN, MARIA and MARYA, DEBORAH and DFBORAH.
@@ -46,7 +49,7 @@ def _last_name() -> cl.CustomComparison:
         comparison_levels=[
             cll.NullLevel("last_name"),
             cll.ExactMatchLevel("last_name").configure(tf_adjustment_column="last_name"),
-            cll.ColumnsReversedLevel("last_name", "first_name"),
+            cll.ColumnsReversedLevel("last_name", "first_name", symmetrical=True),
             cll.ArrayIntersectLevel("surname_parts", 1),
             cll.JaroWinklerLevel("last_name", 0.92),
             cll.DamerauLevenshteinLevel("last_name", 1),
