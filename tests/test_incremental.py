@@ -113,3 +113,36 @@ def test_a_delivery_for_an_unknown_source_is_refused(deliveries, capsys):
     assert cli("-q", "run", "--config", config) == 0
     assert cli("run", "--config", config, "--delivery", f"nope={delta}") == 2
     assert "no source named 'nope'" in capsys.readouterr().err
+
+
+def test_a_stored_pair_a_delivery_moves_across_the_threshold_is_scored_again(engine_store):
+    """A delivery moves the frequency of every surname (the one it adds to most, and the
+    others as the population grows): a stored pair on a moved surname closer to the match
+    threshold than the move is stale, a pair far from it is not."""
+    from linkage.link.frequencies import STALE, stale_records
+    from linkage.sources.changes import changed_records
+    from linkage.store import Step
+
+    store = engine_store
+    surnames = {"a": "ZED", "b": "ZED", "c": "ZED", "d": "ZED", "new": "ZED",
+                "e": "ROE", "f": "ROE", "g": "POE", "h": "LOE"}
+    rows = ", ".join(f"('{key}', 's', '{key}', 1, false, '{name}')"
+                     for key, name in surnames.items())
+    changed = changed_records(store)
+    store.run_steps("test", [
+        Step("person", "INSERT INTO person (record_key, source_system, source_record_id, "
+             f"run_id, is_deleted, last_name) VALUES {rows}"),
+        Step("pairs", "INSERT INTO pair_score VALUES (1, 'a', 'b', 2.05, 0.805), "
+             "(1, 'c', 'd', 9.0, 0.998), (1, 'e', 'f', 2.05, 0.805)"),
+        Step("changed", f"INSERT INTO {changed.table} VALUES ('new')"),
+    ])
+    # ZED: 4 of 8 records before, 5 of 9 after (0.15 bits); ROE: 2 of 8, then 2 of 9 (0.17
+    # bits: every frequency moves when the population grows).
+    stale = stale_records(store, changed, ["last_name"], 0.8, None)
+    found = {key for (key,) in query(store, f"SELECT record_key FROM {STALE}")}
+    assert stale == len(found)
+    assert {"a", "b"} <= found and not {"c", "d", "new"} & found
+    # e-f sits 0.05 bits above the threshold and ROE's frequency fell by 0.17 bits: stale.
+    assert {"e", "f"} <= found
+    # Far from the threshold, no shift can carry a pair across it.
+    assert stale_records(store, changed, ["last_name"], 0.5, None) == 0

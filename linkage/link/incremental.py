@@ -3,10 +3,11 @@
 Only records landed or deleted in this run (its ChangedRecords) are scored: against every
 other active record with `predict_between` and among themselves with `predict_within`,
 both with term frequencies computed from the whole active population, so a new value is
-weighed as a full run would weigh it. Only the clusters those records touch are rebuilt;
-every other cluster keeps its records (named, as Splink names clusters, by its smallest
-record key), so the EID rules see exactly the clusters a full run would produce, short of
-term-frequency drift on pairs that were not rescored.
+weighed as a full run would weigh it; stored pairs among the other records that those
+frequencies could have moved across the match threshold are scored again
+(frequencies.py). Only the clusters those records touch are rebuilt; every other cluster
+keeps its records (named, as Splink names clusters, by its smallest record key), so the
+EID rules see the clusters a full run would produce.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from linkage.link.constraints import Components, add_to_membership
 from linkage.link.calibration import Calibration
 from linkage.link.prior import PRIOR_FLOOR, PRIOR_KEY
 from linkage.link.clustering import Clustering
+from linkage.link.frequencies import STALE, drop_stale_pairs, stale_records
 from linkage.link.score import Linked, finish_clusters, keep_pairs
 from linkage.link.splink_session import persons_sql, tf_columns
 from linkage.sources import ChangedRecords
@@ -44,7 +46,7 @@ SELECT count(*) FROM person WHERE NOT is_deleted
     store.run_step(STAGE, Step("drop_changed_pairs", f"""
 DELETE FROM pair_score WHERE record_key_l IN ({changed.keys()})
     OR record_key_r IN ({changed.keys()})"""))
-    kept = 0
+    kept = stale = 0
     # A calibration may raise a probability: scoring down to the floor keeps the pairs it
     # might raise past the predict threshold.
     floor = min(PRIOR_FLOOR, linking.predict_threshold) if calibration else \
@@ -69,9 +71,22 @@ DELETE FROM pair_score WHERE record_key_l IN ({changed.keys()})
                         changed_frame, others_frame,
                         threshold_match_probability=floor,
                         warning_mode="never"))
+            # Pairs among the other records that the delivery's term frequencies may
+            # have moved across the match threshold (frequencies.py).
+            stale = others and stale_records(store, changed, tf_columns(model),
+                                             linking.match_threshold, calibration)
+            if stale:
+                stale_frame = splink.register(persons_sql(
+                    f"AND record_key IN (SELECT record_key FROM {STALE})"), "stale_records")
+                with progress.step("rescore_moved_pairs"):
+                    results.append(linker.inference.predict_within(
+                        stale_frame, threshold_match_probability=floor,
+                        warning_mode="never"))
             splink.keep("new_pairs", results,
                         "least(record_key_l, record_key_r) AS record_key_l, "
                         "greatest(record_key_l, record_key_r) AS record_key_r, match_weight")
+        if stale:
+            drop_stale_pairs(store)
         before = store.scalar(STAGE, "count_pairs", "SELECT count(*) FROM pair_score")
         try:
             keep_pairs(store, "new_pairs", run_id, linking, calibration=calibration)
@@ -79,14 +94,18 @@ DELETE FROM pair_score WHERE record_key_l IN ({changed.keys()})
             splink.release("new_pairs")
         kept = store.scalar(STAGE, "count_pairs", "SELECT count(*) FROM pair_score") - before
     compared = kept  # (Splink does not report blocked-but-below-threshold pairs)
-    _rebuild_touched_clusters(store, changed, linking.match_threshold)
+    _rebuild_touched_clusters(store, changed, linking.match_threshold, rescored=bool(stale))
+    if stale:
+        store.run_step(STAGE, Step("drop_stale", f"DROP TABLE {STALE}"))
     counts = finish_clusters(store, linking, deduplicated_sources, records, compared, kept)
     return Linked(dataclasses.replace(counts, prior=float(model[PRIOR_KEY])), Clustering())
 
 
-def _rebuild_touched_clusters(store: Store, changed: ChangedRecords, threshold: float) -> None:
+def _rebuild_touched_clusters(store: Store, changed: ChangedRecords, threshold: float,
+                              rescored: bool = False) -> None:
     """cluster_membership for every active record: untouched clusters as they are, touched
-    ones re-formed from their matched pairs."""
+    ones re-formed from their matched pairs. With `rescored`, the records whose pairs were
+    scored again (table STALE) touch their clusters too."""
     store.run_steps(STAGE, [
         Step("current_cluster", f"""
 CREATE OR REPLACE TEMP TABLE current_cluster AS
@@ -96,6 +115,7 @@ SELECT record_key, enterprise_id FROM ({ACTIVE_MEMBER}) AS m"""),
 CREATE OR REPLACE TEMP TABLE touched_record AS
 WITH seed AS (
     {changed.keys()}
+    {f"UNION SELECT record_key FROM {STALE}" if rescored else ""}
     UNION SELECT record_key_l FROM pair_score WHERE match_probability >= $t AND
         (record_key_r IN ({changed.keys()}))
     UNION SELECT record_key_r FROM pair_score WHERE match_probability >= $t AND
