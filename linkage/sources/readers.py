@@ -50,7 +50,7 @@ def _with_shape_names(scan: str, header: list[str], renames: dict[str, str],
     object of every column, optional ones absent from the file as null) and `__source_row`.
 
     `__raw` is built here from the column list rather than by turning the whole row into
-    JSON and removing the row number again: that round trip cost as much as the read."""
+    JSON and removing the row number again: that round trip was about a third of the read."""
     shape_names = [renames.get(name, name) for name in header]
     values = [f"CAST({quote_identifier(name)} AS VARCHAR)" if cast else quote_identifier(name)
               for name in header]
