@@ -4,8 +4,12 @@ Builds N-row extracts of each shape from the bundled sample (rows repeated with 
 record keys, so every row lands), then lands each shape in a fresh process and store:
 
     python benchmarks/bench_landing.py --rows 1000000 [--work build/bench_landing]
+        [--shapes calsaws,ehr_csv] [--repeat 3] [--threads 1]
 
-Prints one JSON line per shape: rows, seconds, rows_per_second, peak_rss_mb.
+Prints one JSON line per shape and repeat: rows, seconds, rows_per_second, cpu_seconds (user
+and system time of all the process's threads: on a shared machine it moves less than the
+wall time) and peak_rss_mb. With `--threads 1` DuckDB runs on one thread, so cpu_seconds is the
+landing's work alone (no second thread waiting for its turn on a busy machine).
 """
 
 from __future__ import annotations
@@ -79,15 +83,22 @@ from pathlib import Path
 from linkage.config import SourceConfig
 from linkage.sources import check_sources, land_sources
 from linkage.store import open_store
-kind, path, store = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+kind, path, store, threads = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
+usage = resource.getrusage(resource.RUSAGE_SELF)
+cpu_before = usage.ru_utime + usage.ru_stime
 started = time.perf_counter()
 deliveries = check_sources([SourceConfig(name=kind, kind=kind, path=path)])
-with open_store(store, create=True) as s, s.transaction():
-    count = land_sources(s, deliveries, 1)[0]
+with open_store(store, create=True) as s:
+    if threads:
+        s.con.execute(f"SET threads = {threads}")
+    with s.transaction():
+        count = land_sources(s, deliveries, 1)[0]
 seconds = time.perf_counter() - started
+usage = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"rows_read": count.rows_read, "rows_landed": count.rows_landed,
                   "rows_rejected": count.rows_rejected, "seconds": round(seconds, 2),
-                  "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)}))
+                  "cpu_seconds": round(usage.ru_utime + usage.ru_stime - cpu_before, 2),
+                  "peak_rss_mb": round(usage.ru_maxrss / 1024)}))
 """
 
 
@@ -95,20 +106,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench_landing")
+    parser.add_argument("--shapes", default="calsaws,ehr_csv,ehr_fhir,hmis",
+                        help="comma-separated shapes to land (default: all four)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="land each shape this many times (a shared machine varies)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="DuckDB threads for the landing (default: DuckDB's, one per core)")
     args = parser.parse_args()
+    shapes = args.shapes.split(",")
+    unknown = sorted(set(shapes) - {"calsaws", "ehr_csv", "ehr_fhir", "hmis"})
+    if unknown:
+        parser.error(f"unknown shape {unknown[0]!r}; expected calsaws, ehr_csv, ehr_fhir, hmis")
     started = time.perf_counter()
     extracts = build_extracts(args.rows, args.work)
     print(json.dumps({"built_extracts_seconds": round(time.perf_counter() - started, 1)}))
-    for kind, path in extracts.items():
-        store = args.work / f"{kind}.duckdb"
-        store.unlink(missing_ok=True)
-        Path(str(store) + ".wal").unlink(missing_ok=True)
-        result = subprocess.run([sys.executable, "-c", _LAND, kind, str(path), str(store)],
-                                capture_output=True, text=True, check=True)
-        figures = json.loads(result.stdout.strip().splitlines()[-1])
-        figures["rows_per_second"] = round(figures["rows_read"] / figures["seconds"])
-        print(json.dumps({"shape": kind, **figures}))
-        store.unlink(missing_ok=True)
+    for _ in range(args.repeat):
+        for kind in shapes:
+            store = args.work / f"{kind}.duckdb"
+            store.unlink(missing_ok=True)
+            Path(str(store) + ".wal").unlink(missing_ok=True)
+            result = subprocess.run([sys.executable, "-c", _LAND, kind, str(extracts[kind]),
+                                     str(store), str(args.threads)],
+                                    capture_output=True, text=True, check=True)
+            figures = json.loads(result.stdout.strip().splitlines()[-1])
+            figures["rows_per_second"] = round(figures["rows_read"] / figures["seconds"])
+            print(json.dumps({"shape": kind, **figures}), flush=True)
+            store.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -244,3 +245,54 @@ def test_a_new_delivery_replaces_the_source_snapshot(store, tmp_path):
     shutil.copy(CORPUS / "missing_id.csv", path)
     land(store, source("ehr_csv", path), run_id=2)
     assert [record for record, _ in landed(store)] == ["00000002"]
+
+
+def test_raw_values_hold_the_delivered_columns_and_nothing_else(store, tmp_path):
+    # Mailing columns are optional for CalSAWS: a file without them keeps them as null.
+    path = tmp_path / "persons.csv"
+    path.write_text("county_code,case_number,person_number,cin,ssn,first_name,middle_name,"
+                    "last_name,name_suffix,dob,sex,res_street,res_unit,res_city,res_state,"
+                    "res_zip,phone,program\n"
+                    '19,1,01,91970110B,,"Ana, Maria",,Lopez,,1980-03-15,F,1 A St,,LA,CA,'
+                    "90012,,Medi-Cal\n")
+    land(store, source("calsaws", path))
+    raw = store.con.execute("SELECT CAST(raw AS VARCHAR) FROM source_record").fetchall()[0][0]
+    assert json.loads(raw) == {
+        "county_code": "19", "case_number": "1", "person_number": "01", "cin": "91970110B",
+        "ssn": None, "first_name": "Ana, Maria", "middle_name": None, "last_name": "Lopez",
+        "name_suffix": None, "dob": "1980-03-15", "sex": "F", "res_street": "1 A St",
+        "res_unit": None, "res_city": "LA", "res_state": "CA", "res_zip": "90012",
+        "phone": None, "program": "Medi-Cal", "mail_street": None, "mail_city": None,
+        "mail_state": None, "mail_zip": None}
+    assert list(json.loads(raw))[-1] == "mail_zip"  # file columns first, in file order
+
+
+def test_a_row_takes_the_first_reject_reason_that_applies(store, tmp_path):
+    header = ("mrn,assigning_authority,last_name,first_name,middle_name,suffix,dob,gender,ssn,"
+              "address_line1,address_line2,city,state,zip,phone,email,last_updated\n")
+    path = tmp_path / "patients.csv"
+    path.write_text(header
+                    + "01,C,Lopez," + "A" * 1001 + ",,,,,,,,,,,,,\n"  # too long, repeats 01
+                    + "01,C,Lopez,Ana,,,,,,,,,,,,,\n"  # 01 with other contents: a duplicate
+                    + "02,C,,,,,,,,,,,,,,,\n"  # nothing identifying
+                    + "02,C,,,,,,,,,,,,,,,\n"  # the same row again: a duplicate first
+                    + "03,C,,,,,,,,,,,,,,,\n"  # nothing identifying
+                    + ",C,Lopez,Ana,,,,,,,,,,,,,\n"  # no key
+                    + "04,C,Lopez,Ana,,,,,,,,,,,,,\n")
+    count = land(store, source("ehr_csv", path))
+    assert rejected(store) == [(1, "field_too_long"), (2, "duplicate_record_id"),
+                               (3, "no_identifying_fields"), (4, "duplicate_row"),
+                               (5, "no_identifying_fields"), (6, "missing_record_id")]
+    assert landed(store) == [("04", 7)]
+    assert (count.rows_read, count.rows_landed, count.rows_rejected) == (7, 1, 6)
+
+
+def test_a_new_store_keeps_raw_values_compressed(store):
+    # Raw JSON under DuckDB's default string compression cost more to write than the rest
+    # of landing; zstd writes it faster and smaller (benchmarks/RESULTS.md).
+    land(store, source("ehr_csv", CORPUS / "quoted_newline.csv"))
+    store.con.execute("CHECKPOINT")
+    compressions = {row[0] for row in store.con.execute("""
+SELECT compression FROM pragma_storage_info('source_record')
+WHERE column_name = 'raw' AND segment_type <> 'VALIDITY'""").fetchall()}
+    assert compressions == {"ZSTD"}

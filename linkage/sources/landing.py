@@ -193,23 +193,23 @@ ORDER BY delivery_id DESC LIMIT 1""", {"source": name, "delta": delta})
     with store.reading_files("landing_read", _landing_table_sql()) as reader:
         for read in delivery.reads:
             read_file(reader, delivery, read)
-    _classify(store)
+        _classify(reader)
     lineage = {"run_id": run_id, "source_system": name, "kind": delivery.shape.kind,
                "delivery_id": count.delivery_id}
     landed_columns = ", ".join(LANDED_COLUMNS)
     if delta:
         count.rows_unchanged = store.scalar(STAGE, "count_repeated", """
-SELECT count(*) FROM landing AS l JOIN source_record AS r USING (source_record_id)
+SELECT count(*) FROM landing_read AS l JOIN source_record AS r USING (source_record_id)
 WHERE l.reject_reason IS NULL AND r.source_system = $source AND NOT r.is_deleted
     AND NOT l.is_deleted AND CAST(l.raw AS VARCHAR) = CAST(r.raw AS VARCHAR)""",
                                             {"source": name})
         replace = [
             Step("note_changed", f"""
 INSERT INTO {changed.table} SELECT DISTINCT {record_key("$source_system")}
-FROM landing WHERE reject_reason IS NULL""", {"source_system": name}),
+FROM landing_read WHERE reject_reason IS NULL""", {"source_system": name}),
             Step("replace_records", """
 DELETE FROM source_record WHERE source_system = $source_system AND source_record_id IN (
-    SELECT source_record_id FROM landing WHERE reject_reason IS NULL)""",
+    SELECT source_record_id FROM landing_read WHERE reject_reason IS NULL)""",
                  {"source_system": name}),
         ]
     else:
@@ -223,26 +223,24 @@ INSERT INTO source_record (run_id, source_system, source_kind, source_file, sour
     source_record_id, is_deleted, {landed_columns}, raw, delivery_id, source_file_hash)
 SELECT $run_id, $source_system, $kind, source_file, source_row, source_record_id, is_deleted,
     {landed_columns}, raw, $delivery_id, source_file_hash
-FROM landing WHERE reject_reason IS NULL""", lineage),
+FROM landing_read WHERE reject_reason IS NULL""", lineage),
         Step("insert_rejects", """
 INSERT INTO source_reject (run_id, delivery_id, source_system, source_file, source_file_hash,
     source_row, reason, raw)
 SELECT $run_id, $delivery_id, $source_system, source_file, source_file_hash, source_row,
     reject_reason, raw
-FROM landing WHERE reject_reason IS NOT NULL""",
+FROM landing_read WHERE reject_reason IS NOT NULL""",
              {key: lineage[key] for key in ("run_id", "source_system", "delivery_id")}),
     ])
     for reason, rows in store.run_step(STAGE, Step("count", """
-SELECT coalesce(reject_reason, ''), count(*) FROM landing GROUP BY ALL ORDER BY 1""")):
+SELECT coalesce(reject_reason, ''), count(*) FROM landing_read GROUP BY ALL ORDER BY 1""")):
         count.rows_read += rows
         if reason:
             count.rows_rejected += rows
             count.rejects[reason] = rows
         else:
             count.rows_landed = rows
-    store.run_steps(STAGE, [Step("drop_landing", "DROP VIEW landing"),
-                            Step("drop_read", "DROP TABLE landing_read"),
-                            Step("drop_repeated", "DROP TABLE repeated_id")])
+    store.run_step(STAGE, Step("drop_read", "DROP TABLE landing_read"))
     _record_delivery(store, delivery, count, run_id)
     return count
 
@@ -258,15 +256,17 @@ CREATE OR REPLACE TEMP TABLE landing_read (
 )"""
 
 
-def _classify(store: Store) -> None:
-    """Define `landing`: the rows read with their reject reason (first matching rule wins).
+def _classify(reader: Store) -> None:
+    """Give every row of `landing_read` that cannot land its reject reason, in place (first
+    matching rule wins); the rows left with none land.
 
-    A view, not a table: the inserts and the counts read it once each, and materialising
-    another copy of a large delivery cost more than evaluating the rules three times.
+    One pass over the rows read: the rules are evaluated once and only the rejected rows are
+    written, so the inserts and counts that follow read a column instead of the rules.
+    Runs where the files were read (linkage.store's `reading_files`).
     """
     no_identifying = " AND ".join(f"coalesce(trim({c}), '') = ''" for c in _IDENTIFYING)
     too_long = " OR ".join(f"length({c}) > {MAX_FIELD_LENGTH}" for c in LANDED_COLUMNS)
-    store.run_steps(STAGE, [
+    reader.run_steps(STAGE, [
         # Only ids seen more than once need their contents compared.
         Step("repeated_ids", """
 CREATE OR REPLACE TEMP TABLE repeated_id AS
@@ -281,16 +281,21 @@ FROM landing_read JOIN repeated USING (source_record_id)
 WHERE reject_reason IS NULL AND parse_problem IS NULL
 GROUP BY source_record_id"""),
         Step("classify", f"""
-CREATE OR REPLACE TEMP VIEW landing AS
-SELECT l.* EXCLUDE (reject_reason), coalesce(l.reject_reason, CASE
-    WHEN l.parse_problem IS NOT NULL THEN l.parse_problem
-    WHEN coalesce(trim(l.source_record_id), '') = '' THEN 'missing_record_id'
-    WHEN {too_long} THEN 'field_too_long'
-    WHEN r.contents > 1 THEN 'duplicate_record_id'
-    WHEN r.contents = 1 AND (l.source_file, l.source_row) <> r.first_row THEN 'duplicate_row'
-    WHEN {no_identifying} THEN 'no_identifying_fields'
-END) AS reject_reason
-FROM landing_read AS l LEFT JOIN repeated_id AS r USING (source_record_id)"""),
+UPDATE landing_read SET reject_reason = rejected.reason
+FROM (
+    SELECT l.rowid AS row_id, CASE
+        WHEN l.parse_problem IS NOT NULL THEN l.parse_problem
+        WHEN coalesce(trim(l.source_record_id), '') = '' THEN 'missing_record_id'
+        WHEN {too_long} THEN 'field_too_long'
+        WHEN r.contents > 1 THEN 'duplicate_record_id'
+        WHEN r.contents = 1 AND (l.source_file, l.source_row) <> r.first_row THEN 'duplicate_row'
+        WHEN {no_identifying} THEN 'no_identifying_fields'
+    END AS reason
+    FROM landing_read AS l LEFT JOIN repeated_id AS r USING (source_record_id)
+    WHERE l.reject_reason IS NULL
+) AS rejected
+WHERE landing_read.rowid = rejected.row_id AND rejected.reason IS NOT NULL"""),
+        Step("drop_repeated", "DROP TABLE repeated_id"),
     ])
 
 

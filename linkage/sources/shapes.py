@@ -20,8 +20,8 @@ def landed(columns: dict[str, str]) -> str:
 
 
 def _raw(alias: str) -> str:
-    """The delivered row as JSON, without the row number the reader added."""
-    return f"json_merge_patch(to_json({alias}), '{{\"__source_row\": null}}')"
+    """The delivered row as JSON (a reader's `__raw`, linkage.sources.readers)."""
+    return f"{alias}.__raw"
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from linkage.outputs import (hold_private_umask, make_private_folder, private_um
                              release_private_umask)
 from linkage.store.connection import connect
 from linkage.store.engine import Step, Store
-from linkage.store.schema import SCHEMA_VERSION, TABLES
+from linkage.store.schema import DUCKDB_TABLES, SCHEMA_VERSION, TABLES
 from linkage.store.snapshots import Snapshots, is_snapshot_store
 from linkage.store.splink_engines import DuckDBSplink
 
@@ -238,7 +238,7 @@ def _check_schema(store: Store, *, read_only: bool, migrating: bool) -> None:
                              f"{tables + views} tables or views of its own and no store_meta); "
                              "refused untouched: give a new file name for a new store")
         with store.transaction():
-            for name, ddl in TABLES.items():
+            for name, ddl in DUCKDB_TABLES.items():
                 store.run_step("store", Step(f"create_{name}", ddl))
             store.run_step("store", Step(
                 "set_version", "INSERT INTO store_meta VALUES ('schema_version', ?)",

@@ -8,7 +8,7 @@ sources again.
 
 from __future__ import annotations
 
-from linkage.store.schema import SCHEMA_VERSION, TABLES
+from linkage.store.schema import DUCKDB_TABLES, SCHEMA_VERSION, TABLES
 
 _REBUILT_EACH_RUN = ("source_record", "person", "pair_score")
 
@@ -16,7 +16,7 @@ MIGRATIONS: dict[int, list[tuple[str, str]]] = {
     # 1 -> 2: deliveries with content hashes, more landed columns, reviewer decisions.
     1: [
         *[(f"drop_{table}", f"DROP TABLE IF EXISTS {table}") for table in _REBUILT_EACH_RUN],
-        *[(f"create_{table}", TABLES[table]) for table in _REBUILT_EACH_RUN],
+        *[(f"create_{table}", DUCKDB_TABLES[table]) for table in _REBUILT_EACH_RUN],
         ("create_delivery", TABLES["delivery"]),
         ("create_manual_decision", TABLES["manual_decision"]),
         ("reject_delivery", "ALTER TABLE source_reject ADD COLUMN IF NOT EXISTS delivery_id INTEGER"),
