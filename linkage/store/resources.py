@@ -47,7 +47,8 @@ def size_bytes(size: str) -> int:
         raise ValueError(f"expected a size such as 16GB or 512MiB, got {size[:20]!r}")
     return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
 
-# A cgroup with no memory limit says so with this word (cgroup v2 memory.max).
+
+# A container's memory limit (cgroup v2): a number of bytes, or "max" when there is none.
 _CGROUP_MEMORY_MAX = Path("/sys/fs/cgroup/memory.max")
 
 
