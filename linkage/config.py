@@ -217,9 +217,10 @@ class EngineConfig(Strict):
     Beyond its memory limit DuckDB spills to the temp directory; a run that fits in
     neither stops with an out-of-memory error (exit 6) and commits nothing."""
 
-    # What each DuckDB database a run opens may hold: the store's, and Splink's while it
-    # scores pairs. The default leaves a fifth of memory to Python, Arrow and the system.
-    memory_limit: Annotated[str, PlainValidator(_memory_limit)] = "40%"
+    # What DuckDB may hold for a run, all its databases together (the store's, and while
+    # pairs are scored Splink's, which the store lends most of it). The default leaves
+    # the rest of memory to Python, Arrow and the system.
+    memory_limit: Annotated[str, PlainValidator(_memory_limit)] = "60%"
     # Where spill files go: by default a folder beside the store (STORE.tmp), removed when
     # the store closes. Give a disk with room for the largest run.
     temp_directory: Annotated[Path, BeforeValidator(_a_path)] | None = None

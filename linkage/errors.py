@@ -73,7 +73,7 @@ class OutOfMemoryError(LinkageError):
         """The error for a run that ran out of memory in `stage`, in words that say what
         to change."""
         where = f"stage '{stage}'" if stage else "the command"
-        limit = f"the memory limit of {memory_limit} per database" if memory_limit else \
+        limit = f"its memory limit of {memory_limit}" if memory_limit else \
             "the memory available"
         spill = f" in {temp_directory}" if temp_directory else ""
         return cls(f"{where} ran out of memory: it needed more than {limit} and more spill "

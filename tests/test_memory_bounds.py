@@ -36,7 +36,7 @@ def test_engine_settings_default_to_a_share_of_the_machine(sample_copy):
     engine = load_config(sample_copy).engine
     assert engine == EngineConfig()
     limits = engine_limits(engine, sample_copy.parent / "store.duckdb")
-    assert limits.memory_limit_bytes == int(machine_memory() * 0.4)
+    assert limits.memory_limit_bytes == int(machine_memory() * 0.6)
     assert limits.temp_root == sample_copy.parent / "store.duckdb.tmp"
     assert limits.threads is None and limits.max_temp_directory_size is None
 
@@ -81,15 +81,16 @@ def test_the_store_gets_the_configured_limits_and_spills_beside_itself(tmp_path)
     assert not (tmp_path / "store.duckdb.tmp").exists()  # the spill folder went with it
 
 
-def test_splinks_database_gets_the_stores_limits_and_its_own_spill_folder(tmp_path,
-                                                                          linked_store):
-    engine = EngineConfig(memory_limit="300MB", threads=1, temp_directory=tmp_path / "spill")
+def test_the_store_lends_splinks_database_most_of_the_run_memory_while_it_scores(
+        tmp_path, linked_store):
+    engine = EngineConfig(memory_limit="400MB", threads=1, temp_directory=tmp_path / "spill")
     with open_store(linked_store, read_only=True, engine=engine) as store:
         with store.splink_engine().linker(load_model(MODEL), persons_sql()) as linker:
             memory, temp, threads, _ = _settings(linker._db_api._con)
-            store_temp = _settings(store.con)[1]
+            store_memory, store_temp = _settings(store.con)[:2]
             records = linker._db_api._con.sql("SELECT count(*) FROM person_rows").fetchall()
-        assert (memory, threads) == ("286.1 MiB", 1)
+        assert (memory, threads, store_memory) == ("286.1 MiB", 1, "95.3 MiB")  # 300MB, 100MB
+        assert _settings(store.con)[0] == "381.4 MiB"  # all of it back: 400MB
         assert temp.startswith(str(tmp_path / "spill")) and temp != store_temp
         assert records[0][0] == store.scalar("test", "active", "SELECT count(*) FROM person "
                                              "WHERE NOT is_deleted")
@@ -119,7 +120,7 @@ def test_a_run_that_cannot_fit_stops_with_a_clear_error_and_commits_nothing(samp
     assert cli("-q", "run", "--json", "--config", sample_copy) == OutOfMemoryError.exit_code
     out, err = capfd.readouterr()
     assert re.search(r"stage '(land|standardize|link|crosswalk)' ran out of memory", err)
-    assert "memory limit of 29 MiB per database" in err
+    assert "its memory limit of 29 MiB" in err
     for advice in ("engine.memory_limit", "engine.temp_directory", "backend: spark"):
         assert advice in err
     assert json.loads(out)["error"]["kind"] == "OutOfMemoryError"

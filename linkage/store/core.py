@@ -64,6 +64,21 @@ class DuckDBStore(Store):
                 self._private = False
                 release_private_umask()
 
+    @contextmanager
+    def lending_memory(self, lent: int) -> Iterator[None]:
+        """The store's memory limit lowered by `lent` bytes inside the block (for another
+        database of the run: linkage.store.resources.SCORING_SHARE), its own after. What
+        the store cannot hold meanwhile it spills."""
+        full = self.limits.memory_limit_bytes
+        self.con.execute("SET memory_limit = $limit", {"limit": f"{max(full - lent, 1)}B"})
+        try:
+            yield
+        finally:
+            try:
+                self.con.execute("SET memory_limit = $limit", {"limit": f"{full}B"})
+            except duckdb.Error:
+                pass  # a failed step aborted the transaction; the run stops and closes us
+
     def run_step(self, stage: str, step: Step) -> list[tuple]:
         """Run one step and return its rows (drained, so the connection is free again)."""
         with self._timed(stage, step):

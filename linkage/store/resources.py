@@ -2,10 +2,12 @@
 
 DuckDB's own defaults fit a lone process badly: each database may take 80% of memory, and
 a run opens two at once (the store, and Splink's while it scores pairs), so a large run
-was killed by the kernel instead of spilling. Here every database linkage opens for a run
-gets the config's `engine` limits (linkage.config.EngineConfig): a memory limit (by default
-a share of physical memory, or of the container's limit when that is lower), its own
-spill folder under one temp directory (by default beside the store), and a thread count.
+was killed by the kernel instead of spilling. Here the databases of a run share the
+config's `engine` limits (linkage.config.EngineConfig): one memory limit (by default a
+share of physical memory, or of the container's limit when that is lower), which the store
+holds alone except while Splink scores pairs, when it lends Splink `SCORING_SHARE` of it;
+each database its own spill folder under one temp directory (by default beside the
+store); and a thread count.
 
 Settings reach DuckDB as connection config, never as SQL text.
 
@@ -20,7 +22,7 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,6 +49,11 @@ def size_bytes(size: str) -> int:
         raise ValueError(f"expected a size such as 16GB or 512MiB, got {size[:20]!r}")
     return int(float(match.group(1)) * _SIZE_UNITS[match.group(2)])
 
+
+# While Splink blocks and scores pairs, its database holds this share of the run's memory
+# limit and the store the rest: the store meanwhile only streams persons out and scored
+# pairs in, and what it cannot hold of those it spills.
+SCORING_SHARE = 0.75
 
 # A container's memory limit (cgroup v2): a number of bytes, or "max" when there is none.
 _CGROUP_MEMORY_MAX = Path("/sys/fs/cgroup/memory.max")
@@ -80,6 +87,14 @@ class EngineLimits:
     def memory_limit(self) -> str:
         """The memory limit in words, for messages."""
         return _readable(self.memory_limit_bytes)
+
+    def share(self, fraction: float) -> EngineLimits:
+        """These limits with `fraction` of the memory limit.
+
+        >>> EngineLimits(1000, Path("/tmp/x.tmp")).share(0.75).memory_limit_bytes
+        750
+        """
+        return replace(self, memory_limit_bytes=int(self.memory_limit_bytes * fraction))
 
     def duckdb_config(self, temp_directory: Path) -> dict[str, Any]:
         """The connection config of a database that spills into `temp_directory`."""

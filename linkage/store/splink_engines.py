@@ -1,7 +1,8 @@
 """Splink beside each engine's store, side by side: the `SplinkEngine` of linkage.store.engine.
 
 - `DuckDBSplink`: each Linker in a private in-memory DuckDB database (`splink_linker`) with
-  the store's memory limit and its own spill folder; its inputs stream in from the store and
+  most of the run's memory limit, lent by the store while the Linker is open
+  (linkage.store.resources), and its own spill folder; its inputs stream in from the store and
   its results stream back into temporary store tables, Arrow batches at a time, so neither
   persons nor pairs are ever whole in Python (a database spills, an Arrow table cannot).
   Splink materialises many intermediate tables; keeping them out of the store keeps the
@@ -25,7 +26,7 @@ import pyarrow as pa
 from linkage.errors import StoreError
 from linkage.store.connection import connect
 from linkage.store.engine import Step
-from linkage.store.resources import EngineLimits, engine_limits
+from linkage.store.resources import SCORING_SHARE, EngineLimits, engine_limits
 
 if TYPE_CHECKING:
     from splink import DuckDBAPI, Linker, SettingsCreator
@@ -100,7 +101,11 @@ class DuckDBSplink:
 
     @contextmanager
     def linker(self, settings: SettingsCreator | dict, sql: str) -> Iterator[Linker]:
-        with splink_database(self.store.limits) as connection:
+        """A Linker in its own database, holding SCORING_SHARE of the run's memory limit
+        (lent by the store) while it is open."""
+        limits = self.store.limits.share(SCORING_SHARE)
+        with self.store.lending_memory(limits.memory_limit_bytes), \
+                splink_database(limits) as connection:
             self._connection = connection
             try:
                 self._copy_in(sql, "person_rows")
