@@ -98,7 +98,7 @@ def _run_linkage(sampler: Any, args: dict[str, Any]) -> dict[str, Any]:
     metrics = project.evaluate(args["truth"]).as_dict()
     return {"run_seconds": round(total, 3), "stages": stages, "records": summary.link.records,
             "pairs_scored": summary.link.pairs_scored, "clusters": summary.link.clusters,
-            "metrics": metrics}
+            "pairs_by_rule": getattr(summary.link, "pairs_by_rule", {}), "metrics": metrics}
 
 
 def _spawn(kind: str, args: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:

@@ -26,7 +26,7 @@ import click
 
 from typing import TYPE_CHECKING
 
-from linkage.errors import LinkageError
+from linkage.errors import LinkageError, OutOfMemoryError, ran_out_of_memory
 from linkage.progress import Report, Stages, TerminalBars, json_lines, plain_lines
 from linkage.thresholds import SWEEP_THRESHOLDS
 
@@ -276,6 +276,9 @@ def _describe_run(summary: RunSummary) -> str:
         f"  person records: {summary.persons} ({link.records} active)",
         f"  pairs scored: {link.pairs_scored}; kept {link.pairs_kept}; matched {link.pairs_matched}"
         f" (prior {link.prior:.3g})",
+        *(["  pairs by blocking rule (a pair under the first rule that produced it):"]
+          + [f"    {n:>12}  {rule}" for rule, n in link.pairs_by_rule.items()]
+          if link.pairs_by_rule else []),
         f"  match threshold: {link.match_threshold}"
         + (" (auto, estimated F1 by threshold: " + ", ".join(
             f"{t} {f1:.4f}" for t, f1 in link.threshold_estimates.items()) + ")"
@@ -883,6 +886,12 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("aborted", err=True)
         return _failed(INTERRUPTED, "interrupted", "aborted")
     except Exception as error:  # a bug: say so plainly, without record values
+        if ran_out_of_memory(error):  # outside a run's stages: still the user's to fix
+            if _state["debug"]:
+                traceback.print_exc()
+            failure = OutOfMemoryError.during(None, None)
+            click.secho(f"error: {failure}", fg="red", err=True)
+            return _failed(failure.exit_code, failure.__class__.__name__, str(failure))
         if _state["debug"]:
             traceback.print_exc()
         message = (f"internal error ({error.__class__.__name__}); rerun with --debug for the "

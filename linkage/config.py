@@ -25,6 +25,7 @@ from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, PlainValida
                       field_validator, model_validator)
 
 from linkage.errors import ConfigError
+from linkage.store.resources import SIZE_PATTERN, size_bytes
 from linkage.store.schema import PERSON_FIELDS
 
 
@@ -196,6 +197,39 @@ class ConsumerConfig(Strict):
     sources: Annotated[list[str], Field(min_length=1)] | None = None
 
 
+def _memory_limit(value: object) -> str:
+    """A size (16GB), or a share of this machine's memory (40%)."""
+    if isinstance(value, str):
+        text = value.strip()
+        share = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*%", text)
+        if share and 0 < float(share.group(1)) <= 100:
+            return text
+        if re.fullmatch(SIZE_PATTERN, text, flags=re.IGNORECASE) and size_bytes(text) > 0:
+            return text
+    raise ValueError("expected a size such as 16GB or 512MiB, or a share of this machine's "
+                     "memory such as 40%")
+
+
+class EngineConfig(Strict):
+    """What the DuckDB engine may take of this machine (`backend: duckdb`; Spark has
+    `spark:`). The defaults fit any machine; set them when a run shares it.
+
+    Beyond its memory limit DuckDB spills to the temp directory; a run that fits in
+    neither stops with an out-of-memory error (exit 6) and commits nothing."""
+
+    # What DuckDB may hold for a run, all its databases together (the store's, and while
+    # pairs are scored Splink's, which the store lends most of it). The default leaves
+    # the rest of memory to Python, Arrow and the system.
+    memory_limit: Annotated[str, PlainValidator(_memory_limit)] = "60%"
+    # Where spill files go: by default a folder beside the store (STORE.tmp), removed when
+    # the store closes. Give a disk with room for the largest run.
+    temp_directory: Annotated[Path, BeforeValidator(_a_path)] | None = None
+    # The most spill files may take (default DuckDB's: 90% of the disk's free space).
+    max_temp_directory_size: Annotated[str, Field(pattern=SIZE_PATTERN)] | None = None
+    # Threads per database (default: one per core).
+    threads: Annotated[int, Field(ge=1)] | None = None
+
+
 Backend = Literal["duckdb", "spark"]
 
 
@@ -210,6 +244,7 @@ class RunConfig(Strict):
     # stage on Spark (pip install 'linkage[spark]', Java 17).
     backend: Backend = "duckdb"
     spark: SparkConfig = SparkConfig()
+    engine: EngineConfig = EngineConfig()
     consumers: list[ConsumerConfig] = Field(default_factory=list)
     config_path: Path = Field(exclude=True)
     fingerprint: str = Field(exclude=True)
@@ -347,6 +382,10 @@ def _resolve_paths(document: dict, base: Path) -> dict:
             else source
             for source in document["sources"]
         ]
+    engine = document.get("engine")
+    if isinstance(engine, dict) and isinstance(engine.get("temp_directory"), str) \
+            and engine["temp_directory"].strip():
+        document["engine"] = {**engine, "temp_directory": base / engine["temp_directory"]}
     return document
 
 

@@ -61,6 +61,51 @@ class MassChangeError(LinkageError):
     exit_code = 5
 
 
+class OutOfMemoryError(LinkageError):
+    """A run needed more memory than its limit and more spill space than its temp
+    directory had: stopped cleanly, nothing committed (instead of a kernel kill)."""
+
+    exit_code = 6
+
+    @classmethod
+    def during(cls, stage: str | None, memory_limit: str | None,
+               temp_directory: str | None = None) -> OutOfMemoryError:
+        """The error for a run that ran out of memory in `stage`, in words that say what
+        to change."""
+        where = f"stage '{stage}'" if stage else "the command"
+        limit = f"its memory limit of {memory_limit}" if memory_limit else \
+            "the memory available"
+        spill = f" in {temp_directory}" if temp_directory else ""
+        return cls(f"{where} ran out of memory: it needed more than {limit} and more spill "
+                   f"space than the temp directory{spill} had; nothing was committed. Raise "
+                   "engine.memory_limit in the config, set engine.temp_directory (and "
+                   "engine.max_temp_directory_size) to a disk with more free space, or run "
+                   "with backend: spark")
+
+
+def ran_out_of_memory(error: BaseException) -> bool:
+    """Whether `error`, or an error it was raised from, is an engine or Python running out
+    of memory (a StoreError or Splink's error keeps DuckDB's as its cause).
+
+    >>> import duckdb
+    >>> ran_out_of_memory(duckdb.InvalidInputException("arrow scan: Out of Memory Error: x"))
+    True
+    """
+    import duckdb
+
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, (MemoryError, duckdb.OutOfMemoryException)):
+            return True
+        # Rows streamed from one database into another carry the producer's error as text.
+        if isinstance(current, duckdb.Error) and "Out of Memory Error" in str(current):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def database_message(error: BaseException) -> str:
     """A database's (or engine's) message, first line only, without quoted literals, which
     may hold input values.

@@ -26,7 +26,8 @@ import pandas as pd
 import yaml
 
 from linkage.config import RunConfig, SourceConfig, load_config
-from linkage.errors import ConfigError, LinkageError, SourceError
+from linkage.errors import (ConfigError, LinkageError, OutOfMemoryError, SourceError,
+                            ran_out_of_memory)
 from linkage.crosswalk import (ChangeGuard, CrosswalkCounts, assign_enterprise_ids, changes,
                                history, resolve_enterprise_id, resolve_enterprise_ids, runs)
 from linkage.charts import Chart
@@ -53,6 +54,7 @@ from linkage.review import (Decision, Recorded, decisions_in_force, export_revie
                             import_review, record_decisions, revoke_decision)
 from linkage.search import Searcher
 from linkage.store import Step, Store, migrate, open_store
+from linkage.store.resources import EngineLimits
 from linkage.synth import SOURCE_PATHS, generate_population
 
 log = logging.getLogger(__name__)
@@ -94,13 +96,24 @@ def _maybe_pause(name: str) -> None:
 
 
 class StageClock(Stages):
-    """A job's stages, timed and reported (names, counts and timings only: no PII)."""
+    """A job's stages, timed and reported (names, counts and timings only: no PII). A stage
+    that runs out of memory raises OutOfMemoryError naming it and the store's `limits`."""
+
+    limits: EngineLimits | None = None
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
         _maybe_pause(name)
-        with super().stage(name):
-            yield
+        try:
+            with super().stage(name):
+                yield
+        except Exception as error:
+            if not ran_out_of_memory(error):
+                raise
+            limits = self.limits
+            raise OutOfMemoryError.during(
+                name, limits.memory_limit if limits else None,
+                str(limits.temp_root) if limits else None) from error
 
 
 class Project:
@@ -115,7 +128,8 @@ class Project:
         return cls(load_config(config_path, store=store, backend=backend))
 
     def store(self, *, create: bool = False, read_only: bool = False) -> Store:
-        return open_store(self.config.store, create=create, read_only=read_only)
+        return open_store(self.config.store, create=create, read_only=read_only,
+                          engine=self.config.engine)
 
     def _run_store(self, *, create: bool = False) -> Store:
         """The store a run (or a reviewer's decision) writes, on the configured engine."""
@@ -156,6 +170,7 @@ class Project:
         started_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         with self._dry_run_store(store_exists) if dry_run else self._run_store(create=True) \
                 as store, store.transaction(commit=not dry_run):
+            clock.limits = getattr(store, "limits", None)  # DuckDB's (Spark has its own)
             run_id = store.scalar("run", "next_run_id",
                                   "SELECT coalesce(max(run_id), 0) + 1 FROM run")
             with clock.stage("land"):
@@ -206,7 +221,7 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         if self.config.backend == "spark":
             raise LinkageError(f"{self.config.store}: no store yet; a dry run on Spark needs "
                                "one (the first run changes nothing it could compare)")
-        return open_store(":memory:", create=True)
+        return open_store(":memory:", create=True, engine=self.config.engine)
 
     @property
     def _date_formats(self) -> dict[str, str]:
@@ -255,7 +270,8 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             with self.store(read_only=True) as store:
                 load_labels(store, labels)
                 decided = store.run_arrow("train", Step("decided", "SELECT * FROM label_pair"))
-        with open_store(":memory:", create=True) as scratch:
+        with open_store(":memory:", create=True, engine=self.config.engine) as scratch:
+            clock.limits = getattr(scratch, "limits", None)
             with clock.stage("land"):
                 landed = land_sources(scratch, deliveries, run_id=0)
             with clock.stage("standardize"):
@@ -325,7 +341,7 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         is not touched) and write the canonical person table to `out` (.csv/.parquet)."""
         clock = StageClock(report, ["land", "standardize", "write"])
         deliveries = check_sources(self.config.sources)
-        with open_store(":memory:", create=True) as scratch:
+        with open_store(":memory:", create=True, engine=self.config.engine) as scratch:
             with clock.stage("land"):
                 land_sources(scratch, deliveries, run_id=0)
             with clock.stage("standardize"):
@@ -424,7 +440,7 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             return import_review(store, path, reviewer)
 
     def migrate(self) -> list[int]:
-        with open_store(self.config.store, migrating=True) as store:
+        with open_store(self.config.store, migrating=True, engine=self.config.engine) as store:
             return migrate(store)
 
     def evaluate(self, truth: str | Path) -> Metrics:

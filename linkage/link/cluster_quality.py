@@ -127,7 +127,7 @@ SELECT record_key, cluster_id FROM cluster_membership
 WHERE cluster_id IN (SELECT cluster_id FROM suspicious)"""))
     records = [row[0] for row in store.run_step(STAGE, Step(
         "suspicious_records", "SELECT record_key FROM suspicious_record ORDER BY 1"))]
-    edges = store.run_step(STAGE, Step("suspicious_edges", f"""
+    edges = store.run_batches(STAGE, Step("suspicious_edges", f"""
 SELECT s.record_key_l, s.record_key_r FROM pair_score AS s
 JOIN suspicious_record AS l ON l.record_key = s.record_key_l
 JOIN suspicious_record AS r ON r.record_key = s.record_key_r AND r.cluster_id = l.cluster_id
@@ -138,8 +138,9 @@ JOIN suspicious_record AS l ON l.record_key = d.key_l
 JOIN suspicious_record AS r ON r.record_key = d.key_r AND r.cluster_id = l.cluster_id
 WHERE d.decision = 'must_link'""", {"threshold": threshold}))
     components = Components(records)
-    for left, right in edges:
-        components.join(left, right)
+    for batch in edges:
+        for left, right in batch:
+            components.join(left, right)
     store.run_step(STAGE, Step("drop_suspicious", "DELETE FROM cluster_membership WHERE "
                                "record_key IN (SELECT record_key FROM suspicious_record)"))
     add_to_membership(store, components)

@@ -233,15 +233,19 @@ def enforce_constraints(store: Store, decisions: DecisionsInForce, match_thresho
     records = [row[0] for row in store.run_step(
         STAGE, Step("broken_records", "SELECT record_key FROM broken_record ORDER BY 1"))]
     cannot: dict[str, set[str]] = {}
-    for left, right in store.run_step(STAGE, Step("broken_cannot", _BROKEN_CANNOT)):
-        cannot.setdefault(left, set()).add(right)
-        cannot.setdefault(right, set()).add(left)
+    for batch in store.run_batches(STAGE, Step("broken_cannot", _BROKEN_CANNOT)):
+        for left, right in batch:
+            cannot.setdefault(left, set()).add(right)
+            cannot.setdefault(right, set()).add(left)
     components = Components(records, cannot)
     conflicts = sum(not components.join(left, right)
-                    for left, right in store.run_step(STAGE, Step("broken_must", _BROKEN_MUST)))
-    for left, right in store.run_step(STAGE, Step("broken_edges", _BROKEN_EDGES,
-                                                  {"threshold": match_threshold})):
-        components.join(left, right)
+                    for batch in store.run_batches(STAGE, Step("broken_must", _BROKEN_MUST))
+                    for left, right in batch)
+    # Strongest first, in batches: the edges of every broken cluster are never all held.
+    for batch in store.run_batches(STAGE, Step("broken_edges", _BROKEN_EDGES,
+                                               {"threshold": match_threshold})):
+        for left, right in batch:
+            components.join(left, right)
 
     store.run_step(STAGE, Step("drop_broken", "DELETE FROM cluster_membership WHERE record_key "
                                               "IN (SELECT record_key FROM broken_record)"))

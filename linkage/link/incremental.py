@@ -134,13 +134,14 @@ WHERE NOT p.is_deleted AND c.record_key NOT IN (SELECT record_key FROM touched_r
     ])
     records = [row[0] for row in store.run_step(STAGE, Step(
         "touched_records", "SELECT record_key FROM touched_record ORDER BY record_key"))]
-    edges = store.run_step(STAGE, Step("touched_edges", """
+    edges = store.run_batches(STAGE, Step("touched_edges", """
 SELECT record_key_l, record_key_r FROM pair_score
 WHERE match_probability >= $t AND record_key_l IN (SELECT record_key FROM touched_record)
     AND record_key_r IN (SELECT record_key FROM touched_record)""", {"t": threshold}))
     components = Components(records)
-    for left, right in edges:
-        components.join(left, right)
+    for batch in edges:
+        for left, right in batch:
+            components.join(left, right)
     add_to_membership(store, components)
     store.run_steps(STAGE, [Step("drop_current", "DROP TABLE current_cluster"),
                             Step("drop_touched", "DROP TABLE touched_record")])

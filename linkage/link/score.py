@@ -55,6 +55,9 @@ class LinkCounts:
     match_threshold: float = 0.0  # the threshold clusters were formed at (auto: the chosen)
     prior: float = 0.0  # the population's prior the pairs were scored with (prior.py)
     threshold_estimates: dict[str, float] = field(default_factory=dict)  # auto: est. F1
+    # Pairs each blocking rule produced (full runs), by the rule's SQL in the model's order;
+    # a pair two rules produce counts under the first.
+    pairs_by_rule: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,8 @@ def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
         # Materialised once and cached by Splink, so predict reuses it: the count is free.
         with progress.step("block"):
             blocked = linker.inference.compute_blocked_pairs_for_predict()
-            pairs_compared = splink.count(blocked)
+            by_rule = pairs_by_rule(model, splink.count_by(blocked, "match_key"))
+            pairs_compared = sum(by_rule.values())
         with progress.step("score_pairs"):
             predictions = linker.inference.predict(
                 threshold_match_probability=min(PRIOR_FLOOR, linking.predict_threshold),
@@ -129,8 +133,27 @@ def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
         linking, estimates = _choose_threshold(store, linking, deduplicated_sources)
     counts = finish_clusters(store, linking, deduplicated_sources, records, pairs_compared,
                              pairs_kept)
-    return Linked(dataclasses.replace(counts, prior=prior, threshold_estimates=estimates),
-                  Clustering())
+    return Linked(dataclasses.replace(counts, prior=prior, threshold_estimates=estimates,
+                                      pairs_by_rule=by_rule), Clustering())
+
+
+def pairs_by_rule(model: dict, by_match_key: dict[str, int]) -> dict[str, int]:
+    """Blocked pairs by the SQL of the rule that produced them (Splink's `match_key` is
+    the rule's position among the model's prediction rules), every rule listed.
+
+    >>> model = {"blocking_rules_to_generate_predictions": [
+    ...     {"blocking_rule": 'l."ssn" = r."ssn"'}, "l.dob = r.dob"]}
+    >>> pairs_by_rule(model, {"1": 7})
+    {'l."ssn" = r."ssn"': 0, 'l.dob = r.dob': 7}
+    """
+    rules = [rule["blocking_rule"] if isinstance(rule, dict) else str(rule)
+             for rule in model.get("blocking_rules_to_generate_predictions", [])]
+    counts = {rule: by_match_key.get(str(index), 0) for index, rule in enumerate(rules)}
+    unknown = sum(n for key, n in by_match_key.items()
+                  if not key.isdigit() or int(key) >= len(rules))
+    if unknown:  # not expected from Splink; counted rather than lost
+        counts["(other)"] = unknown
+    return counts
 
 
 def linking_in_force(store: Store, linking: LinkingConfig) -> LinkingConfig:
@@ -154,12 +177,12 @@ def _choose_threshold(store: Store, linking: LinkingConfig, deduplicated_sources
     components at it. With `auto`, each candidate threshold is clustered under the run's
     constraints and estimated; the best estimated F1 wins (the threshold in force, while
     it is within a tie of the best)."""
-    graph = PairGraph.load(store)
     if linking.match_threshold != "auto":
-        graph.cluster(store, linking.match_threshold)
+        PairGraph.load(store, linking.match_threshold).cluster(store, linking.match_threshold)
         return linking, {}
     weigh_pairs(store, deduplicated_sources)
     candidates = auto_thresholds(linking)
+    graph = PairGraph.load(store, min(candidates))
     sample = graph.sample(AUTO_SAMPLE_RECORDS, candidates[0])
     decisions = decisions_in_force(store)
     estimates = []
@@ -178,8 +201,9 @@ def _choose_threshold(store: Store, linking: LinkingConfig, deduplicated_sources
 
 @dataclass(frozen=True)
 class PairGraph:
-    """The active records and their stored pairs as a graph, read once and clustered at
-    any threshold without going back to the store (scipy's connected components)."""
+    """The active records and their stored pairs at or above a threshold as a graph, read
+    once and clustered at that threshold or any higher one without going back to the store
+    (scipy's connected components). Its edges take 20 bytes a pair, in numpy arrays."""
 
     records: pa.Array  # record keys, sorted: a record's index is its position
     left: np.ndarray
@@ -187,19 +211,27 @@ class PairGraph:
     probability: np.ndarray
 
     @classmethod
-    def load(cls, store: Store) -> PairGraph:
+    def load(cls, store: Store, min_probability: float) -> PairGraph:
+        """The graph of pairs at or above `min_probability`: pairs below it join nothing
+        at any threshold the graph is clustered at, so they are never read."""
         records = store.run_arrow(STAGE, Step("active_records", """
 SELECT record_key FROM person WHERE NOT is_deleted ORDER BY record_key""")).column(0)
-        with store.registered("graph_record", pa.table({
-                "record_key": records, "node": pa.array(np.arange(len(records), dtype=np.int64))})):
-            edges = store.run_arrow(STAGE, Step("graph_edges", """
+        # Nodes are numbered in SQL (the records' order), so no key array goes back in.
+        edges = store.run_arrow(STAGE, Step("graph_edges", """
+WITH node AS (
+    SELECT record_key, (row_number() OVER (ORDER BY record_key) - 1)::INTEGER AS node
+    FROM person WHERE NOT is_deleted
+)
 SELECT l.node AS left_node, r.node AS right_node, s.match_probability
 FROM pair_score AS s
-JOIN graph_record AS l ON l.record_key = s.record_key_l
-JOIN graph_record AS r ON r.record_key = s.record_key_r"""))
+JOIN node AS l ON l.record_key = s.record_key_l
+JOIN node AS r ON r.record_key = s.record_key_r
+WHERE s.match_probability >= $min_probability""", {"min_probability": min_probability}))
+        left, right, probability = (_numpy(edges.column(name)) for name in
+                                    ("left_node", "right_node", "match_probability"))
+        del edges
         return cls(records.combine_chunks() if isinstance(records, pa.ChunkedArray) else records,
-                   edges.column("left_node").to_numpy(), edges.column("right_node").to_numpy(),
-                   edges.column("match_probability").to_numpy())
+                   left, right, probability)
 
     def components(self, threshold: float) -> np.ndarray:
         """Each record's component at `threshold` (labels 0, 1, …)."""
@@ -262,12 +294,18 @@ CREATE OR REPLACE TEMP TABLE cluster_membership AS
 SELECT record_key, cluster_id FROM formed_cluster"""))
 
 
+def _numpy(column: pa.ChunkedArray) -> np.ndarray:
+    """A column without nulls as one numpy array."""
+    return column.combine_chunks().to_numpy() if column.num_chunks != 1 else \
+        column.chunk(0).to_numpy()
+
+
 def cluster_scored_pairs(store: Store, linking: LinkingConfig,
                          deduplicated_sources: Sequence[str] = ()) -> ClusterShape:
     """Cluster the active records again from the stored pair scores at
     `linking.match_threshold`, under the same constraints as a run, into
     `cluster_membership`. Changes only temporary tables, so it works read-only."""
-    PairGraph.load(store).cluster(store, linking.match_threshold)
+    PairGraph.load(store, linking.match_threshold).cluster(store, linking.match_threshold)
     decisions = decisions_in_force(store)
     enforce_constraints(store, decisions, linking.match_threshold, deduplicated_sources)
     return shape_clusters(store, linking, decisions)

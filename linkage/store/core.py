@@ -8,6 +8,7 @@ both. Values always travel as bound parameters; identifiers come from code, neve
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from linkage.outputs import (hold_private_umask, make_private_folder, private_um
                              release_private_umask)
 from linkage.store.connection import connect
 from linkage.store.engine import Step, Store
+from linkage.store.resources import EngineLimits, engine_limits
 from linkage.store.schema import DUCKDB_TABLES, SCHEMA_VERSION, TABLES
 from linkage.store.snapshots import Snapshots, is_snapshot_store
 from linkage.store.splink_engines import DuckDBSplink
@@ -28,17 +30,24 @@ from linkage.store.splink_engines import DuckDBSplink
 if TYPE_CHECKING:
     import pandas as pd
 
+    from linkage.config import EngineConfig
+
 
 class DuckDBStore(Store):
     """A store in one DuckDB file (or in memory). Use `open_store` to get one."""
 
     engine_errors: tuple[type[BaseException], ...] = (duckdb.Error,)
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection, path: str) -> None:
+    def __init__(self, connection: duckdb.DuckDBPyConnection, path: str,
+                 limits: EngineLimits | None = None, spill: Path | None = None) -> None:
         # The DuckDB connection, for this module, the engine adapters and tests; stages use
         # the Store methods.
         self.con = connection
         self.path = path
+        # What this database (and Splink's beside it) may take of the machine, and the
+        # folder it spills into (removed on close).
+        self.limits = limits or engine_limits(store=None if path == ":memory:" else path)
+        self._spill = spill
         # The store's files (its WAL, spill files) come and go while it is open: all of them
         # owner-only, so umask 077 is held until `close`.
         hold_private_umask()
@@ -48,14 +57,38 @@ class DuckDBStore(Store):
         try:
             self.con.close()
         finally:
+            if self._spill is not None:
+                self.limits.remove_spill_folder(self._spill, whole=self.path == ":memory:")
+                self._spill = None
             if getattr(self, "_private", False):
                 self._private = False
                 release_private_umask()
+
+    @contextmanager
+    def lending_memory(self, lent: int) -> Iterator[None]:
+        """The store's memory limit lowered by `lent` bytes inside the block (for another
+        database of the run: linkage.store.resources.SCORING_SHARE), its own after. What
+        the store cannot hold meanwhile it spills."""
+        full = self.limits.memory_limit_bytes
+        self.con.execute("SET memory_limit = $limit", {"limit": f"{max(full - lent, 1)}B"})
+        try:
+            yield
+        finally:
+            try:
+                self.con.execute("SET memory_limit = $limit", {"limit": f"{full}B"})
+            except duckdb.Error:
+                pass  # a failed step aborted the transaction; the run stops and closes us
 
     def run_step(self, stage: str, step: Step) -> list[tuple]:
         """Run one step and return its rows (drained, so the connection is free again)."""
         with self._timed(stage, step):
             return self.con.execute(step.sql, step.params).fetchall()
+
+    def run_batches(self, stage: str, step: Step, rows: int = 100_000) -> Iterator[list[tuple]]:
+        with self._timed(stage, step):
+            cursor = self.con.execute(step.sql, step.params)
+            while batch := cursor.fetchmany(rows):
+                yield batch
 
     def run_arrow(self, stage: str, step: Step) -> pa.Table:
         with self._timed(stage, step):
@@ -124,12 +157,14 @@ ORDER BY ordinal_position""", {"t": table}))]
 
 
 def open_store(path: str | Path, *, create: bool = False, read_only: bool = False,
-               migrating: bool = False) -> Store:
+               migrating: bool = False, engine: EngineConfig | None = None) -> Store:
     """Open (or, with `create`, create) the store file and check its schema version.
 
     `":memory:"` gives a scratch store that lives as long as the connection (training).
     Only a new file, or a DuckDB database with no tables, becomes a store: another
-    program's database is refused untouched.
+    program's database is refused untouched. The database gets `engine`'s memory limit,
+    temp directory and threads (linkage.store.resources; the defaults when None); a store
+    opened read-only spills under the system's temporary folder unless `engine` names one.
     """
     in_memory = str(path) == ":memory:"
     path = Path(path)
@@ -137,22 +172,15 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
         return _open_snapshot_store(path, read_only=read_only)
     if not in_memory:
         _check_store_path(path, create=create)
+    limits = engine_limits(engine, None if in_memory or read_only else path)
+    spill = limits.spill_folder(None if in_memory else _spill_name(path))
     with private_umask():  # store readable by the owner only (and, while open, its WAL)
         try:
-            connection = connect(str(path), read_only=read_only)
-        except duckdb.IOException as error:
-            if _is_lock_conflict(error, path):
-                raise StoreBusyError(
-                    f"{path}: the store is in use by another linkage process; "
-                    "wait for it to finish (runs on one store cannot interleave)"
-                ) from None
-            if "not a valid DuckDB database" in str(error).replace(str(path), ""):
-                raise StoreError(f"{path}: not a linkage store (not a DuckDB database); "
-                                 "give a new file name for a new store") from None
-            raise StoreError(f"{path}: cannot open store: {database_message(error)}") from None
-        except duckdb.Error as error:
-            raise StoreError(f"{path}: not a linkage store: {database_message(error)}") from None
-        store = DuckDBStore(connection, str(path))
+            connection = _connect_store(path, read_only, limits, spill)
+        except BaseException:
+            limits.remove_spill_folder(spill, whole=in_memory)
+            raise
+        store = DuckDBStore(connection, str(path), limits, spill)
     try:
         if not in_memory and not read_only:
             _make_owner_only(path)
@@ -161,6 +189,33 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
         store.close()
         raise
     return store
+
+
+def _spill_name(path: Path) -> str:
+    """The store's spill folder name: its file name and a digest of where it is, so two
+    stores of one name never share a folder."""
+    digest = hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:8]
+    return f"{path.name}-{digest}"
+
+
+def _connect_store(path: Path, read_only: bool, limits: EngineLimits,
+                   spill: Path) -> duckdb.DuckDBPyConnection:
+    """The store's connection, its failures in words (a lock another process holds, a file
+    that is not a DuckDB database)."""
+    try:
+        return connect(str(path), read_only=read_only, config=limits.duckdb_config(spill))
+    except duckdb.IOException as error:
+        if _is_lock_conflict(error, path):
+            raise StoreBusyError(
+                f"{path}: the store is in use by another linkage process; "
+                "wait for it to finish (runs on one store cannot interleave)"
+            ) from None
+        if "not a valid DuckDB database" in str(error).replace(str(path), ""):
+            raise StoreError(f"{path}: not a linkage store (not a DuckDB database); "
+                             "give a new file name for a new store") from None
+        raise StoreError(f"{path}: cannot open store: {database_message(error)}") from None
+    except duckdb.Error as error:
+        raise StoreError(f"{path}: not a linkage store: {database_message(error)}") from None
 
 
 def _check_store_path(path: Path, *, create: bool) -> None:

@@ -79,6 +79,12 @@ class Store(ABC):
                    kind: Literal["csv", "parquet"]) -> None:
         """Write the rows of one query to the file `path` (CSV with a header, or Parquet)."""
 
+    def run_batches(self, stage: str, step: Step, rows: int = 100_000) -> Iterator[list[tuple]]:
+        """Run one query and yield its rows in order, at most `rows` at a time, so a large
+        result is never whole in Python. Consume it fully before the next statement. This
+        default yields them all at once; an engine that can stream overrides it."""
+        yield self.run_step(stage, step)
+
     def run_steps(self, stage: str, steps: Sequence[Step]) -> None:
         for step in steps:
             self.run_step(stage, step)
@@ -154,6 +160,9 @@ class SplinkEngine(Protocol):
 
     def count(self, frame: Any) -> int:
         """The rows of a Splink result."""
+
+    def count_by(self, frame: Any, column: str) -> dict[str, int]:
+        """The rows of a Splink result by the value of its `column` (a name from code)."""
 
     def keep(self, name: str, frames: Sequence[Any], columns: str) -> int:
         """Splink results (their `columns`, a select list) as store table `name`, until

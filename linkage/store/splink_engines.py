@@ -1,7 +1,10 @@
 """Splink beside each engine's store, side by side: the `SplinkEngine` of linkage.store.engine.
 
-- `DuckDBSplink`: each Linker in a private in-memory DuckDB connection (`splink_linker`), its
-  inputs read from the store as Arrow, its results handed back to the store as Arrow.
+- `DuckDBSplink`: each Linker in a private in-memory DuckDB database (`splink_linker`) with
+  most of the run's memory limit, lent by the store while the Linker is open
+  (linkage.store.resources), and its own spill folder; its inputs stream in from the store and
+  its results stream back into temporary store tables, Arrow batches at a time, so neither
+  persons nor pairs are ever whole in Python (a database spills, an Arrow table cannot).
   Splink materialises many intermediate tables; keeping them out of the store keeps the
   store's transaction small. One DuckDBAPI per Linker: Splink caches term-frequency tables
   on the API object.
@@ -20,8 +23,10 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
+from linkage.errors import StoreError
 from linkage.store.connection import connect
 from linkage.store.engine import Step
+from linkage.store.resources import SCORING_SHARE, EngineLimits, engine_limits
 
 if TYPE_CHECKING:
     from splink import DuckDBAPI, Linker, SettingsCreator
@@ -31,20 +36,58 @@ if TYPE_CHECKING:
 
 # The name of a Linker's input table (the active person records).
 PERSON_INPUT = "person_input"
+# Rows per Arrow batch when rows move between the store and Splink's database.
+BATCH_ROWS = 100_000
 
 
 @contextmanager
-def splink_linker(persons: pa.Table, settings: SettingsCreator | dict) -> Iterator[Linker]:
-    """A Linker over `persons`; its connection is closed on exit (no leaked spill files)."""
-    from splink import DuckDBAPI, Linker
-
-    connection = connect()
+def splink_database(limits: EngineLimits | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """An in-memory DuckDB database for Splink under `limits` (default: the defaults),
+    spilling into a folder of its own; closed, and its folder removed, on exit."""
+    limits = limits or engine_limits()
+    spill = limits.spill_folder()
     try:
-        db_api = DuckDBAPI(connection)
-        frame = db_api.register(persons, dataset_display_name=PERSON_INPUT)
-        yield Linker(frame, settings, log_level=None)
+        connection = connect(config=limits.duckdb_config(spill))
+    except BaseException:
+        limits.remove_spill_folder(spill, whole=True)
+        raise
+    try:
+        yield connection
     finally:
         connection.close()
+        limits.remove_spill_folder(spill, whole=True)
+
+
+@contextmanager
+def splink_linker(persons: pa.Table | str, settings: SettingsCreator | dict,
+                  connection: duckdb.DuckDBPyConnection | None = None) -> Iterator[Linker]:
+    """A Linker over `persons` (an Arrow table, or the name of a table in `connection`);
+    without `connection`, in a database of its own, closed on exit (no leaked spill files)."""
+    from splink import DuckDBAPI, Linker
+
+    if connection is None:
+        with splink_database() as own:
+            with splink_linker(persons, settings, own) as linker:
+                yield linker
+        return
+    db_api = DuckDBAPI(connection)
+    frame = db_api.register(persons, dataset_display_name=PERSON_INPUT)
+    yield Linker(frame, settings, log_level=None)
+
+
+def copy_rows(reader: pa.RecordBatchReader, connection: duckdb.DuckDBPyConnection,
+              table: str, *, temporary: bool = False, append: bool = False) -> None:
+    """Stream `reader`'s batches into `table` (a name from code) of `connection`: created,
+    or with `append` added to."""
+    connection.register("incoming_rows", reader)
+    try:
+        if append:
+            connection.execute(f"INSERT INTO {table} SELECT * FROM incoming_rows")
+        else:
+            connection.execute(f"CREATE OR REPLACE {'TEMP ' if temporary else ''}TABLE {table} "
+                               "AS SELECT * FROM incoming_rows")
+    finally:
+        connection.unregister("incoming_rows")
 
 
 class DuckDBSplink:
@@ -53,35 +96,59 @@ class DuckDBSplink:
     def __init__(self, store: DuckDBStore) -> None:
         self.store = store
         self.api: DuckDBAPI | None = None
-        self._kept: dict[str, pa.Table] = {}
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._inputs = 0
 
     @contextmanager
     def linker(self, settings: SettingsCreator | dict, sql: str) -> Iterator[Linker]:
-        persons = self.store.run_arrow("link", Step("linker_input", sql))
-        with splink_linker(persons, settings) as linker:
-            self.api = linker._db_api
-            yield linker
+        """A Linker in its own database, holding SCORING_SHARE of the run's memory limit
+        (lent by the store) while it is open."""
+        limits = self.store.limits.share(SCORING_SHARE)
+        with self.store.lending_memory(limits.memory_limit_bytes), \
+                splink_database(limits) as connection:
+            self._connection = connection
+            try:
+                self._copy_in(sql, "person_rows")
+                with splink_linker("person_rows", settings, connection) as linker:
+                    self.api = linker._db_api
+                    yield linker
+            finally:
+                self._connection = None
 
     def register(self, sql: str, name: str) -> Any:
-        return self.api.register(self.store.run_arrow("link", Step(f"input_{name}", sql)),
-                                 dataset_display_name=name)
+        self._inputs += 1
+        physical = f"input_rows_{self._inputs}"
+        self._copy_in(sql, physical)
+        return self.api.register(physical, dataset_display_name=name)
+
+    def _copy_in(self, sql: str, table: str) -> None:
+        """The rows of the store query `sql` as `table` of Splink's database."""
+        with self.store._timed("link", Step(f"input_{table}", sql)):
+            reader = self.store.con.sql(sql).to_arrow_reader(BATCH_ROWS)
+            copy_rows(reader, self._connection, table)
 
     def count(self, frame: Any) -> int:
         return frame.as_duckdbpyrelation().aggregate("count(*)").fetchall()[0][0]
 
+    def count_by(self, frame: Any, column: str) -> dict[str, int]:
+        rows = frame.as_duckdbpyrelation().aggregate(f"{column}, count(*)", column).fetchall()
+        return {str(key): count for key, count in rows}
+
     def keep(self, name: str, frames: Sequence[Any], columns: str) -> int:
-        table = pa.concat_tables([frame.as_duckdbpyrelation().select(columns).to_arrow_table()
-                                  for frame in frames])
-        self._kept[name] = table
-        self.store.register(name, table)
-        return table.num_rows
+        """Streamed into a temporary store table, which spills like any other."""
+        for index, frame in enumerate(frames):
+            with self.store._timed("link", Step(f"keep_{name}", columns)):
+                reader = frame.as_duckdbpyrelation().select(columns).to_arrow_reader(BATCH_ROWS)
+                copy_rows(reader, self.store.con, name, temporary=True, append=index > 0)
+        return self.store.scalar("link", f"count_{name}", f"SELECT count(*) FROM {name}")
 
     def release(self, name: str) -> None:
         try:
-            self.store.unregister(name)
-        except duckdb.TransactionException:
-            pass  # a failed step aborted the run's transaction: its error is the one to see
-        self._kept.pop(name, None)
+            self.store.run_step("link", Step(f"drop_{name}", f"DROP TABLE IF EXISTS {name}"))
+        except StoreError as error:
+            if not isinstance(error.__cause__, duckdb.TransactionException):
+                raise
+            # a failed step aborted the run's transaction: its error is the one to see
 
 
 class SparkSplink:
@@ -113,6 +180,10 @@ class SparkSplink:
 
     def count(self, frame: Any) -> int:
         return frame.as_spark_dataframe().count()
+
+    def count_by(self, frame: Any, column: str) -> dict[str, int]:
+        rows = frame.as_spark_dataframe().groupBy(column).count().collect()
+        return {str(row[0]): int(row[1]) for row in rows}
 
     def keep(self, name: str, frames: Sequence[Any], columns: str) -> int:
         """Materialised while Splink's tables still exist."""
