@@ -8,8 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import re
+
 from conftest import query
-from linkage.crosswalk import assign_enterprise_ids, resolve_enterprise_id
+from linkage.crosswalk import assign_enterprise_ids, labels, resolve_enterprise_id
+from linkage.crosswalk.labels import eid_label
+from linkage.errors import StoreError
 from linkage.link import Clustering
 from linkage.store import Step, open_store
 
@@ -192,7 +196,46 @@ def test_eids_are_opaque(store):
     apply_run(store, 1, [["19-1234567-01", "A1B2"]])
     (eid,) = set(active_eids(store).values())
     assert "1234567" not in eid and "A1B2" not in eid
-    assert eid.startswith("E") and eid[1:].isdigit()
+    assert re.fullmatch(r"E[0-9A-F]{16}", eid)
+
+
+def test_new_eid_label_comes_from_its_founding_record_only(store):
+    apply_run(store, 1, [["m", "c"], ["z"]])
+    alone = active_eids(store)
+    assert alone["c"] == eid_label("src:c") and alone["z"] == eid_label("src:z")
+    # Other clusters before it, in the same run or earlier, leave its label as it is.
+    with open_store(":memory:", create=True) as other:
+        apply_run(other, 1, [["a"], ["b", "y"]])
+        apply_run(other, 2, [["a"], ["b", "y"], ["0"], ["c", "m"]])
+        assert active_eids(other)["c"] == alone["c"]
+
+
+def test_a_label_already_issued_is_never_reused(store):
+    taken = eid_label("src:a")
+    store.run_step("test", Step("retired_eid", "INSERT INTO enterprise_id VALUES "
+                                "($eid, 1, 1, 1, NULL)", {"eid": taken}))
+    apply_run(store, 2, [["a", "b"], ["c"]])
+    eids = active_eids(store)
+    assert eids["a"] == eids["b"] == eid_label("src:a", 1) != taken
+    assert query(store, "SELECT retired_run, merged_into FROM enterprise_id "
+                        "WHERE enterprise_id = $eid", {"eid": taken}) == [(1, None)]
+    assert eids["c"] == eid_label("src:c")
+
+
+def test_new_clusters_proposing_one_label_get_distinct_ones_smallest_key_first(
+        store, monkeypatch):
+    # Every cluster proposes the same label at each attempt: each round labels one of them.
+    monkeypatch.setattr(labels, "label_sql", lambda key, attempt: f"'X' || CAST({attempt} AS VARCHAR)")
+    apply_run(store, 1, [["c"], ["a", "d"], ["b"]])
+    assert active_eids(store) == {"a": "X0", "d": "X0", "b": "X1", "c": "X2"}
+    apply_run(store, 2, [["c"], ["a", "d"], ["b"], ["e"], ["f"]])
+    assert {active_eids(store)[r] for r in "ef"} == {"X3", "X4"}
+
+
+def test_a_cluster_left_without_a_free_label_stops_the_run(store, monkeypatch):
+    monkeypatch.setattr(labels, "label_sql", lambda key, attempt: f"CASE WHEN {attempt} >= 0 THEN 'X' END")
+    with pytest.raises(StoreError, match="no free label"):
+        apply_run(store, 1, [["a"], ["b"]])
 
 
 PEOPLE = [["a", "b", "c"], ["d", "e"], ["f"], ["g", "h"]]
