@@ -95,6 +95,30 @@ def test_incremental_delivery_agrees_with_a_full_rerun(deliveries, backend, caps
     assert active(incremental_store) == active(full_store)
 
 
+def members_by_eid(store, where: str = "true") -> dict[str, set]:
+    with open_store(store, read_only=True) as opened:
+        rows = query(opened, "SELECT enterprise_id, source_system, source_record_id FROM crosswalk "
+                             f"WHERE valid_to_run IS NULL AND enterprise_id IN "
+                             f"(SELECT enterprise_id FROM enterprise_id WHERE {where})")
+    members: dict[str, set] = {}
+    for eid, system, record in rows:
+        members.setdefault(eid, set()).add((system, record))
+    return members
+
+
+def test_a_delivery_labels_its_new_eids_as_a_full_run_labels_those_clusters(deliveries):
+    folder, day0, final, delta = deliveries
+    incremental_store, full_store = folder / "labels_delivery.duckdb", folder / "labels_full.duckdb"
+    assert cli("-q", "run", "--config", make_config(folder, day0, incremental_store)) == 0
+    assert cli("-q", "run", "--config", make_config(folder, day0, incremental_store),
+               "--delivery", delta) == 0
+    assert cli("-q", "run", "--config", make_config(folder, final, full_store)) == 0
+    created = members_by_eid(incremental_store, "created_run = 2")
+    assert created  # the delivery brought people the store had not seen
+    full = members_by_eid(full_store)
+    assert {eid: full.get(eid) for eid in created} == created
+
+
 def test_incremental_run_scores_only_the_delivered_records(deliveries, capsys):
     folder, day0, _, delta = deliveries
     store = folder / "scored.duckdb"
