@@ -4,10 +4,10 @@
     pair = project.explain_pair("calsaws:19-8232535-01", "calsaws:19-8232535-02",
                                 html="out/pair.html")
     pair.frame()                               # comparison, level, match_weight, ...
-    project.explain_cluster("E0000000001").edges
+    project.explain_cluster("E1AEA5BD8C622857B").edges
 
     pair.chart()                               # the waterfall, rendered offline in a notebook
-    project.explain_cluster("E0000000001").chart()   # its members' pairs as a grid
+    project.explain_cluster("E1AEA5BD8C622857B").chart()  # its members' pairs as a grid
 
 Record values (names, dates of birth, identifiers) appear only with `show_values=True`,
 in the returned objects and in the chart alike.
