@@ -4,7 +4,10 @@ A new EID is `E` + the first 16 hex digits (64 bits) of SHA-256 of its cluster's
 record key*: the smallest `source_system:source_record_id` of its members
 (`linkage.store.relations.record_key`). The label depends on nothing else, so the same cluster
 gets the same label in a delivery and in a full run, whatever other clusters the run holds and
-in whatever order. It is opaque: no source id can be read off it.
+in whatever order. No source id can be read off it; but the hash is not keyed, so whoever
+holds an EID and the scheme can hash candidate keys from a small key space (county, case and
+person numbers; MRNs) until one matches its founding record. Mixing in a secret kept in the
+store (and shared by stores that must agree) would close that; it is not done yet.
 
 Length: among n labels the expected number of colliding pairs is about n² / 2^65 (birthday
 bound over 64 bits): 2.7e-6 at 10M EIDs, 2.7e-4 at 100M. A collision never merges anything
