@@ -225,7 +225,8 @@ def test_a_label_already_issued_is_never_reused(store):
 def test_new_clusters_proposing_one_label_get_distinct_ones_smallest_key_first(
         store, monkeypatch):
     # Every cluster proposes the same label at each attempt: each round labels one of them.
-    monkeypatch.setattr(labels, "label_sql", lambda key, attempt: f"'X' || CAST({attempt} AS VARCHAR)")
+    monkeypatch.setattr(labels, "label_sql",
+                        lambda key, attempt: f"'X' || CAST({attempt} AS VARCHAR)")
     apply_run(store, 1, [["c"], ["a", "d"], ["b"]])
     assert active_eids(store) == {"a": "X0", "d": "X0", "b": "X1", "c": "X2"}
     apply_run(store, 2, [["c"], ["a", "d"], ["b"], ["e"], ["f"]])
@@ -233,7 +234,8 @@ def test_new_clusters_proposing_one_label_get_distinct_ones_smallest_key_first(
 
 
 def test_a_cluster_left_without_a_free_label_stops_the_run(store, monkeypatch):
-    monkeypatch.setattr(labels, "label_sql", lambda key, attempt: f"CASE WHEN {attempt} >= 0 THEN 'X' END")
+    monkeypatch.setattr(labels, "label_sql",
+                        lambda key, attempt: f"CASE WHEN {attempt} >= 0 THEN 'X' END")
     with pytest.raises(StoreError, match="no free label"):
         apply_run(store, 1, [["a"], ["b"]])
 

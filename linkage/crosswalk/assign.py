@@ -224,8 +224,8 @@ def assign_enterprise_ids(store: Store, clustering: Clustering, run_id: int) -> 
         store.run_step(STAGE, Step(step.name, step.sql,
                                    {"run_id": run_id} if "$run_id" in step.sql else None))
     store.run_steps(STAGE, [Step(f"drop_{name}", f"DROP TABLE {name}") for name in (
-        "membership", "overlap", "heir", "kept", "revived", "eid_orphan", "eid_label", "new_eid", "assignment", "retired",
-        "record_change", clustering.table)])
+        "membership", "overlap", "heir", "kept", "revived", "eid_orphan", "eid_label", "new_eid",
+        "assignment", "retired", "record_change", clustering.table)])
     return counts
 
 

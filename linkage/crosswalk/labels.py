@@ -63,8 +63,9 @@ def _round(attempt: int) -> Step:
     """Round `attempt`: the clusters no earlier round labelled propose their label; free
     proposals are taken, each by the smallest founding key proposing it."""
     earlier = [f"eid_label_{k}" for k in range(attempt)]
-    pending = "".join(f"\n    AND o.cluster_id NOT IN (SELECT cluster_id FROM {t})" for t in earlier)
-    taken = "".join(f"\n    AND NOT EXISTS (SELECT 1 FROM {t} AS l WHERE l.enterprise_id = c.enterprise_id)"
+    pending = "".join(f"\n    AND o.cluster_id NOT IN (SELECT cluster_id FROM {t})"
+                      for t in earlier)
+    taken = "".join(f"\n    AND c.enterprise_id NOT IN (SELECT enterprise_id FROM {t})"
                     for t in earlier)
     return Step(f"eid_label_{attempt}", f"""
 CREATE OR REPLACE TEMP TABLE eid_label_{attempt} AS
