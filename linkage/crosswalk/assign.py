@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from linkage.crosswalk.labels import label_new_eids
 from linkage.link.clustering import Clustering
 from linkage.store import Step, Store
-from linkage.crosswalk.labels import label_new_eids
 from linkage.store.relations import ACTIVE_CROSSWALK, record_key
 
 STAGE = "crosswalk"
