@@ -10,7 +10,14 @@ import shutil
 import pytest
 
 from conftest import ENGINES, ROOT, SAMPLE_CONFIG, SAMPLE_DATA, cli, query
+from linkage.crosswalk.labels import KEY_ENV
 from linkage.store import open_store
+
+
+@pytest.fixture
+def shared_eid_key(monkeypatch):
+    """The stores a test compares label under one key, as a deployment's stores would."""
+    monkeypatch.setenv(KEY_ENV, "5e" * 32)
 
 
 def read_rows(path):
@@ -67,7 +74,8 @@ def deliveries(tmp_path_factory):
 
 
 @pytest.mark.parametrize("backend", ENGINES)
-def test_incremental_delivery_agrees_with_a_full_rerun(deliveries, backend, capsys):
+def test_incremental_delivery_agrees_with_a_full_rerun(deliveries, backend, capsys,
+                                                         shared_eid_key):
     folder, day0, final, delta = deliveries
     suffix = ".duckdb" if backend == "duckdb" else ".parquet"
     incremental_store = folder / f"incremental_{backend}{suffix}"
@@ -106,7 +114,8 @@ def members_by_eid(store, where: str = "true") -> dict[str, set]:
     return members
 
 
-def test_a_delivery_labels_its_new_eids_as_a_full_run_labels_those_clusters(deliveries):
+def test_a_delivery_labels_its_new_eids_as_a_full_run_labels_those_clusters(deliveries,
+                                                                           shared_eid_key):
     folder, day0, final, delta = deliveries
     incremental_store, full_store = folder / "labels_delivery.duckdb", folder / "labels_full.duckdb"
     assert cli("-q", "run", "--config", make_config(folder, day0, incremental_store)) == 0
