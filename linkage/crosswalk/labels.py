@@ -44,6 +44,7 @@ it; labels do not depend on it.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import secrets
@@ -68,9 +69,22 @@ def eid_label(key: bytes, founding_key: str, attempt: int = 0) -> str:
     >>> eid_label(bytes(32), "calsaws:19-1234567-01")
     'E9AB5F25D8FA6506B'
     """
-    text = founding_key if attempt == 0 else f"{founding_key}#{attempt}"
-    digest = hmac.digest(key, text.encode(), "sha256")
-    return EID_PREFIX + digest.hex()[:EID_HEX_DIGITS].upper()
+    return propose(key, pa.chunked_array([[founding_key]], pa.string()), attempt)[0].as_py()
+
+
+def propose(key: bytes, founding_keys: pa.ChunkedArray, attempt: int) -> pa.Array:
+    """The labels the clusters founded by `founding_keys` propose at `attempt`: HMAC-SHA-256
+    of the founding key (attempt 0) or of the key + `#attempt`."""
+    # The key's HMAC state is set up once and copied per label: 2-3 times faster than
+    # `hmac.digest` per label.
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+    suffix = b"" if attempt == 0 else f"#{attempt}".encode()
+    labels = []
+    for founding_key in founding_keys.to_pylist():
+        mac = keyed.copy()
+        mac.update(founding_key.encode() + suffix)
+        labels.append(EID_PREFIX + mac.hexdigest()[:EID_HEX_DIGITS].upper())
+    return pa.array(labels, pa.string())
 
 
 def eid_key(store: Store) -> bytes:
@@ -102,12 +116,6 @@ def _shared_key(text: str) -> bytes:
                           "key, e.g. from `python -c \"import secrets; "
                           "print(secrets.token_hex(32))\"`); the value set is not that")
     return key
-
-
-def propose(key: bytes, founding_keys: pa.ChunkedArray, attempt: int) -> pa.Array:
-    """The labels the clusters founded by `founding_keys` propose at `attempt`."""
-    return pa.array([eid_label(key, founding_key, attempt)
-                     for founding_key in founding_keys.to_pylist()], pa.string())
 
 
 def _round(attempt: int) -> Step:
