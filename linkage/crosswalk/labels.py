@@ -15,13 +15,13 @@ never printed, logged or exported, and the store files are owner-only. Stores th
 one cluster one label (a copy rebuilt from scratch, a DuckDB and a Spark store of one
 deployment) share a key through the environment variable `LINKAGE_EID_KEY` (64 hex digits,
 e.g. `python -c "import secrets; print(secrets.token_hex(32))"`), which overrides the
-store's own; a store that labels under it keeps no key of its own. Copying a store copies its
+store's own; a store that labels under it makes no key of its own. Copying a store copies its
 key. Changing the key changes no EID already issued (EIDs are stable forever), only the
 labels of clusters founded later.
 
 The labels are computed in Python, not in SQL: neither DuckDB nor Spark has an HMAC, and the
-key stays out of SQL text (which Spark sees with its bound values inlined) and off Spark's
-executors. Each round fetches the founding keys still unlabelled and hands back their
+key stays out of SQL text (Spark inlines bound values into it, where plans and error messages
+could show them). Each round fetches the founding keys still unlabelled and hands back their
 proposals as an Arrow table; on Spark that passes the run's new clusters through the driver.
 
 Length: among n labels the expected number of colliding pairs is about n² / 2^65 (birthday
