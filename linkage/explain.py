@@ -4,10 +4,11 @@
     pair = project.explain_pair("calsaws:19-8232535-01", "calsaws:19-8232535-02",
                                 html="out/pair.html")
     pair.frame()                               # comparison, level, match_weight, ...
-    project.explain_cluster("E0000000001").edges
+    eid = project.least_dense_clusters(1)["enterprise_id"][0]  # labels differ by store
+    project.explain_cluster(eid).edges
 
     pair.chart()                               # the waterfall, rendered offline in a notebook
-    project.explain_cluster("E0000000001").chart()   # its members' pairs as a grid
+    project.explain_cluster(eid).chart()       # its members' pairs as a grid
 
 Record values (names, dates of birth, identifiers) appear only with `show_values=True`,
 in the returned objects and in the chart alike.

@@ -3,13 +3,19 @@ against the Store interface, run on DuckDB and (pytest -m spark) on Spark."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import re
+
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import query
-from linkage.crosswalk import assign_enterprise_ids, resolve_enterprise_id
+from linkage.crosswalk import assign_enterprise_ids, labels, resolve_enterprise_id
+from linkage.crosswalk.labels import KEY_ENV, eid_key, eid_label
+from linkage.errors import ConfigError, StoreError
 from linkage.link import Clustering
 from linkage.store import Step, open_store
 
@@ -192,7 +198,96 @@ def test_eids_are_opaque(store):
     apply_run(store, 1, [["19-1234567-01", "A1B2"]])
     (eid,) = set(active_eids(store).values())
     assert "1234567" not in eid and "A1B2" not in eid
-    assert eid.startswith("E") and eid[1:].isdigit()
+    assert re.fullmatch(r"E[0-9A-F]{16}", eid)
+
+
+KEY = bytes(range(32))  # a key stores share through LINKAGE_EID_KEY
+
+
+def stored_keys(store) -> list[tuple]:
+    return query(store, "SELECT value FROM store_meta WHERE key = 'eid_key'")
+
+
+def test_new_eid_label_comes_from_its_founding_record_only(store, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY.hex())
+    apply_run(store, 1, [["m", "c"], ["z"]])
+    alone = active_eids(store)
+    assert alone["c"] == eid_label(KEY, "src:c") and alone["z"] == eid_label(KEY, "src:z")
+    # Other clusters before it, in the same run or earlier, leave its label as it is.
+    with open_store(":memory:", create=True) as other:
+        apply_run(other, 1, [["a"], ["b", "y"]])
+        apply_run(other, 2, [["a"], ["b", "y"], ["0"], ["c", "m"]])
+        assert active_eids(other)["c"] == alone["c"]
+
+
+def test_a_store_labels_under_its_own_secret_key_not_an_unkeyed_hash(store, monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    apply_run(store, 1, [["a"]])
+    (stored,), = stored_keys(store)
+    key = bytes.fromhex(stored)
+    assert len(key) == 32 and key != bytes(32)
+    keyed = "E" + hmac.new(key, b"src:a", hashlib.sha256).hexdigest()[:16].upper()
+    unkeyed = "E" + hashlib.sha256(b"src:a").hexdigest()[:16].upper()
+    assert active_eids(store)["a"] == eid_label(key, "src:a") == keyed != unkeyed
+    # The key is made once and kept: later runs label under it.
+    apply_run(store, 2, [["a"], ["b"]])
+    assert stored_keys(store) == [(stored,)]
+    assert active_eids(store)["b"] == eid_label(key, "src:b")
+
+
+def test_two_stores_label_one_cluster_alike_only_when_they_share_a_key(store, monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    apply_run(store, 1, [["a", "b"]])
+    with open_store(":memory:", create=True) as other:
+        apply_run(other, 1, [["a", "b"]])
+        assert active_eids(other)["a"] != active_eids(store)["a"]
+    # LINKAGE_EID_KEY overrides each store's own key; a store labelling under it keeps none.
+    monkeypatch.setenv(KEY_ENV, KEY.hex())
+    apply_run(store, 2, [["a", "b"], ["c"]])
+    with open_store(":memory:", create=True) as other:
+        apply_run(other, 1, [["c"]])
+        assert active_eids(other)["c"] == active_eids(store)["c"] == eid_label(KEY, "src:c")
+        assert stored_keys(other) == []
+
+
+@pytest.mark.parametrize("value", ["not hex", "00" * 16, "00" * 33])
+def test_a_shared_key_that_is_not_32_bytes_of_hex_is_refused_without_echoing_it(
+        store, monkeypatch, value):
+    monkeypatch.setenv(KEY_ENV, value)
+    with pytest.raises(ConfigError, match=KEY_ENV) as refused:
+        eid_key(store)
+    assert value not in str(refused.value)
+
+
+def test_a_label_already_issued_is_never_reused(store, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY.hex())
+    taken = eid_label(KEY, "src:a")
+    store.run_step("test", Step("retired_eid", "INSERT INTO enterprise_id VALUES "
+                                "($eid, 1, 1, 1, NULL)", {"eid": taken}))
+    apply_run(store, 2, [["a", "b"], ["c"]])
+    eids = active_eids(store)
+    assert eids["a"] == eids["b"] == eid_label(KEY, "src:a", 1) != taken
+    assert query(store, "SELECT retired_run, merged_into FROM enterprise_id "
+                        "WHERE enterprise_id = $eid", {"eid": taken}) == [(1, None)]
+    assert eids["c"] == eid_label(KEY, "src:c")
+
+
+def test_new_clusters_proposing_one_label_get_distinct_ones_smallest_key_first(
+        store, monkeypatch):
+    # Every cluster proposes the same label at each attempt: each round labels one of them.
+    monkeypatch.setattr(labels, "propose", lambda key, founding_keys, attempt: pa.array(
+        [f"X{attempt}"] * len(founding_keys), pa.string()))
+    apply_run(store, 1, [["c"], ["a", "d"], ["b"]])
+    assert active_eids(store) == {"a": "X0", "d": "X0", "b": "X1", "c": "X2"}
+    apply_run(store, 2, [["c"], ["a", "d"], ["b"], ["e"], ["f"]])
+    assert {active_eids(store)[r] for r in "ef"} == {"X3", "X4"}
+
+
+def test_a_cluster_left_without_a_free_label_stops_the_run(store, monkeypatch):
+    monkeypatch.setattr(labels, "propose", lambda key, founding_keys, attempt: pa.array(
+        ["X"] * len(founding_keys), pa.string()))
+    with pytest.raises(StoreError, match="no free label"):
+        apply_run(store, 1, [["a"], ["b"]])
 
 
 PEOPLE = [["a", "b", "c"], ["d", "e"], ["f"], ["g", "h"]]

@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from conftest import cli
+from linkage.crosswalk.labels import KEY_ENV
 from linkage.errors import LinkageError
 from linkage.project import Project
 
@@ -96,6 +97,32 @@ def test_export_as_of_gives_the_crosswalk_of_a_past_run(sample_copy, capsys, tmp
         active(store)
     with pytest.raises(LinkageError, match="run 9 is not in the store"):
         project.crosswalk(as_of=9)
+
+
+def test_no_command_shows_the_key_eid_labels_are_made_under(sample_copy, capsys, caplog,
+                                                             tmp_path, monkeypatch):
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    store = sample_copy.parent / "store.duckdb"
+    capsys.readouterr()
+    assert cli("--debug", "run", "--config", sample_copy, "--json") == 0
+    shown = [capsys.readouterr()]
+    with duckdb.connect(str(store), read_only=True) as con:
+        (key,), = con.execute("SELECT value FROM store_meta WHERE key = 'eid_key'").fetchall()
+    eid = next(iter(active(store).values()))
+    files = [tmp_path / "crosswalk.csv", tmp_path / "crosswalk.parquet", tmp_path / "changes.csv"]
+    for command in (["runs"], ["runs", "--json"], ["crosswalk", "export", "--out", files[0]],
+                    ["crosswalk", "export", "--out", files[1]],
+                    ["crosswalk", "changes", "--since", "0", "--json"],
+                    ["crosswalk", "changes", "--since", "0", "--out", files[2]],
+                    ["history", eid, "--json"], ["resolve", eid]):
+        assert cli(*command, "--config", sample_copy) == 0, command
+        shown.append(capsys.readouterr())
+    text = "".join(out + err for out, err in shown) + caplog.text
+    written = b"".join(file.read_bytes() for file in files)
+    assert eid in text and eid.encode() in written
+    for form in (key.lower(), key.upper()):
+        assert form not in text and form.encode() not in written
+    assert bytes.fromhex(key) not in written
 
 
 def test_review_export_and_import_round_trip(sample_copy, capsys, tmp_path):

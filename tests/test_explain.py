@@ -122,7 +122,7 @@ def test_retired_eid_points_to_the_eid_it_was_merged_into(sample_copy, capsys):
     (key_a, eid_a), (key_b, eid_b) = query(store, """
 SELECT p.record_key, cw.enterprise_id FROM crosswalk AS cw
 JOIN person AS p USING (source_system, source_record_id)
-WHERE cw.valid_to_run IS NULL AND cw.enterprise_id IN ('E0000000001', 'E0000000002')
+WHERE cw.valid_to_run IS NULL AND cw.enterprise_id IN (SELECT enterprise_id FROM enterprise_id WHERE seq IN (1, 2))
 QUALIFY row_number() OVER (PARTITION BY cw.enterprise_id ORDER BY p.record_key) = 1
 ORDER BY cw.enterprise_id""")
     assert cli("link", "--config", sample_copy, key_a, key_b, "--reason", "same person") == 0

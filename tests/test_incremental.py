@@ -10,7 +10,14 @@ import shutil
 import pytest
 
 from conftest import ENGINES, ROOT, SAMPLE_CONFIG, SAMPLE_DATA, cli, query
+from linkage.crosswalk.labels import KEY_ENV
 from linkage.store import open_store
+
+
+@pytest.fixture
+def shared_eid_key(monkeypatch):
+    """The stores a test compares label under one key, as a deployment's stores would."""
+    monkeypatch.setenv(KEY_ENV, "5e" * 32)
 
 
 def read_rows(path):
@@ -67,7 +74,8 @@ def deliveries(tmp_path_factory):
 
 
 @pytest.mark.parametrize("backend", ENGINES)
-def test_incremental_delivery_agrees_with_a_full_rerun(deliveries, backend, capsys):
+def test_incremental_delivery_agrees_with_a_full_rerun(deliveries, backend, capsys,
+                                                         shared_eid_key):
     folder, day0, final, delta = deliveries
     suffix = ".duckdb" if backend == "duckdb" else ".parquet"
     incremental_store = folder / f"incremental_{backend}{suffix}"
@@ -93,6 +101,31 @@ def test_incremental_delivery_agrees_with_a_full_rerun(deliveries, backend, caps
     full_config.write_text(full_config.read_text().replace(str(day0), str(final)))
     assert cli("-q", "run", "--config", full_config, *engine) == 0
     assert active(incremental_store) == active(full_store)
+
+
+def members_by_eid(store, where: str = "true") -> dict[str, set]:
+    with open_store(store, read_only=True) as opened:
+        rows = query(opened, "SELECT enterprise_id, source_system, source_record_id FROM crosswalk "
+                             f"WHERE valid_to_run IS NULL AND enterprise_id IN "
+                             f"(SELECT enterprise_id FROM enterprise_id WHERE {where})")
+    members: dict[str, set] = {}
+    for eid, system, record in rows:
+        members.setdefault(eid, set()).add((system, record))
+    return members
+
+
+def test_a_delivery_labels_its_new_eids_as_a_full_run_labels_those_clusters(deliveries,
+                                                                           shared_eid_key):
+    folder, day0, final, delta = deliveries
+    incremental_store, full_store = folder / "labels_delivery.duckdb", folder / "labels_full.duckdb"
+    assert cli("-q", "run", "--config", make_config(folder, day0, incremental_store)) == 0
+    assert cli("-q", "run", "--config", make_config(folder, day0, incremental_store),
+               "--delivery", delta) == 0
+    assert cli("-q", "run", "--config", make_config(folder, final, full_store)) == 0
+    created = members_by_eid(incremental_store, "created_run = 2")
+    assert created  # the delivery brought people the store had not seen
+    full = members_by_eid(full_store)
+    assert {eid: full.get(eid) for eid in created} == created
 
 
 def test_incremental_run_scores_only_the_delivered_records(deliveries, capsys):

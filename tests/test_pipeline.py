@@ -84,7 +84,7 @@ def test_export_refuses_an_unknown_format(linked_store, tmp_path, capsys):
 
 def test_eids_are_opaque(linked_store):
     for system, record, eid, _, _ in crosswalk_rows(linked_store):
-        assert re.fullmatch(r"E\d{10}", eid)
+        assert re.fullmatch(r"E[0-9A-F]{16}", eid)
         assert record not in eid
 
 

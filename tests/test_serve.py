@@ -162,7 +162,7 @@ def test_health_needs_no_token_and_names_the_committed_run(server):
 def test_a_request_without_a_valid_token_is_401(server, header):
     headers = {"Authorization": header} if header else {}
     for response in (httpx.post(server[0] + MATCH, headers=headers, json=parameters({})),
-                     httpx.get(server[0] + "/eid/E0000000001", headers=headers)):
+                     httpx.get(server[0] + "/eid/E85AC566ED98E066A", headers=headers)):
         assert response.status_code == 401
         assert response.headers["www-authenticate"] == "Bearer"
         assert response.json()["resourceType"] == "OperationOutcome"

@@ -6,7 +6,8 @@ Every rule is set-based and deterministic:
 - a cluster keeps, of the EIDs it is heir to, the one it shares most records with
   (ties: the older EID); the others it is heir to are retired with `merged_into` it;
 - a cluster that keeps no EID gets a new one: a `split` when its records had an EID
-  before, `created` otherwise;
+  before, `created` otherwise; its label comes from its own records only
+  (`linkage.crosswalk.labels`), so a delivery labels a cluster as a full run would;
 - an EID none of whose records remain active is deactivated (no merged_into);
 - a record removed upstream that comes back is a *returning* record: a cluster that keeps
   no active EID takes back the deactivated EID its returning records last had (the EID
@@ -20,13 +21,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from linkage.crosswalk.labels import label_new_eids
 from linkage.link.clustering import Clustering
 from linkage.store import Step, Store
-from linkage.store.relations import ACTIVE_CROSSWALK
+from linkage.store.relations import ACTIVE_CROSSWALK, record_key
 
 STAGE = "crosswalk"
-EID_PREFIX = "E"
-EID_DIGITS = 10
 
 
 @dataclass(frozen=True)
@@ -105,22 +105,25 @@ WITH claim AS (
 )
 SELECT cluster_id, enterprise_id, was_retired FROM claim_heir
 QUALIFY row_number() OVER (PARTITION BY cluster_id ORDER BY shared DESC, seq) = 1"""),
+    Step("eid_orphan", f"""
+CREATE OR REPLACE TEMP TABLE eid_orphan AS
+SELECT cluster_id, min({record_key()}) AS founding_key FROM membership
+WHERE cluster_id NOT IN (SELECT cluster_id FROM kept)
+    AND cluster_id NOT IN (SELECT cluster_id FROM revived)
+GROUP BY cluster_id"""),
+]
+
+# After `label_new_eids`: the new EIDs, numbered in the order of their founding keys (an
+# order of creation that "older EID wins ties" reads; labels do not depend on it).
+_AFTER_LABELS = [
     Step("new_eid", """
 CREATE OR REPLACE TEMP TABLE new_eid AS
-WITH orphan AS (
-    SELECT DISTINCT cluster_id FROM membership
-    WHERE cluster_id NOT IN (SELECT cluster_id FROM kept)
-        AND cluster_id NOT IN (SELECT cluster_id FROM revived)
-), numbered AS (
-    SELECT cluster_id,
-        (SELECT coalesce(max(seq), 0) FROM enterprise_id)
-            + row_number() OVER (ORDER BY cluster_id) AS seq
-    FROM orphan
-)
-SELECT n.cluster_id, n.seq, $prefix || lpad(CAST(n.seq AS VARCHAR), $digits, '0') AS enterprise_id,
-    (SELECT o.previous_eid FROM overlap AS o WHERE o.cluster_id = n.cluster_id
+SELECT l.cluster_id, l.enterprise_id,
+    (SELECT coalesce(max(seq), 0) FROM enterprise_id)
+        + row_number() OVER (ORDER BY l.founding_key) AS seq,
+    (SELECT o.previous_eid FROM overlap AS o WHERE o.cluster_id = l.cluster_id
      ORDER BY o.shared DESC, o.seq LIMIT 1) AS split_from
-FROM numbered AS n"""),
+FROM eid_label AS l"""),
     Step("assignment", """
 CREATE OR REPLACE TEMP TABLE assignment AS
 SELECT m.source_system, m.source_record_id, m.previous_eid, m.last_eid,
@@ -213,16 +216,16 @@ FROM revived AS v WHERE enterprise_id.enterprise_id = v.enterprise_id AND v.was_
 def assign_enterprise_ids(store: Store, clustering: Clustering, run_id: int) -> CrosswalkCounts:
     """Turn the link stage's `clustering` into crosswalk changes, events and EID records."""
     store.run_step(STAGE, _membership(clustering))
-    for step in _STEPS:
-        params = {"prefix": EID_PREFIX, "digits": EID_DIGITS} if step.name == "new_eid" else None
-        store.run_step(STAGE, Step(step.name, step.sql, params))
+    store.run_steps(STAGE, _STEPS)
+    label_new_eids(store)
+    store.run_steps(STAGE, _AFTER_LABELS)
     counts = _count(store)
     for step in _APPLY:
         store.run_step(STAGE, Step(step.name, step.sql,
                                    {"run_id": run_id} if "$run_id" in step.sql else None))
     store.run_steps(STAGE, [Step(f"drop_{name}", f"DROP TABLE {name}") for name in (
-        "membership", "overlap", "heir", "kept", "revived", "new_eid", "assignment", "retired",
-        "record_change", clustering.table)])
+        "membership", "overlap", "heir", "kept", "revived", "eid_orphan", "eid_label", "new_eid",
+        "assignment", "retired", "record_change", clustering.table)])
     return counts
 
 
