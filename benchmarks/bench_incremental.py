@@ -52,7 +52,18 @@ def compare(incremental: dict, full: dict) -> dict:
         return {frozenset(records): eid for eid, records in members.items()}
     left, right = clusters(incremental), clusters(full)
     shared = left.keys() & right.keys()
+    # Record pairs in one EID in either crosswalk, and in one EID in both (clusters
+    # found in both hold the same pairs, so only the others are enumerated).
+    def pairs(found: dict) -> set:
+        return {(a, b) for members in found.keys() - shared
+                for a in members for b in members if a < b}
+    only_left, only_right = pairs(left), pairs(right)
+    in_shared = sum(len(c) * (len(c) - 1) // 2 for c in shared)
+    either = in_shared + len(only_left | only_right)
     return {
+        "pairs_in_one_eid_in_either": either,
+        "pair_agreement": round((in_shared + len(only_left & only_right)) / either, 6)
+        if either else 1.0,
         "records_with_other_eid": sum(incremental.get(r) != e for r, e in full.items()),
         "clusters_only_in_one": len(left.keys() - right.keys()) + len(right.keys() - left.keys()),
         "shared_clusters": len(shared),
