@@ -1,0 +1,76 @@
+"""Search results: one row per EID, best first, with each comparison's level and weight
+for the EID's best-matching record; as a frame, as text and as JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
+
+    from linkage.search.scoring import Comparison
+
+RESULT_COLUMNS = ("rank", "enterprise_id", "match_probability", "match_weight", "record_key",
+                  "source_system", "source_record_id", "records_scored")
+_EMPTY_TYPES = {"match_probability": float, "match_weight": float, "records_scored": "int64"}
+
+
+def ranked_frame(ranked: pa.Table | None, comparisons: list[Comparison]) -> pd.DataFrame:
+    """The ranked rows (the scoring's `gamma_<i>` and `weight_<i>` per comparison) as
+    RESULT_COLUMNS, then per comparison `<name>_level` (its label) and `<name>_weight`."""
+    import pandas as pd
+
+    if ranked is None:
+        frame = pd.DataFrame({column: pd.Series(dtype=_EMPTY_TYPES.get(column, object))
+                              for column in RESULT_COLUMNS[1:]})
+    else:
+        frame = ranked.to_pandas()
+    columns: dict[str, Any] = {"rank": pd.RangeIndex(1, len(frame) + 1).to_numpy()}
+    columns.update({column: frame[column].to_numpy() for column in RESULT_COLUMNS[1:]})
+    for i, comparison in enumerate(comparisons):
+        if ranked is None:
+            levels, weights = pd.Series(dtype=object), pd.Series(dtype=float)
+        else:
+            levels, weights = frame[f"gamma_{i}"].map(comparison.labels), frame[f"weight_{i}"]
+        columns[f"{comparison.name}_level"] = levels.to_numpy()
+        columns[f"{comparison.name}_weight"] = weights.to_numpy(dtype=float)
+    return pd.DataFrame(columns)
+
+
+def describe(found: pd.DataFrame) -> str:
+    """Search results as text: one line per EID, then the comparisons that carried weight."""
+    if found.empty:
+        return "no candidates: no active record shares a blocking key with the query"
+    comparisons = [column[:-len("_level")] for column in found.columns
+                   if column.endswith("_level")]
+    lines = [f"{len(found)} enterprise ID{'' if len(found) == 1 else 's'}, most likely first:"]
+    for row in found.itertuples(index=False):
+        row = row._asdict()
+        lines.append(f"{row['rank']:>3}. {row['enterprise_id']}  probability "
+                     f"{row['match_probability']:.4f}  weight {row['match_weight']:.2f}  "
+                     f"best record {row['record_key']} (of {row['records_scored']} scored)")
+        lines.append("       " + "; ".join(
+            f"{name}: {row[name + '_level']} ({row[name + '_weight']:+.2f})"
+            for name in comparisons if row[name + "_weight"]))
+    return "\n".join(lines)
+
+
+def as_json(found: pd.DataFrame) -> str:
+    """Search results as one JSON object: `results`, best first, each with its `evidence`."""
+    comparisons = [column[:-len("_level")] for column in found.columns
+                   if column.endswith("_level")]
+    results = []
+    for row in found.itertuples(index=False):
+        row = row._asdict()
+        result = {column: row[column] for column in RESULT_COLUMNS}
+        result["evidence"] = {name: {"level": row[name + "_level"],
+                                     "weight": row[name + "_weight"]} for name in comparisons}
+        results.append(result)
+    return json.dumps({"results": results}, default=_json_value)
+
+
+def _json_value(value: Any) -> Any:
+    """numpy scalars (pandas hands them out) as plain numbers."""
+    return value.item() if hasattr(value, "item") else str(value)
