@@ -12,6 +12,7 @@ bound parameters, and one SELECT returns the standardized row.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -78,73 +79,102 @@ def _given(value: Any) -> str | None:
     return str(value).strip()
 
 
-def _standardized_sql() -> str:
-    """One SELECT: the landed query (bound values) as a person row. Each column is the
-    value linkage.standardize.person gives a record with these raw values and no source
-    quality codes (tests/test_search_query.py holds the two to each other)."""
-    names = name_value_sql("SELECT first_name AS raw FROM query UNION SELECT last_name FROM query")
-    dates, _ = dob_value_query("SELECT dob AS raw, '' AS date_format FROM query", [])
-    return f"""
-WITH query AS (
-    SELECT $first_name::VARCHAR AS first_name, $last_name::VARCHAR AS last_name,
-        $dob::VARCHAR AS dob, $ssn::VARCHAR AS ssn, $zip::VARCHAR AS zip,
-        $cin::VARCHAR AS cin, $mrn::VARCHAR AS mrn, $phone::VARCHAR AS phone,
-        $email::VARCHAR AS email
-), name_value AS ({names}
-), dob_value AS ({dates}
-), named AS (
-    SELECT q.*,
-        -- JOHN/JANE DOE is a placeholder as a whole, not a real first or last name.
-        (f.name IN ('JOHN', 'JANE') AND l.name = 'DOE') IS TRUE AS doe,
-        CASE WHEN NOT doe THEN f.name END AS first_clean,
-        CASE WHEN NOT doe THEN l.name END AS last_clean,
-        CASE WHEN NOT doe THEN l.parts END AS last_parts,
-        coalesce(l.trailing_suffix, f.trailing_suffix) AS suffix_clean,
-        ssn_chars(q.ssn) AS ssn_x, cin_chars(q.cin) AS cin_x,
-        phone_ten(phone_digits(q.phone)) AS phone_ten, lower(trim(q.email)) AS email_lower
-    FROM query AS q
-    LEFT JOIN name_value AS f ON f.raw = q.first_name
-    LEFT JOIN name_value AS l ON l.raw = q.last_name
-), based AS (
-    SELECT *, valid_ssn_of(ssn_x) AS ssn_valid FROM named
-)
-SELECT c.first_clean AS first_name, NULL::VARCHAR AS middle_name, c.last_clean AS last_name,
-    c.suffix_clean AS name_suffix, c.last_parts AS surname_parts,
-    coalesce(nick.canonical, c.first_clean) AS first_name_canonical,
-    coalesce(forms.forms, [c.first_clean]) AS first_name_forms,
-    d.dob, d.dob_year,
-    CASE
+# Each column of the standardized query from what the query gave: the value
+# linkage.standardize.person gives a record with these raw values and no source quality
+# codes (tests/test_search_query.py holds the two to each other). Keyed by the landed
+# field each needs; a column whose field is not given is null.
+_NAMES = {
+    "first_name": "n.first_clean", "last_name": "n.last_clean", "name_suffix": "n.suffix_clean",
+    "surname_parts": "n.last_parts",
+    "first_name_canonical": "coalesce(nick.canonical, n.first_clean)",
+    "first_name_forms": "coalesce(forms.forms, [n.first_clean])",
+}
+_FIELDS = {
+    "ssn": {"ssn": "valid_ssn_of(ssn_chars($ssn))",
+            "ssn_last4": "coalesce(right(valid_ssn_of(ssn_chars($ssn)), 4), "
+                         "partial_last4_of(ssn_chars($ssn)))"},
+    "cin": {"cin": "valid_cin_of(cin_chars($cin))"},
+    "mrn": {"mrn": "std_mrn($mrn)"},
+    "zip": {"zip5": "std_zip5($zip)"},
+    "phone": {"phone": "valid_phone_of(phone_ten(phone_digits($phone)))"},
+    "email": {"email": "valid_email_of(lower(trim($email)))"},
+}
+_TYPES = {"surname_parts": "VARCHAR[]", "first_name_forms": "VARCHAR[]", "dob": "DATE",
+          "dob_year": "INTEGER"}
+STANDARDIZED_COLUMNS = ("first_name", "middle_name", "last_name", "name_suffix",
+                        "surname_parts", "first_name_canonical", "first_name_forms", "dob",
+                        "dob_year", "dob_quality", "ssn", "ssn_last4", "sex", "cin", "mrn",
+                        "street", "zip5", "phone", "email")
+
+
+@functools.lru_cache(maxsize=64)
+def standardized_sql(given: frozenset[str]) -> str:
+    """One SELECT of the standardized query from the landed fields `given` (bound as
+    $first_name, $dob ...). Only the rules of the fields given are in it: binding the
+    rules costs more than running them on one row."""
+    values = {column: f"NULL::{_TYPES.get(column, 'VARCHAR')}" for column in STANDARDIZED_COLUMNS}
+    values["first_name_forms"] = "[NULL::VARCHAR]"  # a record's forms: its own name, here none
+    ctes, joins = [], []
+    names = [field for field in ("first_name", "last_name") if field in given]
+    if names:
+        raw = " UNION ".join(f"SELECT ${field}::VARCHAR AS raw" for field in names)
+        first = "f.name" if "first_name" in given else "NULL::VARCHAR"
+        last_name = "l.name" if "last_name" in given else "NULL::VARCHAR"
+        last = ("l" if "last_name" in given else None)
+        ctes.append(f"name_value AS ({name_value_sql(raw)}\n)")
+        ctes.append(f"""named AS (
+    -- JOHN/JANE DOE is a placeholder as a whole, not a real first or last name.
+    SELECT ({first} IN ('JOHN', 'JANE') AND {last_name} = 'DOE') IS TRUE AS doe,
+        CASE WHEN NOT doe THEN {first} END AS first_clean,
+        CASE WHEN NOT doe THEN {last_name} END AS last_clean,
+        CASE WHEN NOT doe THEN {'l.parts' if last else 'NULL::VARCHAR[]'} END AS last_parts,
+        coalesce({'l.trailing_suffix' if last else 'NULL'},
+                 {'f.trailing_suffix' if 'first_name' in given else 'NULL'}) AS suffix_clean
+    FROM (SELECT 1) AS one
+    {'LEFT JOIN name_value AS f ON f.raw = $first_name' if 'first_name' in given else ''}
+    {'LEFT JOIN name_value AS l ON l.raw = $last_name' if last else ''}
+)""")
+        joins.append("CROSS JOIN named AS n")
+        joins.append("LEFT JOIN nickname_canonical AS nick ON nick.name = n.first_clean")
+        joins.append("LEFT JOIN nickname_forms AS forms ON forms.name = n.first_clean")
+        values.update(_NAMES)
+    if "dob" in given:
+        dates, _ = dob_value_query("SELECT $dob::VARCHAR AS raw, '' AS date_format", [])
+        ctes.append(f"dob_value AS ({dates}\n)")
+        joins.append("LEFT JOIN dob_value AS d ON true")
+        values.update({"dob": "d.dob", "dob_year": "d.dob_year", "dob_quality": """CASE
         WHEN d.raw IS NULL THEN 'missing'
         WHEN d.problem IS NOT NULL THEN d.problem
         WHEN year(d.dob) < 1915 THEN 'before_1915'
         WHEN month(d.dob) = 1 AND day(d.dob) = 1 THEN 'january_first'
         ELSE 'full'
-    END AS dob_quality,
-    c.ssn_valid AS ssn,
-    coalesce(right(c.ssn_valid, 4), partial_last4_of(c.ssn_x)) AS ssn_last4,
-    NULL::VARCHAR AS sex, valid_cin_of(c.cin_x) AS cin, std_mrn(c.mrn) AS mrn,
-    NULL::VARCHAR AS street, std_zip5(c.zip) AS zip5, valid_phone_of(c.phone_ten) AS phone,
-    valid_email_of(c.email_lower) AS email
-FROM based AS c
-LEFT JOIN dob_value AS d ON d.raw = c.dob
-LEFT JOIN nickname_canonical AS nick ON nick.name = c.first_clean
-LEFT JOIN nickname_forms AS forms ON forms.name = c.first_clean"""
+    END"""})
+    else:
+        values["dob_quality"] = "'missing'"
+    for field, columns in _FIELDS.items():
+        if field in given:
+            values.update({column: sql.replace(f"${field}", f"${field}::VARCHAR")
+                           for column, sql in columns.items()})
+    return ((f"WITH {', '.join(ctes)}\n" if ctes else "")
+            + "SELECT " + ",\n    ".join(f"{values[column]} AS {column}"
+                                         for column in STANDARDIZED_COLUMNS)
+            + "\nFROM (SELECT 1) AS one\n" + "\n".join(joins))
 
 
-STANDARDIZED_SQL = _standardized_sql()
-
-
-def standardize_query(store: Store, query: PersonQuery) -> dict[str, Any]:
+def standardize_query(store: Store, query: PersonQuery, *, check: bool = True) -> dict[str, Any]:
     """The query as a standardized person row: the model's columns but record_key, and
     dob_quality and mrn. `store` has the name rules installed
-    (linkage.standardize.names.install_name_rules). Raises LinkageError, without the
-    value, for a field given that standardizes to nothing."""
+    (linkage.standardize.names.install_name_rules). With `check`, raises LinkageError,
+    without the value, for a field given that standardizes to nothing."""
     landed = query.landed()
-    rows = store.run_records(STAGE, Step("standardize_query", STANDARDIZED_SQL, landed))
+    given = {field: value for field, value in landed.items() if value is not None}
+    rows = store.run_records(STAGE, Step("standardize_query",
+                                         standardized_sql(frozenset(given)), given))
     row = rows[0]
     row["first_name_phonetic"] = metaphone(row["first_name"])
     row["last_name_phonetic"] = metaphone(row["last_name"])
-    _check(landed, row)
+    if check:
+        _check(landed, row)
     return row
 
 

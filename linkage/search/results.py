@@ -7,8 +7,8 @@ import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
-    import pyarrow as pa
 
     from linkage.search.scoring import Comparison
 
@@ -17,25 +17,25 @@ RESULT_COLUMNS = ("rank", "enterprise_id", "match_probability", "match_weight", 
 _EMPTY_TYPES = {"match_probability": float, "match_weight": float, "records_scored": "int64"}
 
 
-def ranked_frame(ranked: pa.Table | None, comparisons: list[Comparison]) -> pd.DataFrame:
-    """The ranked rows (the scoring's `gamma_<i>` and `weight_<i>` per comparison) as
-    RESULT_COLUMNS, then per comparison `<name>_level` (its label) and `<name>_weight`."""
+def ranked_frame(ranked: dict[str, np.ndarray] | None,
+                 comparisons: list[Comparison]) -> pd.DataFrame:
+    """The ranked records (RESULT_COLUMNS but rank, and per comparison `gamma_<i>` and
+    `weight_<i>`) as RESULT_COLUMNS, then per comparison `<name>_level` (its label) and
+    `<name>_weight`."""
     import pandas as pd
 
     if ranked is None:
-        frame = pd.DataFrame({column: pd.Series(dtype=_EMPTY_TYPES.get(column, object))
-                              for column in RESULT_COLUMNS[1:]})
-    else:
-        frame = ranked.to_pandas()
-    columns: dict[str, Any] = {"rank": pd.RangeIndex(1, len(frame) + 1).to_numpy()}
-    columns.update({column: frame[column].to_numpy() for column in RESULT_COLUMNS[1:]})
+        ranked = {column: pd.Series(dtype=_EMPTY_TYPES.get(column, object)).to_numpy()
+                  for column in RESULT_COLUMNS[1:]}
+    columns: dict[str, Any] = {"rank": pd.RangeIndex(1, len(ranked["enterprise_id"]) + 1)
+                               .to_numpy()}
+    columns.update({column: ranked[column] for column in RESULT_COLUMNS[1:]})
     for i, comparison in enumerate(comparisons):
-        if ranked is None:
-            levels, weights = pd.Series(dtype=object), pd.Series(dtype=float)
-        else:
-            levels, weights = frame[f"gamma_{i}"].map(comparison.labels), frame[f"weight_{i}"]
-        columns[f"{comparison.name}_level"] = levels.to_numpy()
-        columns[f"{comparison.name}_weight"] = weights.to_numpy(dtype=float)
+        gammas = ranked.get(f"gamma_{i}", [])
+        columns[f"{comparison.name}_level"] = pd.Series(
+            [comparison.labels.get(int(gamma)) for gamma in gammas], dtype=object).to_numpy()
+        columns[f"{comparison.name}_weight"] = pd.Series(
+            ranked.get(f"weight_{i}", []), dtype=float).to_numpy()
     return pd.DataFrame(columns)
 
 

@@ -1,11 +1,13 @@
-"""The model's weights as one set-based SELECT over query-candidate pairs.
+"""The model's comparisons as SQL over query-candidate pairs, and its weights as arrays.
 
 Splink's trained model is data: per comparison, levels in order, each an SQL condition on
 the pair's `<column>_l` / `<column>_r` values with its m and u probabilities, and for some
-an exact-match term-frequency adjustment. This module reads that data and writes what
-Splink's predict SQL computes, in Splink's own terms, so a search needs neither Splink's
-SQL generation (it costs more than the scoring) nor Splink itself (a CLI search starts
-without it); tests/test_search_scoring.py holds the weights to Splink's `compare_records`.
+an exact-match term-frequency adjustment. This module reads that data: the levels become
+one CASE per comparison (the only part that needs SQL: string similarities), and each
+pair's weights are looked up by level for all candidates at once (`weigh`), computing what
+Splink's predict SQL computes, in Splink's terms. A search needs neither Splink's SQL
+generation (it costs more than the scoring) nor Splink itself (a CLI search starts without
+it); tests/test_search_scoring.py holds the weights to Splink's `compare_records`.
 
 Per comparison: the level (comparison vector value: -1 for the null level, then counting
 down to 0 in the model's order), its weight log2(m/u) (m and u floored at 1e-300, null
@@ -20,6 +22,8 @@ import math
 import re
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from linkage.errors import ModelError
 
@@ -126,11 +130,6 @@ def comparisons(model: dict[str, Any]) -> list[Comparison]:
     return found
 
 
-def _number(value: float) -> str:
-    """A model number as an SQL literal (a float from the model file, never text from it)."""
-    return f"CAST({float(value)!r} AS DOUBLE)"
-
-
 def gamma_sql(comparison: Comparison) -> str:
     """The comparison's level for a pair, as Splink's comparison vector value."""
     whens = [f"WHEN ({level.condition}) THEN {level.value}" for level in comparison.levels
@@ -141,25 +140,23 @@ def gamma_sql(comparison: Comparison) -> str:
             + (f" ELSE {otherwise}" if otherwise is not None else "") + " END")
 
 
-def weight_sql(comparison: Comparison, gamma: str) -> str:
-    """The comparison's weight at level `gamma` (a column), term frequency included: the
-    query's `tf_<column>` (the candidate has none: Splink takes the larger of the two)."""
-    whens = []
-    for level in comparison.levels:
-        weight = _number(level.weight)
-        if level.tf_column:
-            tf = f"tf_{level.tf_column}"
-            tf_l, tf_r = f"{tf}_l", f"{tf}_r"
-            frequency = (f"greatest(coalesce({tf_l}, {tf_r}), coalesce({tf_r}, {tf_l}), "
-                         f"{_number(level.tf_minimum_u)})")
-            weight += (f" + CASE WHEN coalesce({tf_l}, {tf_r}) IS NOT NULL THEN "
-                       f"{_number(level.tf_weight)} * ({_number(level.tf_log2_u)} - "
-                       f"log2({frequency})) ELSE 0 END")
-        whens.append(f"WHEN {level.value} THEN {weight}")
-    return f"CASE {gamma} " + " ".join(whens) + " END"
-
-
 def prior_weight(model: dict[str, Any]) -> float:
     """log2 of the prior odds that two records are one person."""
     prior = float(model["probability_two_random_records_match"])
     return math.log2(prior / (1 - prior))
+
+
+def weigh(comparison: Comparison, gammas: np.ndarray,
+          term_frequencies: dict[str, float | None]) -> np.ndarray:
+    """The comparison's weight for each pair at its level (`gammas`), the term-frequency
+    adjustment included: the query's share of records holding its value (the candidates
+    bring none: Splink takes the larger of the two, so the query's)."""
+    weights = np.zeros(len(gammas), dtype=np.float64)
+    for level in comparison.levels:
+        weight = level.weight
+        frequency = term_frequencies.get(level.tf_column) if level.tf_column else None
+        if frequency is not None:
+            weight += level.tf_weight * (level.tf_log2_u
+                                         - math.log2(max(frequency, level.tf_minimum_u)))
+        weights[gammas == level.value] = weight
+    return weights

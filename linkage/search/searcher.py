@@ -6,16 +6,20 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from linkage.errors import LinkageError
 from linkage.link.model_file import MODEL_COLUMNS, UNIQUE_ID, read_model, tf_columns
 from linkage.link.prior import population_model
-from linkage.search.blocking import candidate_keys_sql, parameters
+from linkage.search.blocking import (KEY_COLUMNS, candidate_keys_sql, check_sql, key_lookup_sql,
+                                     key_table_sql, parameters)
 from linkage.search.query import STAGE, PersonQuery, standardize_query
 from linkage.search.results import ranked_frame
-from linkage.search.scoring import comparisons, gamma_sql, prior_weight, weight_sql
+from linkage.search.scoring import comparisons, gamma_sql, prior_weight, weigh
 from linkage.standardize.names import install_name_rules
 from linkage.store import Step, Store, open_store, quote_identifier
 
@@ -24,11 +28,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Person columns of a candidate beside the model's: where it comes from, and the MRN key.
-_CANDIDATE_COLUMNS = (*MODEL_COLUMNS, "source_system", "source_record_id", "mrn")
-# Columns the preloaded records are indexed on: each blocking key's leading equality.
-_INDEXED = ("dob", "last_name", "last_name_phonetic", "ssn_last4", "ssn", "cin", "mrn",
-            "phone", "email")
+# A candidate's columns: the model's, where it comes from, and those the keys read.
+_CANDIDATE_COLUMNS = tuple(dict.fromkeys((*MODEL_COLUMNS, "source_system", "source_record_id",
+                                          *KEY_COLUMNS)))
 _TYPES = {"surname_parts": "VARCHAR[]", "first_name_forms": "VARCHAR[]", "dob": "DATE",
           "dob_year": "INTEGER"}
 
@@ -72,22 +74,22 @@ class Searcher:
             raise
 
     def _preload(self) -> None:
-        """The active records with their current EIDs, indexed; the term frequencies."""
+        """The active records with their current EIDs, indexed by a search id; every
+        record's blocking-key values hashed, sorted; the term frequencies."""
         columns = ", ".join(f"p.{column}" for column in _CANDIDATE_COLUMNS)
         self._store.run_steps(STAGE, [
-            # An index lookup is worth it for any key a common name or birth date shares
-            # (DuckDB's default stops at 2,048 rows and scans instead).
-            Step("index_scan_limit", "SET index_scan_max_count = 1000000"),
             Step("active_records", f"""
 CREATE OR REPLACE TEMP TABLE search_person AS
-SELECT {columns}, cw.enterprise_id
+SELECT (row_number() OVER ())::INTEGER AS search_id, {columns}, cw.enterprise_id
 FROM person AS p JOIN crosswalk AS cw ON cw.valid_to_run IS NULL
     AND cw.source_system = p.source_system AND cw.source_record_id = p.source_record_id
 WHERE NOT p.is_deleted"""),
-            Step("record_index", "CREATE UNIQUE INDEX search_person_key "
-                                 "ON search_person (record_key)"),
-            *(Step(f"{column}_index", f"CREATE INDEX search_person_{column} "
-                                      f"ON search_person ({column})") for column in _INDEXED),
+            Step("search_id_index", "CREATE UNIQUE INDEX search_person_id "
+                                    "ON search_person (search_id)"),
+            # Sorted by hash, each row group holds a narrow range of hashes, so a lookup
+            # reads the one or two whose range holds the hash.
+            Step("blocking_keys", "CREATE OR REPLACE TEMP TABLE search_key AS "
+                                  f"{key_table_sql()}\nORDER BY key_hash"),
             *(Step(f"term_frequency_{i}", f"""
 CREATE OR REPLACE TEMP TABLE search_tf_{i} AS
 SELECT {quote_identifier(column)} AS value,
@@ -127,57 +129,87 @@ FROM person WHERE NOT is_deleted AND {quote_identifier(column)} IS NOT NULL GROU
         query = standardize_query(self._store, PersonQuery(
             dob, first_name, last_name, ssn_last4, zip5, ssn, cin, mrn, phone, email))
         self._lap("standardize", started)
-        keys = self._candidates(query, sources)
+        candidates = self._candidates(query, sources)
         self._lap("candidates", started)
-        ranked = self._score(query, keys, limit) if keys else None
+        ranked = self._score(query, candidates, limit) if candidates.ids else None
         self._lap("score", started)
         log.debug("search: %d candidate records, %d enterprise IDs returned",
-                  len(keys), 0 if ranked is None else ranked.num_rows)
+                  len(candidates.ids), 0 if ranked is None else len(ranked["enterprise_id"]))
         return ranked_frame(ranked, self._comparisons)
 
     def _lap(self, step: str, started: float) -> None:
         self.seconds[step] = time.perf_counter() - started - sum(self.seconds.values())
 
     def _candidates(self, query: dict[str, Any],
-                    sources: Collection[str] | None) -> list[str]:
-        """The keys of active records sharing a blocking key with the query (of `sources`)."""
-        sql = candidate_keys_sql(query, "search_person" if self._preloaded else "person")
+                    sources: Collection[str] | None) -> _Candidates:
+        """The records sharing a blocking key with the query: by their hashed key values
+        when preloaded (the records' source and the check come with their rows, in
+        `_score`), else by filtering `person`."""
+        if self._preloaded:
+            sql = key_lookup_sql(query)
+            found = self._store.run_step(STAGE, Step("candidate_keys", sql,
+                                                     parameters(sql, query)))
+            return _Candidates([search_id for search_id, _ in found],
+                               [search_id for search_id, to_check in found if to_check],
+                               None if sources is None else sorted(sources))
+        sql = candidate_keys_sql(query)
         found = self._store.run_step(STAGE, Step("candidate_keys", sql, parameters(sql, query)))
         visible = None if sources is None else set(sources)
-        return sorted(key for key, source in found if visible is None or source in visible)
+        return _Candidates(sorted(key for key, source in found
+                                  if visible is None or source in visible))
 
-    def _score(self, query: dict[str, Any], keys: list[str], limit: int):
-        """Each candidate scored against the query with the model's weights; each EID's
-        best-scoring record, best first."""
-        listed = [f"$k{i}" for i in range(len(keys))]
-        params: dict[str, Any] = {f"k{i}": key for i, key in enumerate(keys)}
-        params["limit"] = limit
+    def _score(self, query: dict[str, Any], candidates: _Candidates,
+               limit: int) -> dict[str, np.ndarray] | None:
+        """Each candidate's level per comparison in one statement, then their weights for
+        all candidates at once; each EID's best-scoring record, best first."""
+        listed = [f"$k{i}" for i in range(len(candidates.ids))]
+        params: dict[str, Any] = {**query, "to_check": candidates.to_check,
+                                  "sources": candidates.sources}
+        params.update({f"k{i}": key for i, key in enumerate(candidates.ids)})
         values = []
         for column in MODEL_COLUMNS:
             if column == UNIQUE_ID:
                 continue
             params[f"q_{column}"] = query.get(column)
             values.append(f"$q_{column}::{_TYPES.get(column, 'VARCHAR')} AS {column}")
-        for column in self._tf_columns:
-            values.append(f"{self._term_frequency(column)} AS tf_{column}")
-            if query.get(column) is not None:
-                params[f"q_{column}"] = query[column]
-        sql = _SCORE.format(
-            query=", ".join(values), candidates=self._candidate_rows(listed),
-            pair=", ".join([*(f"q.{c} AS {c}_l, c.{c} AS {c}_r" for c in MODEL_COLUMNS
-                              if c != UNIQUE_ID),
-                            *(f"q.tf_{c} AS tf_{c}_l, NULL::DOUBLE AS tf_{c}_r"
-                              for c in self._tf_columns)]),
-            gammas=", ".join(f"{gamma_sql(c)} AS gamma_{i}"
-                             for i, c in enumerate(self._comparisons)),
-            weights=", ".join(f"{weight_sql(c, f'gamma_{i}')} AS model_{i}"
-                              for i, c in enumerate(self._comparisons)),
-            clamped=", ".join(self._clamped(i, c, query)
-                              for i, c in enumerate(self._comparisons)),
-            prior=repr(float(self._prior_weight)),
-            total=" + ".join(f"weight_{i}" for i in range(len(self._comparisons))),
-            evidence=", ".join(f"gamma_{i}, weight_{i}" for i in range(len(self._comparisons))))
-        return self._store.run_arrow(STAGE, Step("score", sql, parameters(sql, params)))
+        pair = ", ".join(f"q.{column} AS {column}_l, c.{column} AS {column}_r"
+                         for column in MODEL_COLUMNS if column != UNIQUE_ID)
+        levels = ", ".join(f"{gamma_sql(comparison)} AS gamma_{i}"
+                           for i, comparison in enumerate(self._comparisons))
+        agree = ", ".join(self._agrees(i, comparison, query)
+                          for i, comparison in enumerate(self._comparisons))
+        frequencies = ", ".join(self._term_frequency(column) for column in self._tf_columns)
+        sql = f"""
+WITH query AS (
+    SELECT {', '.join(values)}
+), candidate AS ({self._candidate_rows(listed, candidates)}
+), pair AS (
+    SELECT c.record_key, c.enterprise_id, c.source_system, c.source_record_id, {pair}
+    FROM query AS q CROSS JOIN candidate AS c
+)
+SELECT record_key, enterprise_id, source_system, source_record_id, {levels}, {agree},
+    [{frequencies}]::DOUBLE[] AS term_frequencies
+FROM pair"""
+        rows = self._store.run_step(STAGE, Step("score", sql, parameters(sql, params)))
+        if not rows:
+            return None
+        columns = list(zip(*rows, strict=True))
+        found = {name: np.array(columns[i], dtype=object)
+                 for i, name in enumerate(("record_key", "enterprise_id", "source_system",
+                                           "source_record_id"))}
+        frequencies = dict(zip(self._tf_columns, columns[-1][0], strict=False))
+        count = len(self._comparisons)
+        total = np.full(len(rows), self._prior_weight)
+        for i, comparison in enumerate(self._comparisons):
+            gammas = np.array(columns[4 + i], dtype=np.int64)
+            weights = weigh(comparison, gammas, frequencies)
+            # A level at which every field the query gave agrees weighs at least nothing.
+            agrees = np.array([bool(flag) for flag in columns[4 + count + i]])
+            weights[(gammas > 0) & (weights < 0) & agrees] = 0.0
+            found[f"gamma_{i}"], found[f"weight_{i}"] = gammas, weights
+            total += weights
+        found["match_weight"] = total
+        return _best_per_eid(found, limit)
 
     def _term_frequency(self, column: str) -> str:
         """The share of active records holding the query's value of `column` (null when
@@ -189,11 +221,14 @@ FROM person WHERE NOT is_deleted AND {quote_identifier(column)} IS NOT NULL GROU
         return (f"(SELECT nullif(count(*) FILTER (WHERE {name} = $q_{column})::DOUBLE"
                 f" / nullif(count({name}), 0), 0) FROM person WHERE NOT is_deleted)")
 
-    def _candidate_rows(self, listed: list[str]) -> str:
-        """The candidates' rows by key: an IN list of bound parameters lets DuckDB use the
-        key's index (and zone maps), where a joined list would scan."""
+    def _candidate_rows(self, listed: list[str], candidates: _Candidates) -> str:
+        """The candidates' rows by id: an IN list of bound parameters lets DuckDB look
+        each up in the id's index (or the primary key's), where a joined list would scan."""
         if self._preloaded:
-            return f"SELECT * FROM search_person WHERE record_key IN ({', '.join(listed)})"
+            sources = "" if candidates.sources is None else \
+                " AND list_contains($sources, p.source_system)"
+            return (f"SELECT * FROM search_person AS p WHERE p.search_id IN ({', '.join(listed)})"
+                    f" AND (NOT list_contains($to_check, p.search_id) OR ({check_sql()})){sources}")
         columns = ", ".join(f"p.{column}" for column in _CANDIDATE_COLUMNS)
         return f"""
 SELECT {columns}, cw.enterprise_id
@@ -202,43 +237,40 @@ FROM person AS p JOIN crosswalk AS cw ON cw.valid_to_run IS NULL
 WHERE p.record_key IN ({', '.join(listed)})"""
 
     @staticmethod
-    def _clamped(i: int, comparison, query: dict[str, Any]) -> str:
-        """Comparison i's weight with one correction: a level at which every field the query
-        gave agrees with the record weighs at least nothing. The model's levels are ordered,
-        so a level also says which fields did *not* agree: same ZIP but not street or phone
-        weighs -1.7 in a run. A query that gives only the ZIP has no street or phone to
-        disagree, and its agreeing ZIP must not count against the record. Levels with a
-        disagreeing given field (a birth date of the same year but another day) keep the
-        model's weight."""
+    def _agrees(i: int, comparison, query: dict[str, Any]) -> str:
+        """Whether every field the query gave of comparison i's agrees with the record.
+        Such a level never weighs less than nothing: the model's levels are ordered, so a
+        level also says which fields did *not* agree (same ZIP but not street or phone
+        weighs -1.7 in a run), and a query that gives only the ZIP has no street or phone
+        to disagree. Levels with a disagreeing given field (a birth date of the same year
+        but another day) keep the model's weight."""
         agrees = [f"{column}_l = {column}_r" for column in comparison.inputs
                   if query.get(column) is not None]
-        if not agrees:
-            return f"model_{i} AS weight_{i}"
-        return (f"CASE WHEN gamma_{i} > 0 AND model_{i} < 0 AND {' AND '.join(agrees)} "
-                f"THEN 0.0 ELSE model_{i} END AS weight_{i}")
+        return f"coalesce({' AND '.join(agrees)}, false) AS agrees_{i}" if agrees else \
+            f"false AS agrees_{i}"
 
 
-_SCORE = """
-WITH query AS (
-    SELECT {query}
-), candidate AS ({candidates}
-), pair AS (
-    SELECT c.record_key, c.enterprise_id, c.source_system, c.source_record_id, {pair}
-    FROM query AS q CROSS JOIN candidate AS c
-), leveled AS (
-    SELECT *, {gammas} FROM pair
-), weighed AS (
-    SELECT *, {weights} FROM leveled
-), clamped AS (
-    SELECT *, {clamped} FROM weighed
-), scored AS (
-    SELECT *, {prior} + {total} AS match_weight FROM clamped
-)
-SELECT enterprise_id, 1 / (1 + pow(2, -match_weight)) AS match_probability, match_weight,
-    record_key, source_system, source_record_id,
-    count(*) OVER (PARTITION BY enterprise_id) AS records_scored, {evidence}
-FROM scored
-QUALIFY row_number() OVER (PARTITION BY enterprise_id ORDER BY match_weight DESC,
-    record_key) = 1
-ORDER BY match_weight DESC, enterprise_id
-LIMIT $limit"""
+def _best_per_eid(found: dict[str, np.ndarray], limit: int) -> dict[str, np.ndarray]:
+    """Each EID's best record (highest weight, then lowest key), with how many of its
+    records were scored; EIDs by weight (then EID), at most `limit`."""
+    weight, keys, eids = found["match_weight"], found["record_key"], found["enterprise_id"]
+    order = np.lexsort((keys, -weight))
+    _, first, counts = np.unique(eids[order], return_index=True, return_counts=True)
+    best = order[first]
+    ranked = best[np.lexsort((eids[best], -weight[best]))][:limit]
+    scored = dict(zip(eids[order][first], counts, strict=True))
+    result = {name: values[ranked] for name, values in found.items()}
+    result["match_probability"] = 1 / (1 + np.power(2.0, -result["match_weight"]))
+    result["records_scored"] = np.array([scored[eid] for eid in result["enterprise_id"]],
+                                        dtype=np.int64)
+    return result
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """A search's candidates: record keys, or search ids of the preloaded records with
+    those still to pass the check of the key that found them and the visible sources."""
+
+    ids: list[Any]
+    to_check: list[int] = field(default_factory=list)
+    sources: list[str] | None = None
