@@ -39,15 +39,46 @@ def ranked_frame(ranked: dict[str, np.ndarray] | None,
     return pd.DataFrame(columns)
 
 
-def describe(found: pd.DataFrame) -> str:
-    """Search results as text: one line per EID, then the comparisons that carried weight."""
-    if found.empty:
+def ranked_records(ranked: dict[str, np.ndarray] | None,
+                   comparisons: list[Comparison]) -> list[dict[str, Any]]:
+    """The same rows as `ranked_frame`, as plain dicts (no pandas: a CLI search starts
+    faster without it)."""
+    if ranked is None:
+        return []
+    records = []
+    for row in range(len(ranked["enterprise_id"])):
+        record: dict[str, Any] = {"rank": row + 1}
+        record.update({column: _plain(ranked[column][row]) for column in RESULT_COLUMNS[1:]})
+        for i, comparison in enumerate(comparisons):
+            record[f"{comparison.name}_level"] = comparison.labels.get(
+                int(ranked[f"gamma_{i}"][row]))
+            record[f"{comparison.name}_weight"] = float(ranked[f"weight_{i}"][row])
+        records.append(record)
+    return records
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _rows(found: pd.DataFrame | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return found if isinstance(found, list) else found.to_dict("records")
+
+
+def _comparison_names(rows: list[dict[str, Any]]) -> list[str]:
+    return [column[:-len("_level")] for column in rows[0] if column.endswith("_level")] \
+        if rows else []
+
+
+def describe(found: pd.DataFrame | list[dict[str, Any]]) -> str:
+    """Search results (a frame or records) as text: one line per EID, then the comparisons
+    that carried weight."""
+    rows = _rows(found)
+    if not rows:
         return "no candidates: no active record shares a blocking key with the query"
-    comparisons = [column[:-len("_level")] for column in found.columns
-                   if column.endswith("_level")]
-    lines = [f"{len(found)} enterprise ID{'' if len(found) == 1 else 's'}, most likely first:"]
-    for row in found.itertuples(index=False):
-        row = row._asdict()
+    comparisons = _comparison_names(rows)
+    lines = [f"{len(rows)} enterprise ID{'' if len(rows) == 1 else 's'}, most likely first:"]
+    for row in rows:
         lines.append(f"{row['rank']:>3}. {row['enterprise_id']}  probability "
                      f"{row['match_probability']:.4f}  weight {row['match_weight']:.2f}  "
                      f"best record {row['record_key']} (of {row['records_scored']} scored)")
@@ -57,13 +88,13 @@ def describe(found: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def as_json(found: pd.DataFrame) -> str:
-    """Search results as one JSON object: `results`, best first, each with its `evidence`."""
-    comparisons = [column[:-len("_level")] for column in found.columns
-                   if column.endswith("_level")]
+def as_json(found: pd.DataFrame | list[dict[str, Any]]) -> str:
+    """Search results (a frame or records) as one JSON object: `results`, best first, each
+    with its `evidence`."""
+    rows = _rows(found)
+    comparisons = _comparison_names(rows)
     results = []
-    for row in found.itertuples(index=False):
-        row = row._asdict()
+    for row in rows:
         result = {column: row[column] for column in RESULT_COLUMNS}
         result["evidence"] = {name: {"level": row[name + "_level"],
                                      "weight": row[name + "_weight"]} for name in comparisons}

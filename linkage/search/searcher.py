@@ -18,7 +18,7 @@ from linkage.link.prior import population_model
 from linkage.search.blocking import (KEY_COLUMNS, candidate_keys_sql, check_sql, key_lookup_sql,
                                      key_table_sql, parameters)
 from linkage.search.query import STAGE, PersonQuery, standardize_query
-from linkage.search.results import ranked_frame
+from linkage.search.results import ranked_frame, ranked_records
 from linkage.search.scoring import comparisons, gamma_sql, prior_weight, weigh
 from linkage.standardize.names import install_name_rules
 from linkage.store import Step, Store, open_store, quote_identifier
@@ -122,20 +122,30 @@ FROM person WHERE NOT is_deleted AND {quote_identifier(column)} IS NOT NULL GROU
         `<name>_level` and `<name>_weight`); empty when no record shares a blocking key.
         With `sources`, only records of those source systems are candidates: a record the
         caller may not see neither appears nor adds to any score."""
+        query = PersonQuery(dob, first_name, last_name, ssn_last4, zip5, ssn, cin, mrn,
+                            phone, email)
+        return ranked_frame(self._ranked(query, limit, sources), self._comparisons)
+
+    def search_records(self, query: PersonQuery, *, limit: int = 10,
+                       sources: Collection[str] | None = None) -> list[dict[str, Any]]:
+        """What `search` finds, as one dict per EID (for callers without pandas)."""
+        return ranked_records(self._ranked(query, limit, sources), self._comparisons)
+
+    def _ranked(self, query: PersonQuery, limit: int,
+                sources: Collection[str] | None) -> dict[str, np.ndarray] | None:
         if limit < 1:
             raise LinkageError("search: limit must be at least 1")
         self.seconds = {}
         started = time.perf_counter()
-        query = standardize_query(self._store, PersonQuery(
-            dob, first_name, last_name, ssn_last4, zip5, ssn, cin, mrn, phone, email))
+        standardized = standardize_query(self._store, query)
         self._lap("standardize", started)
-        candidates = self._candidates(query, sources)
+        candidates = self._candidates(standardized, sources)
         self._lap("candidates", started)
-        ranked = self._score(query, candidates, limit) if candidates.ids else None
+        ranked = self._score(standardized, candidates, limit) if candidates.ids else None
         self._lap("score", started)
         log.debug("search: %d candidate records, %d enterprise IDs returned",
                   len(candidates.ids), 0 if ranked is None else len(ranked["enterprise_id"]))
-        return ranked_frame(ranked, self._comparisons)
+        return ranked
 
     def _lap(self, step: str, started: float) -> None:
         self.seconds[step] = time.perf_counter() - started - sum(self.seconds.values())

@@ -32,11 +32,11 @@ def install_name_rules(store: Store) -> None:
 
 def install_name_suffixes(store: Store) -> None:
     """Table `name_suffix(form, suffix)`: the forms a name suffix is written in."""
-    suffixes = pa.table({"form": pa.array(list(NAME_SUFFIXES), pa.string()),
-                         "suffix": pa.array(list(NAME_SUFFIXES.values()), pa.string())})
-    with store.registered("name_suffix_values", suffixes):
-        store.run_step(STAGE, Step("name_suffix", """
-CREATE OR REPLACE TEMP TABLE name_suffix AS SELECT * FROM name_suffix_values"""))
+    store.run_step(STAGE, Step("name_suffix", """
+CREATE OR REPLACE TEMP TABLE name_suffix AS
+SELECT unnest($forms::VARCHAR[]) AS form, unnest($suffixes::VARCHAR[]) AS suffix""",
+                               {"forms": list(NAME_SUFFIXES),
+                                "suffixes": list(NAME_SUFFIXES.values())}))
 
 
 def name_value_sql(raw_names_sql: str) -> str:
