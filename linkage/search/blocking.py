@@ -3,10 +3,10 @@
 Each key is an exact match on a few values (`parts`, SQL over the record, alias p) against
 the same values of the standardized query (`query_parts`, bound $name parameters), and at
 most one key checks something more (`check`). Exact matches can be found two ways:
-- a searcher that preloads the active records also keeps a table of every record's key
-  values hashed (`search_key`, one row per record and key, sorted by hash), so a search
-  finds its candidates by looking up a dozen hashes, whatever the population's size
-  (DuckDB skips every row group whose hash range misses them);
+- a searcher that preloads the active records also keeps every record's key values hashed
+  (DuckDB's `hash`, one entry per record and key) in sorted arrays (`KeyIndex`), so a
+  search finds its candidates by a binary search for each of a dozen hashes, whatever
+  the population's size;
 - a one-off search filters `person` on each key's equalities (only the key's columns are
   read).
 
@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 
 @dataclass(frozen=True)
@@ -107,23 +109,41 @@ def _hash(i: int, values: tuple[str, ...]) -> str:
 
 
 def key_table_sql() -> str:
-    """The query of `search_key(key_hash, search_id, key)` over `search_person` (alias p):
-    one row per record and key whose values are all known."""
+    """The query of (key_hash, search_id, key) over `search_person` (alias p): one row per
+    record and key whose values are all known, sorted by hash."""
     return "\nUNION ALL\n".join(
         f"SELECT {_hash(i, key.parts)} AS key_hash, p.search_id, {i}::UTINYINT AS key "
         f"FROM search_person AS p WHERE {' AND '.join(f'{part} IS NOT NULL' for part in key.parts)}"
-        for i, key in enumerate(SEARCH_BLOCKING))
+        for i, key in enumerate(SEARCH_BLOCKING)) + "\nORDER BY key_hash"
 
 
-def key_lookup_sql(query: dict[str, Any]) -> str:
-    """The search ids sharing a key with `query` in `search_key`, each with whether it
-    was found only by the key that checks more (`to_check`: it must still pass the check)."""
-    hashes = [_hash(i, key.query_values) for i, key in enumerate(SEARCH_BLOCKING)
-              if key.applies(query)]
-    checked = [i for i, key in enumerate(SEARCH_BLOCKING) if key.check]
-    return (f"SELECT search_id, bool_and(key IN ({', '.join(map(str, checked)) or 'NULL'})) "
-            f"AS to_check FROM search_key WHERE key_hash IN ({', '.join(hashes)}) "
-            "GROUP BY search_id")
+def query_hashes_sql(query: dict[str, Any]) -> str:
+    """The hashes of the keys `query` can use, as `key_table_sql` hashes a record's."""
+    return "SELECT [" + ", ".join(_hash(i, key.query_values)
+                                  for i, key in enumerate(SEARCH_BLOCKING)
+                                  if key.applies(query)) + "]"
+
+
+class KeyIndex:
+    """Every record's key hashes, sorted, with the record's search id and the key's number."""
+
+    def __init__(self, hashes: np.ndarray, search_ids: np.ndarray, keys: np.ndarray) -> None:
+        self._hashes, self._search_ids, self._keys = hashes, search_ids, keys
+        self._checked = np.array([i for i, key in enumerate(SEARCH_BLOCKING) if key.check],
+                                 dtype=keys.dtype)
+
+    def lookup(self, hashes: list[int]) -> tuple[list[int], list[int]]:
+        """The search ids holding any of `hashes`, and those among them found only by the
+        key that checks more (they must still pass the check)."""
+        wanted = np.array(hashes, dtype=np.uint64)
+        starts = np.searchsorted(self._hashes, wanted, side="left")
+        ends = np.searchsorted(self._hashes, wanted, side="right")
+        rows = np.concatenate([np.arange(start, end) for start, end in zip(starts, ends)]
+                              or [np.array([], dtype=np.int64)]).astype(np.int64)
+        ids, keys = self._search_ids[rows], self._keys[rows]
+        unchecked = np.unique(ids[~np.isin(keys, self._checked)])
+        found = np.unique(ids)
+        return found.tolist(), np.setdiff1d(found, unchecked).tolist()
 
 
 def check_sql() -> str:

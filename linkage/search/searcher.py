@@ -15,8 +15,8 @@ import numpy as np
 from linkage.errors import LinkageError
 from linkage.link.model_file import MODEL_COLUMNS, UNIQUE_ID, read_model, tf_columns
 from linkage.link.prior import population_model
-from linkage.search.blocking import (KEY_COLUMNS, candidate_keys_sql, check_sql, key_lookup_sql,
-                                     key_table_sql, parameters)
+from linkage.search.blocking import (KEY_COLUMNS, KeyIndex, candidate_keys_sql, check_sql,
+                                     key_table_sql, parameters, query_hashes_sql)
 from linkage.search.query import STAGE, PersonQuery, standardize_query
 from linkage.search.results import ranked_frame, ranked_records
 from linkage.search.scoring import comparisons, gamma_sql, prior_weight, weigh
@@ -86,10 +86,6 @@ FROM person AS p JOIN crosswalk AS cw ON cw.valid_to_run IS NULL
 WHERE NOT p.is_deleted"""),
             Step("search_id_index", "CREATE UNIQUE INDEX search_person_id "
                                     "ON search_person (search_id)"),
-            # Sorted by hash, each row group holds a narrow range of hashes, so a lookup
-            # reads the one or two whose range holds the hash.
-            Step("blocking_keys", "CREATE OR REPLACE TEMP TABLE search_key AS "
-                                  f"{key_table_sql()}\nORDER BY key_hash"),
             *(Step(f"term_frequency_{i}", f"""
 CREATE OR REPLACE TEMP TABLE search_tf_{i} AS
 SELECT {quote_identifier(column)} AS value,
@@ -97,6 +93,9 @@ SELECT {quote_identifier(column)} AS value,
 FROM person WHERE NOT is_deleted AND {quote_identifier(column)} IS NOT NULL GROUP BY ALL""")
               for i, column in enumerate(self._tf_columns)),
         ])
+        keys = self._store.run_arrow(STAGE, Step("blocking_keys", key_table_sql()))
+        self._keys = KeyIndex(*(keys.column(name).to_numpy()
+                                for name in ("key_hash", "search_id", "key")))
 
     @property
     def store(self) -> Store:
@@ -156,12 +155,11 @@ FROM person WHERE NOT is_deleted AND {quote_identifier(column)} IS NOT NULL GROU
         when preloaded (the records' source and the check come with their rows, in
         `_score`), else by filtering `person`."""
         if self._preloaded:
-            sql = key_lookup_sql(query)
-            found = self._store.run_step(STAGE, Step("candidate_keys", sql,
-                                                     parameters(sql, query)))
-            return _Candidates([search_id for search_id, _ in found],
-                               [search_id for search_id, to_check in found if to_check],
-                               None if sources is None else sorted(sources))
+            sql = query_hashes_sql(query)
+            hashes = self._store.run_step(STAGE, Step("candidate_keys", sql,
+                                                      parameters(sql, query)))[0][0]
+            found, to_check = self._keys.lookup(hashes)
+            return _Candidates(found, to_check, None if sources is None else sorted(sources))
         sql = candidate_keys_sql(query)
         found = self._store.run_step(STAGE, Step("candidate_keys", sql, parameters(sql, query)))
         visible = None if sources is None else set(sources)
