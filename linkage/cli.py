@@ -816,7 +816,7 @@ def search_command(config: Path, first_name: str | None, last_name: str | None,
               show_default=True, help="Seconds between checks for a newly committed run.")
 @click.option("--workers", type=click.IntRange(min=1, max=64), default=2, show_default=True,
               help="Requests answered at once (each holds its own connection and preloaded "
-                   "indexes, more than 120 MB per million records).")
+                   "indexes, about 800 MB per million records).")
 @store_option
 def serve_command(config: Path, host: str, port: int, refresh_seconds: float, workers: int,
                   store: Path | None) -> None:
