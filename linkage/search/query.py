@@ -99,7 +99,7 @@ _FIELDS = {
     "phone": {"phone": "valid_phone_of(phone_ten(phone_digits($phone)))"},
     "email": {"email": "valid_email_of(lower(trim($email)))"},
 }
-_TYPES = {"surname_parts": "VARCHAR[]", "first_name_forms": "VARCHAR[]", "dob": "DATE",
+COLUMN_TYPES = {"surname_parts": "VARCHAR[]", "first_name_forms": "VARCHAR[]", "dob": "DATE",
           "dob_year": "INTEGER"}
 STANDARDIZED_COLUMNS = ("first_name", "middle_name", "last_name", "name_suffix",
                         "surname_parts", "first_name_canonical", "first_name_forms", "dob",
@@ -112,7 +112,8 @@ def standardized_sql(given: frozenset[str]) -> str:
     """One SELECT of the standardized query from the landed fields `given` (bound as
     $first_name, $dob ...). Only the rules of the fields given are in it: binding the
     rules costs more than running them on one row."""
-    values = {column: f"NULL::{_TYPES.get(column, 'VARCHAR')}" for column in STANDARDIZED_COLUMNS}
+    values = {column: f"NULL::{COLUMN_TYPES.get(column, 'VARCHAR')}"
+              for column in STANDARDIZED_COLUMNS}
     values["first_name_forms"] = "[NULL::VARCHAR]"  # a record's forms: its own name, here none
     ctes, joins = [], []
     names = [field for field in ("first_name", "last_name") if field in given]

@@ -17,7 +17,7 @@ from linkage.link.model_file import MODEL_COLUMNS, UNIQUE_ID, read_model, tf_col
 from linkage.link.prior import population_model
 from linkage.search.blocking import (KEY_COLUMNS, KeyIndex, candidate_keys_sql, check_sql,
                                      key_table_sql, parameters, query_hashes_sql)
-from linkage.search.query import STAGE, PersonQuery, standardize_query
+from linkage.search.query import COLUMN_TYPES, STAGE, PersonQuery, standardize_query
 from linkage.search.results import ranked_frame, ranked_records
 from linkage.search.scoring import comparisons, gamma_sql, prior_weight, weigh
 from linkage.standardize.names import install_name_rules
@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 # A candidate's columns: the model's, where it comes from, and those the keys read.
 _CANDIDATE_COLUMNS = tuple(dict.fromkeys((*MODEL_COLUMNS, "source_system", "source_record_id",
                                           *KEY_COLUMNS)))
-_TYPES = {"surname_parts": "VARCHAR[]", "first_name_forms": "VARCHAR[]", "dob": "DATE",
-          "dob_year": "INTEGER"}
 
 
 class Searcher:
@@ -44,8 +42,9 @@ class Searcher:
     sorted arrays (blocking.KeyIndex) and the term frequencies into lookup tables, so each
     search finds its candidates by binary search and fetches them by index instead of
     scanning `person` and the crosswalk: 10-20 s and about 800 MB per million records
-    (measured on a busy 2-core machine); a single search is cheaper without. While a searcher is open, DuckDB's file lock keeps a run from writing the
-    store: close it (or use `with`) when done.
+    (measured on a busy 2-core machine); a single search is cheaper without. While a
+    searcher is open, DuckDB's file lock keeps a run from writing the store: close it (or
+    use `with`) when done.
     """
 
     def __init__(self, store: Store, model: dict[str, Any], *, preload: bool = True) -> None:
@@ -179,7 +178,7 @@ FROM person WHERE NOT is_deleted AND {quote_identifier(column)} IS NOT NULL GROU
             if column == UNIQUE_ID:
                 continue
             params[f"q_{column}"] = query.get(column)
-            values.append(f"$q_{column}::{_TYPES.get(column, 'VARCHAR')} AS {column}")
+            values.append(f"$q_{column}::{COLUMN_TYPES.get(column, 'VARCHAR')} AS {column}")
         pair = ", ".join(f"q.{column} AS {column}_l, c.{column} AS {column}_r"
                          for column in MODEL_COLUMNS if column != UNIQUE_ID)
         levels = ", ".join(f"{gamma_sql(comparison)} AS gamma_{i}"
