@@ -8,13 +8,13 @@ import csv
 import json
 import logging
 
-import duckdb
 import pandas as pd
 import pytest
 
-from conftest import SAMPLE_CONFIG, SAMPLE_DATA, cli
+from conftest import SAMPLE_CONFIG, SAMPLE_DATA, cli, query
 from linkage.errors import LinkageError
 from linkage.project import Project
+from linkage.store import Step, open_store
 from linkage.synth import names
 
 # Records with every field a search takes, their raw names as delivered and their EID.
@@ -33,10 +33,10 @@ ORDER BY hash(p.record_key)"""
 
 @pytest.fixture(scope="module")
 def records(linked_store) -> list[dict]:
-    with duckdb.connect(str(linked_store), read_only=True) as con:
-        cursor = con.execute(_RECORDS)
-        columns = [column[0] for column in cursor.description]
-        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    # Through the store, as the searcher opens it: DuckDB refuses a second connection to
+    # an open file with other settings (the store's memory limit and spill folder).
+    with open_store(linked_store, read_only=True) as store:
+        return store.run_arrow("test", Step("records", _RECORDS)).to_pylist()
 
 
 @pytest.fixture(scope="module")
@@ -147,8 +147,8 @@ WHERE NOT p.is_deleted AND p.{field} IS NOT NULL ORDER BY hash(p.record_key) LIM
 @pytest.mark.parametrize("field", ["ssn", "cin", "phone", "email", "mrn"])
 def test_an_identifier_alone_finds_its_person_without_a_date_of_birth(searcher, linked_store,
                                                                       field):
-    with duckdb.connect(str(linked_store), read_only=True) as con:
-        rows = con.execute(_IDENTIFIED.format(field=field)).fetchall()
+    with open_store(linked_store, read_only=True) as store:
+        rows = query(store, _IDENTIFIED.format(field=field))
     assert rows
     index = ["ssn", "cin", "phone", "email", "mrn"].index(field)
     for row in rows:
@@ -196,8 +196,8 @@ ORDER BY count(DISTINCT cw.enterprise_id) DESC, 2, 3 LIMIT 1"""
 
 
 def test_results_are_ranked_by_match_probability(searcher, linked_store):
-    with duckdb.connect(str(linked_store), read_only=True) as con:
-        first, last, dob = con.execute(_CROWDED_NAME).fetchall()[0]
+    with open_store(linked_store, read_only=True) as store:
+        first, last, dob = query(store, _CROWDED_NAME)[0]
     found = searcher.search(first_name=first, last_name=last, dob=dob)
     assert len(found) >= 3
     assert found.match_probability.is_monotonic_decreasing
