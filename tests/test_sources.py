@@ -111,8 +111,8 @@ ROW_OUTCOMES = [
     # A bad value is not a bad record: the impossible date lands (standardization nulls it).
     ("dates in five formats and one impossible", "ehr_csv", "dates_five_formats.csv", {},
      ["00000001", "00000002", "00000003", "00000004", "00000005", "00000009"], []),
-    ("10,000-character field", "ehr_csv", "long_field.csv", {}, ["00000002"],
-     [(1, "field_too_long")]),
+    # An over-long value is nulled and counted; its record lands on its other fields.
+    ("10,000-character field", "ehr_csv", "long_field.csv", {}, ["00000001", "00000002"], []),
     ("same id, different content", "ehr_csv", "duplicate_ids_conflict.csv", {}, ["00000002"],
      [(1, "duplicate_record_id"), (2, "duplicate_record_id")]),
     ("same row twice", "ehr_csv", "duplicate_rows_identical.csv", {}, ["00000001", "00000002"],
@@ -272,8 +272,9 @@ def test_a_row_takes_the_first_reject_reason_that_applies(store, tmp_path):
               "address_line1,address_line2,city,state,zip,phone,email,last_updated\n")
     path = tmp_path / "patients.csv"
     path.write_text(header
-                    + "01,C,Lopez," + "A" * 1001 + ",,,,,,,,,,,,,\n"  # too long, repeats 01
-                    + "01,C,Lopez,Ana,,,,,,,,,,,,,\n"  # 01 with other contents: a duplicate
+                    + "0" * 1001 + ",C,,,,,,,,,,,,,,,\n"  # a key too long, nothing identifying
+                    + "01,C,Lopez,Ana,,,,,,,,,,,,,\n"  # 01 twice with other contents: duplicates
+                    + "01,C,Lopez,Anna,,,,,,,,,,,,,\n"
                     + "02,C,,,,,,,,,,,,,,,\n"  # nothing identifying
                     + "02,C,,,,,,,,,,,,,,,\n"  # the same row again: a duplicate first
                     + "03,C,,,,,,,,,,,,,,,\n"  # nothing identifying
@@ -281,10 +282,30 @@ def test_a_row_takes_the_first_reject_reason_that_applies(store, tmp_path):
                     + "04,C,Lopez,Ana,,,,,,,,,,,,,\n")
     count = land(store, source("ehr_csv", path))
     assert rejected(store) == [(1, "field_too_long"), (2, "duplicate_record_id"),
-                               (3, "no_identifying_fields"), (4, "duplicate_row"),
-                               (5, "no_identifying_fields"), (6, "missing_record_id")]
-    assert landed(store) == [("04", 7)]
-    assert (count.rows_read, count.rows_landed, count.rows_rejected) == (7, 1, 6)
+                               (3, "duplicate_record_id"), (4, "no_identifying_fields"),
+                               (5, "duplicate_row"), (6, "no_identifying_fields"),
+                               (7, "missing_record_id")]
+    assert landed(store) == [("04", 8)]
+    assert (count.rows_read, count.rows_landed, count.rows_rejected) == (8, 1, 7)
+
+
+def test_an_overlong_value_is_nulled_and_counted_and_its_record_lands(store, tmp_path):
+    header = ("mrn,assigning_authority,last_name,first_name,middle_name,suffix,dob,gender,ssn,"
+              "address_line1,address_line2,city,state,zip,phone,email,last_updated\n")
+    path = tmp_path / "patients.csv"
+    note = "see chart " * 200
+    path.write_text(header
+                    + f"01,C,Lopez,Ana,,,03/15/1980,,,{note},,,,,,,\n"
+                    + f"02,C,{note},{note},,,,,,,,,,,,,\n"  # nothing usable is left
+                    + "03,C,Lopez,Ana,,,03/15/1980,,,12 Main St,,,,,,,\n")
+    count = land(store, source("ehr_csv", path))
+    assert landed(store) == [("01", 1), ("03", 3)]
+    assert rejected(store) == [(2, "no_identifying_fields")]
+    assert count.warnings == {"street": {"too_long": 1}}
+    street, raw = store.con.execute(
+        "SELECT street, raw->>'$.address_line1' FROM source_record WHERE source_record_id = '01'"
+    ).fetchone()
+    assert street is None and raw == note
 
 
 def test_a_new_store_keeps_raw_values_compressed(store):
