@@ -81,6 +81,8 @@ LANDING_ERRORS = [
      "bundle_pretty.ndjson: line 1 is not a complete JSON object; expected NDJSON"),
     ("FHIR Bundle on one line", "ehr_fhir", "bundle_one_line.ndjson", {},
      "bundle_one_line.ndjson: line 1 is a Bundle resource; expected NDJSON, one FHIR Patient"),
+    ("first line a JSON object but no resource", "ehr_fhir", "fhir_first_not_resource.ndjson", {},
+     "fhir_first_not_resource.ndjson: line 1 is not a FHIR resource; expected NDJSON"),
     ("Observation resource", "ehr_fhir", "observation.ndjson", {},
      "observation.ndjson: line 2 is an Observation resource; expected NDJSON"),
 ]
@@ -126,6 +128,8 @@ ROW_OUTCOMES = [
      [(2, "malformed_row")]),
     ("truncated NDJSON line", "ehr_fhir", "truncated_line.ndjson", {}, ["M1", "M2"],
      [(3, "malformed_json")]),
+    ("NDJSON lines that are JSON but no resource", "ehr_fhir", "fhir_not_resources.ndjson", {},
+     ["M1", "M2"], [(row, "malformed_json") for row in range(2, 7)]),
     ("FHIR Patient without an MR identifier", "ehr_fhir", "fhir_without_mr.ndjson", {},
      ["p1", "M2"], []),
     ("blank lines in NDJSON", "ehr_fhir", "fhir_blank_lines.ndjson", {}, ["M1", "M2"], []),

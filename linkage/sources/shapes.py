@@ -200,7 +200,10 @@ def _ehr_fhir(readers: dict[str, str]) -> str:
     return f"""
 WITH line AS (
     SELECT __source_row, CASE WHEN json_valid(__line) THEN json(__line) END AS json,
-        CASE WHEN NOT json_valid(__line) THEN 'malformed_json' END AS parse_problem
+        -- A line that is not a JSON object with a resourceType (null, a list, a bare
+        -- string, an empty object) is no resource: one reject, like a line cut short.
+        CASE WHEN NOT json_valid(__line) OR json_type(__line) <> 'OBJECT'
+            OR (json(__line) ->> 'resourceType') IS NULL THEN 'malformed_json' END AS parse_problem
     FROM {readers['']}
     WHERE trim(coalesce(__line, '')) <> ''
 ), patient AS (
