@@ -321,3 +321,20 @@ def test_a_new_store_keeps_raw_values_compressed(store):
 SELECT compression FROM pragma_storage_info('source_record')
 WHERE column_name = 'raw' AND segment_type <> 'VALIDITY'""").fetchall()}
     assert compressions == {"ZSTD"}
+
+
+def test_fhir_names_as_text_maiden_names_and_the_ssn_oid_land(store):
+    # Other EHRs than the generator's: a name given only as text, a maiden name beside the
+    # official one, the SSN under its OID, a nickname as the only name, a temp address.
+    land(store, source("ehr_fhir", CORPUS / "fhir_name_forms.ndjson"))
+    rows = store.con.execute("""
+        SELECT source_record_id, first_name, middle_name, last_name, ssn, street, alias_names
+        FROM source_record ORDER BY source_record_id""").fetchall()
+    assert rows == [
+        ("p1", "ANA", "MARIA", "LOPEZ", None, None, None),
+        ("p2", "Ana", "Maria Lopez", "Diaz", None, None, None),
+        ("p3", "Ana", None, "Lopez", "123-45-6789", None, '["Ana Diaz"]'),
+        ("p4", "Annie", None, "Lopez", None, "5 Shelter Way", None),
+        ("p5", None, None, "Cher", None, None, None),
+        ("p6", "John", "Q", "Smith", None, "1 Main", None),
+    ]

@@ -34,7 +34,8 @@ STAGE = "land"
 # Bump when landing rules change, so an unchanged file is landed again under new rules.
 # 3: a date that cannot be read no longer rejects its record.
 # 4: CalSAWS record keys escape their separator.
-# 5: an over-long value no longer rejects its record (only an over-long key does).
+# 5: an over-long value no longer rejects its record (only an over-long key does); FHIR
+#    names given only as text, maiden names as aliases, the SSN by its OID.
 LANDING_VERSION = "5"
 MAX_FIELD_LENGTH = 1000
 # Person evidence; a record key (an MRN) alone cannot be linked to anyone.

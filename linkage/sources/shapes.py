@@ -183,10 +183,12 @@ LEFT JOIN (
 
 
 _FHIR_IDENTIFIERS = '[{"system":"VARCHAR","value":"VARCHAR","type":{"coding":[{"system":"VARCHAR","code":"VARCHAR"}]}}]'
-_FHIR_NAMES = '[{"use":"VARCHAR","family":"VARCHAR","given":["VARCHAR"],"suffix":["VARCHAR"]}]'
+_FHIR_NAMES = '[{"use":"VARCHAR","text":"VARCHAR","family":"VARCHAR","given":["VARCHAR"],"suffix":["VARCHAR"]}]'
 _FHIR_ADDRESSES = '[{"use":"VARCHAR","line":["VARCHAR"],"city":"VARCHAR","state":"VARCHAR","postalCode":"VARCHAR"}]'
 _FHIR_TELECOM = '[{"system":"VARCHAR","value":"VARCHAR","use":"VARCHAR"}]'
 SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
+# The SSN's OID, which many EHRs (and C-CDA-derived exports) put in place of the URL.
+SSN_OID = "urn:oid:2.16.840.1.113883.4.1"
 
 
 # The MR value, else the resource id, as documented (downstream systems and truth files key
@@ -196,7 +198,10 @@ _FHIR_KEY = "coalesce(nullif(trim(mr.value), ''), trim(json ->> 'id'))"
 
 
 def _ehr_fhir(readers: dict[str, str]) -> str:
-    # Names: the official (else usual, else unlabelled) one; old names are aliases for later.
+    # Names: the official, else a usual or unlabelled, else any current one (a nickname or
+    # temp name rather than none); old and maiden names are aliases, for surname changes.
+    # A name given only as text ("LOPEZ, ANA MARIA" or "Ana Maria Lopez") is split into
+    # family and given names. Address: home (or unlabelled), else any but old and work.
     return f"""
 WITH line AS (
     SELECT __source_row, CASE WHEN json_valid(__line) THEN json(__line) END AS json,
@@ -209,41 +214,60 @@ WITH line AS (
 ), patient AS (
     SELECT __source_row, parse_problem, json,
         from_json(json -> 'identifier', '{_FHIR_IDENTIFIERS}') AS identifiers,
-        list_filter(from_json(json -> 'name', '{_FHIR_NAMES}'),
-            lambda n: coalesce(n.use, 'usual') IN ('official', 'usual')) AS names,
-        list_filter(from_json(json -> 'address', '{_FHIR_ADDRESSES}'),
-            lambda a: coalesce(a.use, 'home') = 'home') AS addresses,
-        from_json(json -> 'telecom', '{_FHIR_TELECOM}') AS telecom,
-        list_filter(from_json(json -> 'name', '{_FHIR_NAMES}'), lambda n: n.use = 'old') AS old_names
+        from_json(json -> 'name', '{_FHIR_NAMES}') AS names,
+        from_json(json -> 'address', '{_FHIR_ADDRESSES}') AS addresses,
+        from_json(json -> 'telecom', '{_FHIR_TELECOM}') AS telecom
     FROM line
 ), picked AS (
     SELECT *,
         list_filter(identifiers, lambda i: list_contains(
             list_transform(i.type.coding, lambda c: c.code), 'MR'))[1] AS mr,
-        list_filter(identifiers, lambda i: i.system = '{SSN_SYSTEM}' OR list_contains(
-            list_transform(i.type.coding, lambda c: c.code), 'SS'))[1].value AS ssn,
-        coalesce(list_filter(names, lambda n: n.use = 'official')[1], names[1]) AS name,
-        addresses[1] AS address,
+        list_filter(identifiers, lambda i: i.system IN ('{SSN_SYSTEM}', '{SSN_OID}')
+            OR list_contains(list_transform(i.type.coding, lambda c: c.code), 'SS'))[1].value AS ssn,
+        coalesce(list_filter(names, lambda n: n.use = 'official')[1],
+                 list_filter(names, lambda n: coalesce(n.use, 'usual') = 'usual')[1],
+                 list_filter(names, lambda n: n.use NOT IN ('old', 'maiden', 'anonymous'))[1])
+            AS name,
+        list_filter(names, lambda n: n.use IN ('old', 'maiden')) AS old_names,
+        coalesce(list_filter(addresses, lambda a: coalesce(a.use, 'home') = 'home')[1],
+                 list_filter(addresses, lambda a: a.use NOT IN ('old', 'work'))[1]) AS address,
         list_filter(telecom, lambda t: t.system = 'phone')[1].value AS phone,
         list_filter(telecom, lambda t: t.system = 'email')[1].value AS email
     FROM patient
+), named AS (
+    SELECT *,
+        name.family IS NULL AND len(coalesce(name.given, [])) = 0 AS text_only,
+        list_filter(regexp_split_to_array(trim(split_part(name.text, ',', 2)), '\\s+'),
+            lambda w: w <> '') AS given_after_comma,
+        list_filter(regexp_split_to_array(trim(name.text), '\\s+'), lambda w: w <> '') AS words
+    FROM picked
+), parts AS (
+    SELECT *,
+        CASE WHEN NOT text_only THEN name.family
+            WHEN contains(name.text, ',') THEN nullif(trim(split_part(name.text, ',', 1)), '')
+            ELSE words[-1] END AS family,
+        CASE WHEN NOT text_only THEN name.given
+            WHEN contains(name.text, ',') THEN given_after_comma
+            ELSE words[1:-2] END AS given
+    FROM named
 )
 SELECT __source_row AS source_row, parse_problem,
     {_FHIR_KEY} AS source_record_id,
     false AS is_deleted,
     {landed({
-        "first_name": "name.given[1]", "middle_name": "array_to_string(name.given[2:], ' ')",
-        "last_name": "name.family", "name_suffix": "name.suffix[1]",
+        "first_name": "given[1]", "middle_name": "nullif(array_to_string(given[2:], ' '), '')",
+        "last_name": "family", "name_suffix": "name.suffix[1]",
         "dob": "json ->> 'birthDate'", "ssn": "ssn", "sex": "json ->> 'gender'",
         "mrn": "mr.value", "mrn_authority": "mr.system",
         "street": "address.line[1]", "unit": "address.line[2]", "city": "address.city",
         "state": "address.state", "zip": "address.postalCode",
         "phone": "phone", "email": "email",
         "alias_names": "CASE WHEN len(old_names) > 0 THEN to_json(list_transform(old_names, "
-                       "lambda n: array_to_string(list_concat(n.given, [n.family]), ' '))) END",
+                       "lambda n: coalesce(nullif(array_to_string(list_concat(n.given, [n.family]), ' '), ''), "
+                       "n.text))) END",
     })},
     coalesce(json, to_json({{'line': __source_row}})) AS raw
-FROM picked"""
+FROM parts"""
 
 
 CALSAWS_COLUMNS = (
