@@ -75,6 +75,10 @@ class FlatLayout:
             record_id = f"CASE WHEN {present}\n        THEN {record_key(*key)}\n    END"
         columns = {name: _joined(sources) for name, sources in self.fields.items()}
         columns.update({name: f"${parameter}" for name, parameter in self.constants.items()})
+        if "full_name" in columns:  # a whole name in one column fills the parts not mapped
+            for name, part in name_parts(columns.pop("full_name")).items():
+                columns[name] = (f"coalesce(nullif(trim({columns[name]}), ''), {part})"
+                                 if name in columns else part)
         if self.household_key:
             columns["household_id"] = record_key(*map(quote_identifier, self.household_key))
         return f"""
@@ -98,6 +102,26 @@ def _joined(columns: tuple[str, ...]) -> str:
         return quote_identifier(columns[0])
     parts = ", ".join(f"nullif(trim({quote_identifier(c)}), '')" for c in columns)
     return f"nullif(concat_ws(' ', {parts}), '')"
+
+
+def name_parts(text: str) -> dict[str, str]:
+    """SQL for the first, middle and last name in a whole name written as text: "LOPEZ,
+    ANA MARIA" (family first, before a comma) or "Ana Maria Lopez" (family last). One word
+    is a family name. `text` is a SQL expression.
+
+    >>> sorted(name_parts("n"))
+    ['first_name', 'last_name', 'middle_name']
+    """
+    def words(value: str) -> str:
+        return f"list_filter(regexp_split_to_array(trim({value}), '\\s+'), lambda w: w <> '')"
+    given = (f"CASE WHEN contains({text}, ',') THEN {words(f'split_part({text}, {chr(39)},{chr(39)}, 2)')} "
+             f"ELSE {words(text)}[1:-2] END")
+    return {
+        "first_name": f"({given})[1]",
+        "middle_name": f"nullif(array_to_string(({given})[2:], ' '), '')",
+        "last_name": f"CASE WHEN contains({text}, ',') THEN nullif(trim(split_part({text}, ',', 1)), '') "
+                     f"ELSE {words(text)}[-1] END",
+    }
 
 
 def _fields(**columns: str) -> dict[str, tuple[str, ...]]:
@@ -202,6 +226,7 @@ def _ehr_fhir(readers: dict[str, str]) -> str:
     # temp name rather than none); old and maiden names are aliases, for surname changes.
     # A name given only as text ("LOPEZ, ANA MARIA" or "Ana Maria Lopez") is split into
     # family and given names. Address: home (or unlabelled), else any but old and work.
+    text = name_parts("name.text")
     return f"""
 WITH line AS (
     SELECT __source_row, CASE WHEN json_valid(__line) THEN json(__line) END AS json,
@@ -234,29 +259,19 @@ WITH line AS (
         list_filter(telecom, lambda t: t.system = 'phone')[1].value AS phone,
         list_filter(telecom, lambda t: t.system = 'email')[1].value AS email
     FROM patient
-), named AS (
-    SELECT *,
-        name.family IS NULL AND len(coalesce(name.given, [])) = 0 AS text_only,
-        list_filter(regexp_split_to_array(trim(split_part(name.text, ',', 2)), '\\s+'),
-            lambda w: w <> '') AS given_after_comma,
-        list_filter(regexp_split_to_array(trim(name.text), '\\s+'), lambda w: w <> '') AS words
-    FROM picked
 ), parts AS (
-    SELECT *,
-        CASE WHEN NOT text_only THEN name.family
-            WHEN contains(name.text, ',') THEN nullif(trim(split_part(name.text, ',', 1)), '')
-            ELSE words[-1] END AS family,
-        CASE WHEN NOT text_only THEN name.given
-            WHEN contains(name.text, ',') THEN given_after_comma
-            ELSE words[1:-2] END AS given
-    FROM named
+    SELECT *, name.family IS NULL AND len(coalesce(name.given, [])) = 0 AS text_only
+    FROM picked
 )
 SELECT __source_row AS source_row, parse_problem,
     {_FHIR_KEY} AS source_record_id,
     false AS is_deleted,
     {landed({
-        "first_name": "given[1]", "middle_name": "nullif(array_to_string(given[2:], ' '), '')",
-        "last_name": "family", "name_suffix": "name.suffix[1]",
+        "first_name": f"CASE WHEN text_only THEN {text['first_name']} ELSE name.given[1] END",
+        "middle_name": f"CASE WHEN text_only THEN {text['middle_name']} "
+                       "ELSE nullif(array_to_string(name.given[2:], ' '), '') END",
+        "last_name": f"CASE WHEN text_only THEN {text['last_name']} ELSE name.family END",
+        "name_suffix": "name.suffix[1]",
         "dob": "json ->> 'birthDate'", "ssn": "ssn", "sex": "json ->> 'gender'",
         "mrn": "mr.value", "mrn_authority": "mr.system",
         "street": "address.line[1]", "unit": "address.line[2]", "city": "address.city",
