@@ -57,8 +57,8 @@ FILE_ERRORS = [
     ("missing file", "ehr_csv", "absent.csv", "absent.csv: file not found for source 'src' (ehr_csv)"),
     ("glob matching nothing", "ehr_csv", "nothing_*.csv",
      "nothing_*.csv: pattern matches no files for source 'src' (ehr_csv)"),
-    ("HMIS FY2022 header", "hmis", "hmis_fy2022_header",
-     "Client.csv: cannot tell the HMIS CSV version: expected the FY2024 gender columns"),
+    ("HMIS Client.csv of no known version", "hmis", "hmis_no_version",
+     "Client.csv: cannot tell the HMIS CSV version: expected the FY2026 column 'Sex'"),
     ("HMIS export without Enrollment.csv", "hmis", "hmis_missing_enrollment",
      "Enrollment.csv: file not found for source 'src'"),
     ("HMIS path is a file", "hmis", "bom.csv", "bom.csv: source 'src' (hmis) expects a folder"),
@@ -142,6 +142,9 @@ ROW_OUTCOMES = [
     ("HMIS data-quality codes and deletions", "hmis", "hmis_data_quality", {},
      ["A1", "A2", "A3", "A4"], []),
     ("HMIS FY2026 Sex column", "hmis", "hmis_fy2026", {}, ["A1", "A2", "A3"], []),
+    ("HMIS FY2022 gender columns", "hmis", "hmis_fy2022_header", {}, ["A1"], []),
+    ("HMIS FY2020 Gender column, no CSVVersion", "hmis", "hmis_fy2020", {}, ["A1", "A2", "A3"],
+     []),
 ]
 
 
@@ -174,6 +177,12 @@ def test_hmis_quality_codes_blank_values_and_deletions_are_kept(store):
 
 def test_hmis_fy2026_sex_codes_map_to_sex(store):
     land(store, source("hmis", CORPUS / "hmis_fy2026"))
+    assert [field(store, pid, "sex") for pid in ("A1", "A2", "A3")] == ["F", "M", None]
+
+
+def test_hmis_fy2020_gender_codes_map_to_sex(store):
+    # FY2020's Gender: 0 female, 1 male; 4 (gender non-conforming) says nothing of sex.
+    land(store, source("hmis", CORPUS / "hmis_fy2020"))
     assert [field(store, pid, "sex") for pid in ("A1", "A2", "A3")] == ["F", "M", None]
 
 

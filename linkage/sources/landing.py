@@ -26,7 +26,7 @@ from linkage.sources import files as source_files
 from linkage.sources.changes import ChangedRecords, changed_records
 from linkage.sources.readers import csv_reader, ndjson_lines_reader, parquet_reader
 from linkage.sources.reading import read_file
-from linkage.sources.shapes import HMIS_FY2024_GENDER, KINDS, SHAPES, Shape, person_shape
+from linkage.sources.shapes import HMIS_VERSIONS, KINDS, SHAPES, Shape, person_shape
 from linkage.store import connect, LANDED_COLUMNS, Step, Store
 from linkage.store.relations import record_key
 
@@ -107,14 +107,14 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
     if shape.reader == "hmis":
         client, enrollment, export = (source_files.fingerprint(path) for path in paths)
         header = source_files.read_header(con, client, encoding)
-        if "Sex" in header:
-            shape = SHAPES["hmis_fy2026"]
-        elif set(HMIS_FY2024_GENDER) <= set(header):
-            shape = SHAPES["hmis_fy2024"]
-        else:
+        year = next((year for year, columns in HMIS_VERSIONS.items()
+                     if set(columns) <= set(header)), None)
+        if year is None:
             raise SourceError(
-                f"{client.path}: cannot tell the HMIS CSV version: expected the FY2024 gender "
-                "columns (Woman, Man, …) or the FY2026 column 'Sex'")
+                f"{client.path}: cannot tell the HMIS CSV version: expected the FY2026 column "
+                "'Sex', the FY2024 gender columns (Woman, Man, …), the FY2022 ones (Female, "
+                "Male, …) or the FY2020 column 'Gender'")
+        shape = SHAPES[f"hmis_fy{year}"]
         readers, params = {}, {}
         for name, file in (("Client.csv", client), ("Enrollment.csv", enrollment),
                            ("Export.csv", export)):

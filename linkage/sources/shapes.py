@@ -177,11 +177,7 @@ def _hmis_value(column: str, quality: str) -> str:
 
 
 def _hmis(readers: dict[str, str], fiscal_year: int) -> str:
-    # FY2024 records gender in nine columns; FY2026 has one Sex element (0 female, 1 male).
-    if fiscal_year == 2026:
-        sex = "CASE c.Sex WHEN '0' THEN 'F' WHEN '1' THEN 'M' END"
-    else:
-        sex = "CASE WHEN c.Woman = '1' AND c.Man <> '1' THEN 'F' WHEN c.Man = '1' AND c.Woman <> '1' THEN 'M' END"
+    sex = HMIS_SEX[fiscal_year]
     return f"""
 SELECT c.__source_row AS source_row, NULL AS parse_problem,
     trim(c.PersonalID) AS source_record_id,
@@ -302,11 +298,31 @@ HMIS_CLIENT_COLUMNS = (
 HMIS_ENROLLMENT_COLUMNS = ("PersonalID", "EntryDate", "HouseholdID", "DateDeleted")
 HMIS_FY2024_GENDER = ("Woman", "Man", "NonBinary", "CulturallySpecific", "Transgender",
                       "Questioning", "DifferentIdentity", "GenderNone", "DifferentIdentityText")
+HMIS_FY2022_GENDER = ("Female", "Male", "NoSingleGender", "Transgender", "Questioning",
+                      "GenderNone")
+# Each HMIS CSV version by the Client.csv columns that tell it (newest first) and how it
+# records sex: FY2026 one Sex element (0 female, 1 male); FY2024 and FY2022 one yes/no
+# column per gender (a woman or man, not both); FY2020 and earlier one Gender element
+# (0 female, 1 male; the other codes say nothing of sex at birth).
+HMIS_VERSIONS = {
+    2026: ("Sex",),
+    2024: HMIS_FY2024_GENDER,
+    2022: HMIS_FY2022_GENDER,
+    2020: ("Gender",),
+}
+HMIS_SEX = {
+    2026: "CASE c.Sex WHEN '0' THEN 'F' WHEN '1' THEN 'M' END",
+    2024: "CASE WHEN c.Woman = '1' AND c.Man <> '1' THEN 'F' "
+          "WHEN c.Man = '1' AND c.Woman <> '1' THEN 'M' END",
+    2022: "CASE WHEN c.Female = '1' AND c.Male <> '1' THEN 'F' "
+          "WHEN c.Male = '1' AND c.Female <> '1' THEN 'M' END",
+    2020: "CASE c.Gender WHEN '0' THEN 'F' WHEN '1' THEN 'M' END",
+}
 
 _HMIS_FILES = ("Client.csv", "Enrollment.csv", "Export.csv")
 _HMIS_KEY = "PersonalID (Client.csv)"
 
-# Every built-in layout, by name. A kind with several layouts (HMIS FY2024 and FY2026) has
+# Every built-in layout, by name. A kind with several layouts (HMIS FY2020 to FY2026) has
 # one entry per layout; `KINDS` says which layouts a kind reads.
 SHAPES: dict[str, Shape] = {
     # Mailing address columns are optional: some county extracts carry the residence only.
@@ -315,18 +331,13 @@ SHAPES: dict[str, Shape] = {
     "ehr_csv": Shape("ehr_csv", ("",), {"": EHR_CSV_COLUMNS}, EHR_CSV.select, key="mrn"),
     "ehr_fhir": Shape("ehr_fhir", ("",), {}, _ehr_fhir, reader="ndjson",
                       key="the MR identifier's value, else Patient.id"),
-    "hmis_fy2024": Shape(
+    # One HMIS layout per CSV version; Export.csv carries CSVVersion from FY2022 on.
+    **{f"hmis_fy{year}": Shape(
         "hmis", _HMIS_FILES,
-        {"Client.csv": HMIS_CLIENT_COLUMNS + HMIS_FY2024_GENDER,
-         "Enrollment.csv": HMIS_ENROLLMENT_COLUMNS, "Export.csv": ("ExportID", "CSVVersion")},
-        lambda readers: _hmis(readers, 2024), reader="hmis", key=_HMIS_KEY,
-    ),
-    "hmis_fy2026": Shape(
-        "hmis", _HMIS_FILES,
-        {"Client.csv": HMIS_CLIENT_COLUMNS + ("Sex",),
-         "Enrollment.csv": HMIS_ENROLLMENT_COLUMNS, "Export.csv": ("ExportID", "CSVVersion")},
-        lambda readers: _hmis(readers, 2026), reader="hmis", key=_HMIS_KEY,
-    ),
+        {"Client.csv": HMIS_CLIENT_COLUMNS + gender, "Enrollment.csv": HMIS_ENROLLMENT_COLUMNS,
+         "Export.csv": ("ExportID", "CSVVersion") if year >= 2022 else ("ExportID",)},
+        lambda readers, year=year: _hmis(readers, year), reader="hmis", key=_HMIS_KEY,
+    ) for year, gender in HMIS_VERSIONS.items()},
 }
 
 
@@ -346,8 +357,8 @@ class Kind:
 KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("calsaws", "county eligibility extract (CalFresh, CalWORKs, Medi-Cal), one row per "
          "person per case", (".csv", ".parquet"), ("calsaws",), ("columns",)),
-    Kind("hmis", "HUD HMIS CSV export folder (FY2024 or FY2026, told by Client.csv's header)",
-         ("",), ("hmis_fy2024", "hmis_fy2026")),
+    Kind("hmis", "HUD HMIS CSV export folder (FY2020 to FY2026, told by Client.csv's header)",
+         ("",), tuple(f"hmis_fy{year}" for year in sorted(HMIS_VERSIONS))),
     Kind("ehr_csv", "flat EHR patient demographics", (".csv",), ("ehr_csv",), ("columns",)),
     Kind("ehr_fhir", "FHIR R4 Patient resources, one per line (Bulk Data $export NDJSON)",
          (".ndjson", ".jsonl"), ("ehr_fhir",)),
