@@ -20,6 +20,13 @@ MODEL_COLUMNS = (
 )
 
 
+# Given and family name swapped with a typo in one of them (QUILLIAM ASHLEWIGH against
+# ASHLEIGH QUILLIAM): each name close to the other record's other name. Symmetric, like
+# the exact swap, so a pair scores the same whichever record is on the left.
+SWAPPED_WITH_A_SLIP = ("jaro_winkler_similarity(first_name_l, last_name_r) >= 0.92 AND "
+                       "jaro_winkler_similarity(last_name_l, first_name_r) >= 0.92")
+
+
 def _first_name() -> cl.CustomComparison:
     return cl.CustomComparison(
         output_column_name="first_name",
@@ -33,6 +40,7 @@ def _first_name() -> cl.CustomComparison:
             # would score a pair by which record is on the left, and a delivery puts its
             # new records on the left where a full run orders them by key.
             cll.ColumnsReversedLevel("first_name", "last_name", symmetrical=True),
+            cll.CustomLevel(SWAPPED_WITH_A_SLIP, "given and family name swapped, with a slip"),
             cll.JaroWinklerLevel("first_name", 0.92),
             # One key slip early in a short name, which Jaro-Winkler forgives least: JOHN
             # and HOHN, MARIA and MARYA, DEBORAH and DFBORAH.
@@ -50,6 +58,7 @@ def _last_name() -> cl.CustomComparison:
             cll.NullLevel("last_name"),
             cll.ExactMatchLevel("last_name").configure(tf_adjustment_column="last_name"),
             cll.ColumnsReversedLevel("last_name", "first_name", symmetrical=True),
+            cll.CustomLevel(SWAPPED_WITH_A_SLIP, "family and given name swapped, with a slip"),
             cll.ArrayIntersectLevel("surname_parts", 1),
             cll.JaroWinklerLevel("last_name", 0.92),
             cll.DamerauLevenshteinLevel("last_name", 1),
@@ -223,8 +232,10 @@ PREDICT_BLOCKING = (
     block_on("dob", "last_name_phonetic"),
     block_on("dob", "list_extract(surname_parts, 1)"),
     block_on("dob", "list_extract(surname_parts, -1)"),
-    # Given and family name swapped (the reversal is symmetric, so one direction will do).
+    # Given and family name swapped: both directions, for a swap with a typo in one name
+    # (a pair is blocked only once, with whichever record Splink puts on the left).
     "l.dob = r.dob AND l.first_name = r.last_name",
+    "l.dob = r.dob AND l.last_name = r.first_name",
     # A date of birth with a typo or a day/month swap, or imputed to January 1.
     block_on("first_name_canonical", "last_name_phonetic", "year(dob)"),
     block_on("first_name_canonical", "last_name_phonetic", "month(dob)", "day(dob)"),
@@ -236,6 +247,15 @@ PREDICT_BLOCKING = (
     "AND r.dob IS NULL",
     block_on("last_name_phonetic", "first_name_phonetic", "zip5"),
     block_on("ssn_last4", "year(dob)"),
+    # Typos in both names: the same date of birth at the same street address, or with both
+    # initials kept (a slip rarely takes the first letter); the same-sounding names at one
+    # street where the ZIP is missing or not a US one. A household shares a street, but
+    # one source's household members are never one person (a cannot-link), and few share
+    # a birth date.
+    block_on("dob", "street"),
+    "l.dob = r.dob AND left(l.first_name, 1) = left(r.first_name, 1) "
+    "AND left(l.last_name, 1) = left(r.last_name, 1)",
+    block_on("first_name_phonetic", "last_name_phonetic", "street"),
 )
 
 # Rules for EM: each leaves out the comparisons it blocks on, so together they train all.
