@@ -170,8 +170,7 @@ FROM person WHERE NOT is_deleted AND {quote_identifier(column)} IS NOT NULL GROU
         """Each candidate's level per comparison in one statement, then their weights for
         all candidates at once; each EID's best-scoring record, best first."""
         listed = [f"$k{i}" for i in range(len(candidates.ids))]
-        params: dict[str, Any] = {**query, "to_check": candidates.to_check,
-                                  "sources": candidates.sources}
+        params: dict[str, Any] = {**query, "to_check": candidates.to_check}
         params.update({f"k{i}": key for i, key in enumerate(candidates.ids)})
         values = []
         for column in MODEL_COLUMNS:
@@ -198,6 +197,11 @@ SELECT record_key, enterprise_id, source_system, source_record_id, {levels}, {ag
     [{frequencies}]::DOUBLE[] AS term_frequencies
 FROM pair"""
         rows = self._store.run_step(STAGE, Step("score", sql, parameters(sql, params)))
+        if candidates.sources is not None:
+            # Filtered here, not in the statement: a condition on the source beside the
+            # id list turns DuckDB's index lookup into a scan of every record (0.17 s at 1M).
+            visible = set(candidates.sources)
+            rows = [row for row in rows if row[2] in visible]
         if not rows:
             return None
         columns = list(zip(*rows, strict=True))
@@ -232,10 +236,8 @@ FROM pair"""
         """The candidates' rows by id: an IN list of bound parameters lets DuckDB look
         each up in the id's index (or the primary key's), where a joined list would scan."""
         if self._preloaded:
-            sources = "" if candidates.sources is None else \
-                " AND list_contains($sources, p.source_system)"
             return (f"SELECT * FROM search_person AS p WHERE p.search_id IN ({', '.join(listed)})"
-                    f" AND (NOT list_contains($to_check, p.search_id) OR ({check_sql()})){sources}")
+                    f" AND (NOT list_contains($to_check, p.search_id) OR ({check_sql()}))")
         columns = ", ".join(f"p.{column}" for column in _CANDIDATE_COLUMNS)
         return f"""
 SELECT {columns}, cw.enterprise_id
