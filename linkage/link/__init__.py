@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import types
-from importlib import import_module
+from linkage.lazy import lazy_names
 
 _HOMES = {
     "Clustering": "clustering", "Estimate": "estimate", "estimate": "estimate",
@@ -21,12 +21,7 @@ _HOMES = {
 __all__ = sorted(_HOMES)
 
 
-def __getattr__(name: str):
-    if name not in _HOMES:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(f"{__name__}.{_HOMES[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _HOMES)
 
 
 class _Stage(types.ModuleType):
