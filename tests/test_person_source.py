@@ -235,3 +235,23 @@ def test_a_person_source_takes_deliveries_and_deletions_like_the_built_in_kinds(
         street, = store.con.execute("SELECT street FROM person WHERE record_key = 'wic:W0001'"
                                     ).fetchone()
     assert street.startswith("9 OAK")
+
+
+def test_a_whole_name_in_one_column_is_split_into_its_parts(store, tmp_path):
+    # County systems often hold one NAME column, family first before a comma or given first
+    # without one; a mapped part column, where it has a value, wins over the split.
+    path = write(tmp_path / "clients.csv", [
+        "ClientID,Name,DOB,First",
+        "C1,\"LOPEZ GARCIA, ANA MARIA\",1985-03-14,",
+        "C2,Jose  Luis Ruiz,1990-11-02,",
+        "C3,\"SMITH, JOHN\",1970-01-01,JONATHAN",
+        "C4,Cher,1946-05-20,",
+    ])
+    land(store, SourceConfig(name="clinic", kind="person", path=path, key=["ClientID"],
+                             columns={"Name": "full_name", "DOB": "dob", "First": "first_name"}))
+    names = store.con.execute("""
+SELECT source_record_id, first_name, middle_name, last_name FROM source_record ORDER BY 1""")
+    assert names.fetchall() == [("C1", "ANA", "MARIA", "LOPEZ GARCIA"),
+                                ("C2", "Jose", "Luis", "Ruiz"),
+                                ("C3", "JONATHAN", None, "SMITH"),
+                                ("C4", None, None, "Cher")]

@@ -3,6 +3,7 @@ error before anything changes; never lost rows, a hang or an internal error."""
 
 from __future__ import annotations
 
+import gzip
 import os
 import shutil
 from pathlib import Path
@@ -182,6 +183,10 @@ HOSTILE = [
      "first line is not a header row"),
     ("NUL in the header", "patients.csv", b"mrn,\x00last_name\n1,2\n", "header holds a NUL byte"),
     ("Parquet that is CSV", "patients.parquet", b"mrn,last_name\n1,2\n", "cannot read as Parquet"),
+    ("gzip-compressed CSV", "patients.csv", gzip.compress(b"mrn,last_name\n1,2\n"),
+     "the file is gzip-compressed; decompress it first"),
+    ("Excel workbook saved as .csv", "patients.csv", b"PK\x03\x04" + b"\x00" * 40,
+     "the file is a ZIP archive or an Excel workbook"),
     ("100,000 columns", "patients.csv",
      ",".join(f"c{i}" for i in range(100_000)).encode() + b"\n",
      "header has 100,000 columns; at most 2,000"),

@@ -57,8 +57,8 @@ FILE_ERRORS = [
     ("missing file", "ehr_csv", "absent.csv", "absent.csv: file not found for source 'src' (ehr_csv)"),
     ("glob matching nothing", "ehr_csv", "nothing_*.csv",
      "nothing_*.csv: pattern matches no files for source 'src' (ehr_csv)"),
-    ("HMIS FY2022 header", "hmis", "hmis_fy2022_header",
-     "Client.csv: cannot tell the HMIS CSV version: expected the FY2024 gender columns"),
+    ("HMIS Client.csv of no known version", "hmis", "hmis_no_version",
+     "Client.csv: cannot tell the HMIS CSV version: expected the FY2026 column 'Sex'"),
     ("HMIS export without Enrollment.csv", "hmis", "hmis_missing_enrollment",
      "Enrollment.csv: file not found for source 'src'"),
     ("HMIS path is a file", "hmis", "bom.csv", "bom.csv: source 'src' (hmis) expects a folder"),
@@ -81,6 +81,8 @@ LANDING_ERRORS = [
      "bundle_pretty.ndjson: line 1 is not a complete JSON object; expected NDJSON"),
     ("FHIR Bundle on one line", "ehr_fhir", "bundle_one_line.ndjson", {},
      "bundle_one_line.ndjson: line 1 is a Bundle resource; expected NDJSON, one FHIR Patient"),
+    ("first line a JSON object but no resource", "ehr_fhir", "fhir_first_not_resource.ndjson", {},
+     "fhir_first_not_resource.ndjson: line 1 is not a FHIR resource; expected NDJSON"),
     ("Observation resource", "ehr_fhir", "observation.ndjson", {},
      "observation.ndjson: line 2 is an Observation resource; expected NDJSON"),
 ]
@@ -111,8 +113,8 @@ ROW_OUTCOMES = [
     # A bad value is not a bad record: the impossible date lands (standardization nulls it).
     ("dates in five formats and one impossible", "ehr_csv", "dates_five_formats.csv", {},
      ["00000001", "00000002", "00000003", "00000004", "00000005", "00000009"], []),
-    ("10,000-character field", "ehr_csv", "long_field.csv", {}, ["00000002"],
-     [(1, "field_too_long")]),
+    # An over-long value is nulled and counted; its record lands on its other fields.
+    ("10,000-character field", "ehr_csv", "long_field.csv", {}, ["00000001", "00000002"], []),
     ("same id, different content", "ehr_csv", "duplicate_ids_conflict.csv", {}, ["00000002"],
      [(1, "duplicate_record_id"), (2, "duplicate_record_id")]),
     ("same row twice", "ehr_csv", "duplicate_rows_identical.csv", {}, ["00000001", "00000002"],
@@ -126,6 +128,8 @@ ROW_OUTCOMES = [
      [(2, "malformed_row")]),
     ("truncated NDJSON line", "ehr_fhir", "truncated_line.ndjson", {}, ["M1", "M2"],
      [(3, "malformed_json")]),
+    ("NDJSON lines that are JSON but no resource", "ehr_fhir", "fhir_not_resources.ndjson", {},
+     ["M1", "M2"], [(row, "malformed_json") for row in range(2, 7)]),
     ("FHIR Patient without an MR identifier", "ehr_fhir", "fhir_without_mr.ndjson", {},
      ["p1", "M2"], []),
     ("blank lines in NDJSON", "ehr_fhir", "fhir_blank_lines.ndjson", {}, ["M1", "M2"], []),
@@ -138,6 +142,9 @@ ROW_OUTCOMES = [
     ("HMIS data-quality codes and deletions", "hmis", "hmis_data_quality", {},
      ["A1", "A2", "A3", "A4"], []),
     ("HMIS FY2026 Sex column", "hmis", "hmis_fy2026", {}, ["A1", "A2", "A3"], []),
+    ("HMIS FY2022 gender columns", "hmis", "hmis_fy2022_header", {}, ["A1"], []),
+    ("HMIS FY2020 Gender column, no CSVVersion", "hmis", "hmis_fy2020", {}, ["A1", "A2", "A3"],
+     []),
 ]
 
 
@@ -170,6 +177,12 @@ def test_hmis_quality_codes_blank_values_and_deletions_are_kept(store):
 
 def test_hmis_fy2026_sex_codes_map_to_sex(store):
     land(store, source("hmis", CORPUS / "hmis_fy2026"))
+    assert [field(store, pid, "sex") for pid in ("A1", "A2", "A3")] == ["F", "M", None]
+
+
+def test_hmis_fy2020_gender_codes_map_to_sex(store):
+    # FY2020's Gender: 0 female, 1 male; 4 (gender non-conforming) says nothing of sex.
+    land(store, source("hmis", CORPUS / "hmis_fy2020"))
     assert [field(store, pid, "sex") for pid in ("A1", "A2", "A3")] == ["F", "M", None]
 
 
@@ -272,8 +285,9 @@ def test_a_row_takes_the_first_reject_reason_that_applies(store, tmp_path):
               "address_line1,address_line2,city,state,zip,phone,email,last_updated\n")
     path = tmp_path / "patients.csv"
     path.write_text(header
-                    + "01,C,Lopez," + "A" * 1001 + ",,,,,,,,,,,,,\n"  # too long, repeats 01
-                    + "01,C,Lopez,Ana,,,,,,,,,,,,,\n"  # 01 with other contents: a duplicate
+                    + "0" * 1001 + ",C,,,,,,,,,,,,,,,\n"  # a key too long, nothing identifying
+                    + "01,C,Lopez,Ana,,,,,,,,,,,,,\n"  # 01 twice with other contents: duplicates
+                    + "01,C,Lopez,Anna,,,,,,,,,,,,,\n"
                     + "02,C,,,,,,,,,,,,,,,\n"  # nothing identifying
                     + "02,C,,,,,,,,,,,,,,,\n"  # the same row again: a duplicate first
                     + "03,C,,,,,,,,,,,,,,,\n"  # nothing identifying
@@ -281,10 +295,30 @@ def test_a_row_takes_the_first_reject_reason_that_applies(store, tmp_path):
                     + "04,C,Lopez,Ana,,,,,,,,,,,,,\n")
     count = land(store, source("ehr_csv", path))
     assert rejected(store) == [(1, "field_too_long"), (2, "duplicate_record_id"),
-                               (3, "no_identifying_fields"), (4, "duplicate_row"),
-                               (5, "no_identifying_fields"), (6, "missing_record_id")]
-    assert landed(store) == [("04", 7)]
-    assert (count.rows_read, count.rows_landed, count.rows_rejected) == (7, 1, 6)
+                               (3, "duplicate_record_id"), (4, "no_identifying_fields"),
+                               (5, "duplicate_row"), (6, "no_identifying_fields"),
+                               (7, "missing_record_id")]
+    assert landed(store) == [("04", 8)]
+    assert (count.rows_read, count.rows_landed, count.rows_rejected) == (8, 1, 7)
+
+
+def test_an_overlong_value_is_nulled_and_counted_and_its_record_lands(store, tmp_path):
+    header = ("mrn,assigning_authority,last_name,first_name,middle_name,suffix,dob,gender,ssn,"
+              "address_line1,address_line2,city,state,zip,phone,email,last_updated\n")
+    path = tmp_path / "patients.csv"
+    note = "see chart " * 200
+    path.write_text(header
+                    + f"01,C,Lopez,Ana,,,03/15/1980,,,{note},,,,,,,\n"
+                    + f"02,C,{note},{note},,,,,,,,,,,,,\n"  # nothing usable is left
+                    + "03,C,Lopez,Ana,,,03/15/1980,,,12 Main St,,,,,,,\n")
+    count = land(store, source("ehr_csv", path))
+    assert landed(store) == [("01", 1), ("03", 3)]
+    assert rejected(store) == [(2, "no_identifying_fields")]
+    assert count.warnings == {"street": {"too_long": 1}}
+    street, raw = store.con.execute(
+        "SELECT street, raw->>'$.address_line1' FROM source_record WHERE source_record_id = '01'"
+    ).fetchone()
+    assert street is None and raw == note
 
 
 def test_a_new_store_keeps_raw_values_compressed(store):
@@ -296,3 +330,20 @@ def test_a_new_store_keeps_raw_values_compressed(store):
 SELECT compression FROM pragma_storage_info('source_record')
 WHERE column_name = 'raw' AND segment_type <> 'VALIDITY'""").fetchall()}
     assert compressions == {"ZSTD"}
+
+
+def test_fhir_names_as_text_maiden_names_and_the_ssn_oid_land(store):
+    # Other EHRs than the generator's: a name given only as text, a maiden name beside the
+    # official one, the SSN under its OID, a nickname as the only name, a temp address.
+    land(store, source("ehr_fhir", CORPUS / "fhir_name_forms.ndjson"))
+    rows = store.con.execute("""
+        SELECT source_record_id, first_name, middle_name, last_name, ssn, street, alias_names
+        FROM source_record ORDER BY source_record_id""").fetchall()
+    assert rows == [
+        ("p1", "ANA", "MARIA", "LOPEZ", None, None, None),
+        ("p2", "Ana", "Maria Lopez", "Diaz", None, None, None),
+        ("p3", "Ana", None, "Lopez", "123-45-6789", None, '["Ana Diaz"]'),
+        ("p4", "Annie", None, "Lopez", None, "5 Shelter Way", None),
+        ("p5", None, None, "Cher", None, None, None),
+        ("p6", "John", "Q", "Smith", None, "1 Main", None),
+    ]

@@ -37,6 +37,8 @@ NAMES = [
     ({"first_name": "FNU", "last_name": "Lopez"}, {"first_name": None, "last_name": "LOPEZ"}),
     ({"first_name": "Ana", "last_name": "LNU"}, {"last_name": None}),
     ({"first_name": "NFN", "last_name": "Tran"}, {"first_name": None}),
+    # "NULL" is how many export tools write an empty value.
+    ({"first_name": "null", "last_name": "Tran"}, {"first_name": None, "last_name": "TRAN"}),
     ({"first_name": "Baby Boy", "last_name": "Garcia"}, {"first_name": None, "last_name": "GARCIA"}),
     ({"first_name": "BB", "last_name": "Kim"}, {"first_name": None}),
     ({"first_name": "BG", "last_name": "Kim"}, {"first_name": None}),

@@ -95,7 +95,20 @@ def _refuse_unless_regular(path: Path, source: SourceConfig) -> None:
                           f"({source.kind.value})")
 
 
+# Leading bytes of files that are not text or Parquet: a delivery still packed, or a
+# spreadsheet saved in place of its CSV export.
+_PACKED = {
+    b"\x1f\x8b": "gzip-compressed; decompress it first (gunzip)",
+    b"PK\x03\x04": "a ZIP archive or an Excel workbook; extract it or save the sheet as CSV",
+    b"BZh": "bzip2-compressed; decompress it first (bunzip2)",
+    b"\xfd7zXZ\x00": "xz-compressed; decompress it first (unxz)",
+    b"\x28\xb5\x2f\xfd": "zstd-compressed; decompress it first (unzstd)",
+    b"\xd0\xcf\x11\xe0": "an Excel 97-2003 workbook; save the sheet as CSV",
+}
+
+
 def fingerprint(path: Path) -> SourceFile:
+    """The file's SHA-256 and size; a packed file (gzip, ZIP, a workbook) is refused by name."""
     digest = hashlib.sha256()
     try:
         # Non-blocking: a pipe swapped in after the folder was listed must not hang the run.
@@ -103,6 +116,11 @@ def fingerprint(path: Path) -> SourceFile:
         with os.fdopen(descriptor, "rb") as handle:
             if not stat.S_ISREG(os.fstat(descriptor).st_mode):
                 raise SourceError(f"{path}: not a regular file; expected a source file")
+            head = handle.read(1 << 20)
+            packed = next((what for magic, what in _PACKED.items() if head.startswith(magic)), None)
+            if packed:
+                raise SourceError(f"{path}: the file is {packed}")
+            digest.update(head)
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
             size = handle.tell()

@@ -26,7 +26,7 @@ from linkage.sources import files as source_files
 from linkage.sources.changes import ChangedRecords, changed_records
 from linkage.sources.readers import csv_reader, ndjson_lines_reader, parquet_reader
 from linkage.sources.reading import read_file
-from linkage.sources.shapes import HMIS_FY2024_GENDER, KINDS, SHAPES, Shape, person_shape
+from linkage.sources.shapes import HMIS_VERSIONS, KINDS, SHAPES, Shape, person_shape
 from linkage.store import connect, LANDED_COLUMNS, Step, Store
 from linkage.store.relations import record_key
 
@@ -34,7 +34,9 @@ STAGE = "land"
 # Bump when landing rules change, so an unchanged file is landed again under new rules.
 # 3: a date that cannot be read no longer rejects its record.
 # 4: CalSAWS record keys escape their separator.
-LANDING_VERSION = "4"
+# 5: an over-long value no longer rejects its record (only an over-long key does); FHIR
+#    names given only as text, maiden names as aliases, the SSN by its OID.
+LANDING_VERSION = "5"
 MAX_FIELD_LENGTH = 1000
 # Person evidence; a record key (an MRN) alone cannot be linked to anyone.
 _IDENTIFYING = ("first_name", "last_name", "dob", "ssn", "cin")
@@ -105,14 +107,14 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
     if shape.reader == "hmis":
         client, enrollment, export = (source_files.fingerprint(path) for path in paths)
         header = source_files.read_header(con, client, encoding)
-        if "Sex" in header:
-            shape = SHAPES["hmis_fy2026"]
-        elif set(HMIS_FY2024_GENDER) <= set(header):
-            shape = SHAPES["hmis_fy2024"]
-        else:
+        year = next((year for year, columns in HMIS_VERSIONS.items()
+                     if set(columns) <= set(header)), None)
+        if year is None:
             raise SourceError(
-                f"{client.path}: cannot tell the HMIS CSV version: expected the FY2024 gender "
-                "columns (Woman, Man, …) or the FY2026 column 'Sex'")
+                f"{client.path}: cannot tell the HMIS CSV version: expected the FY2026 column "
+                "'Sex', the FY2024 gender columns (Woman, Man, …), the FY2022 ones (Female, "
+                "Male, …) or the FY2020 column 'Gender'")
+        shape = SHAPES[f"hmis_fy{year}"]
         readers, params = {}, {}
         for name, file in (("Client.csv", client), ("Enrollment.csv", enrollment),
                            ("Export.csv", export)):
@@ -194,6 +196,7 @@ ORDER BY delivery_id DESC LIMIT 1""", {"source": name, "delta": delta})
         for read in delivery.reads:
             read_file(reader, delivery, read)
         _classify(reader)
+        count.warnings = _null_overlong_values(reader)
     lineage = {"run_id": run_id, "source_system": name, "kind": delivery.shape.kind,
                "delivery_id": count.delivery_id}
     landed_columns = ", ".join(LANDED_COLUMNS)
@@ -256,6 +259,25 @@ CREATE OR REPLACE TEMP TABLE landing_read (
 )"""
 
 
+def _null_overlong_values(reader: Store) -> dict[str, dict[str, int]]:
+    """Null every value longer than MAX_FIELD_LENGTH of the rows that land, in place (after
+    `_classify`, which treats such a value as absent), and count them by
+    field as {"first_name": {"too_long": 2}}. A value that long is no one's name or address
+    (a runaway quote, a pasted note): the record still lands on its other fields, and its
+    raw row keeps what the file held."""
+    too_long = {column: f"length({column}) > {MAX_FIELD_LENGTH}" for column in LANDED_COLUMNS}
+    counts = reader.run_step(STAGE, Step("count_overlong", "SELECT " + ", ".join(
+        f"count(*) FILTER (WHERE {rule})" for rule in too_long.values())
+        + " FROM landing_read WHERE reject_reason IS NULL"))[0]
+    overlong = {column: rows for column, rows in zip(too_long, counts, strict=True) if rows}
+    if overlong:
+        reader.run_step(STAGE, Step("null_overlong", "UPDATE landing_read SET " + ", ".join(
+            f"{column} = CASE WHEN {too_long[column]} THEN NULL ELSE {column} END"
+            for column in overlong) + " WHERE reject_reason IS NULL AND ("
+            + " OR ".join(too_long[c] for c in overlong) + ")"))
+    return {column: {"too_long": rows} for column, rows in overlong.items()}
+
+
 def _classify(reader: Store) -> None:
     """Give every row of `landing_read` that cannot land its reject reason, in place (first
     matching rule wins); the rows left with none land.
@@ -264,8 +286,8 @@ def _classify(reader: Store) -> None:
     written, so the inserts and counts that follow read a column instead of the rules.
     Runs where the files were read (linkage.store's `reading_files`).
     """
-    no_identifying = " AND ".join(f"coalesce(trim({c}), '') = ''" for c in _IDENTIFYING)
-    too_long = " OR ".join(f"length({c}) > {MAX_FIELD_LENGTH}" for c in LANDED_COLUMNS)
+    no_identifying = " AND ".join(f"(coalesce(trim({c}), '') = '' OR length({c}) > {MAX_FIELD_LENGTH})"
+                                  for c in _IDENTIFYING)
     reader.run_steps(STAGE, [
         # Only ids seen more than once need their contents compared.
         Step("repeated_ids", """
@@ -286,7 +308,7 @@ FROM (
     SELECT l.rowid AS row_id, CASE
         WHEN l.parse_problem IS NOT NULL THEN l.parse_problem
         WHEN coalesce(trim(l.source_record_id), '') = '' THEN 'missing_record_id'
-        WHEN {too_long} THEN 'field_too_long'
+        WHEN length(l.source_record_id) > {MAX_FIELD_LENGTH} THEN 'field_too_long'
         WHEN r.contents > 1 THEN 'duplicate_record_id'
         WHEN r.contents = 1 AND (l.source_file, l.source_row) <> r.first_row THEN 'duplicate_row'
         WHEN {no_identifying} THEN 'no_identifying_fields'
@@ -318,7 +340,8 @@ def record_warnings(store: Store, counts: list[LandingCount],
     for count in counts:
         if count.unchanged:
             continue
-        count.warnings = warnings.get(count.delivery_id, {})
+        for field_name, reasons in warnings.get(count.delivery_id, {}).items():
+            count.warnings.setdefault(field_name, {}).update(reasons)
         store.run_step(STAGE, Step("record_warnings", """
 UPDATE delivery SET warnings = $warnings WHERE delivery_id = $delivery_id""", {
             "warnings": json.dumps(count.warnings, sort_keys=True),

@@ -221,11 +221,14 @@ def _spans_lines(kept: str | None) -> bool:
 def _check_fhir(store: Store, file: SourceFile) -> None:
     """A Bundle, or a resource other than Patient, means the file is not what was promised."""
     first = store.run_step(STAGE, Step("fhir_first_line", """
-SELECT source_row, parse_problem, raw ->> 'resourceType' FROM landing_read
+SELECT source_row, parse_problem,
+    -- a line that was JSON keeps it as raw; one that was not keeps only its line number
+    json_type(raw) <> 'OBJECT' OR (raw ->> 'line') IS NULL FROM landing_read
 WHERE source_file = $path ORDER BY source_row LIMIT 1""", {"path": str(file.path)}))
     expected = "expected NDJSON, one FHIR Patient resource per line"
     if first and first[0][1] == "malformed_json":
-        raise SourceError(f"{file.path}: line {first[0][0]} is not a complete JSON object; {expected}")
+        found = "not a FHIR resource" if first[0][2] else "not a complete JSON object"
+        raise SourceError(f"{file.path}: line {first[0][0]} is {found}; {expected}")
     other = store.run_step(STAGE, Step("fhir_other_resources", """
 SELECT source_row, raw ->> 'resourceType' FROM landing_read
 WHERE source_file = $path AND parse_problem IS NULL

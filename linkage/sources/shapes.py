@@ -75,6 +75,10 @@ class FlatLayout:
             record_id = f"CASE WHEN {present}\n        THEN {record_key(*key)}\n    END"
         columns = {name: _joined(sources) for name, sources in self.fields.items()}
         columns.update({name: f"${parameter}" for name, parameter in self.constants.items()})
+        if "full_name" in columns:  # a whole name in one column fills the parts not mapped
+            for name, part in name_parts(columns.pop("full_name")).items():
+                columns[name] = (f"coalesce(nullif(trim({columns[name]}), ''), {part})"
+                                 if name in columns else part)
         if self.household_key:
             columns["household_id"] = record_key(*map(quote_identifier, self.household_key))
         return f"""
@@ -98,6 +102,26 @@ def _joined(columns: tuple[str, ...]) -> str:
         return quote_identifier(columns[0])
     parts = ", ".join(f"nullif(trim({quote_identifier(c)}), '')" for c in columns)
     return f"nullif(concat_ws(' ', {parts}), '')"
+
+
+def name_parts(text: str) -> dict[str, str]:
+    """SQL for the first, middle and last name in a whole name written as text: "LOPEZ,
+    ANA MARIA" (family first, before a comma) or "Ana Maria Lopez" (family last). One word
+    is a family name. `text` is a SQL expression.
+
+    >>> sorted(name_parts("n"))
+    ['first_name', 'last_name', 'middle_name']
+    """
+    def words(value: str) -> str:
+        return f"list_filter(regexp_split_to_array(trim({value}), '\\s+'), lambda w: w <> '')"
+    given = (f"CASE WHEN contains({text}, ',') THEN {words(f'split_part({text}, {chr(39)},{chr(39)}, 2)')} "
+             f"ELSE {words(text)}[1:-2] END")
+    return {
+        "first_name": f"({given})[1]",
+        "middle_name": f"nullif(array_to_string(({given})[2:], ' '), '')",
+        "last_name": f"CASE WHEN contains({text}, ',') THEN nullif(trim(split_part({text}, ',', 1)), '') "
+                     f"ELSE {words(text)}[-1] END",
+    }
 
 
 def _fields(**columns: str) -> dict[str, tuple[str, ...]]:
@@ -153,11 +177,7 @@ def _hmis_value(column: str, quality: str) -> str:
 
 
 def _hmis(readers: dict[str, str], fiscal_year: int) -> str:
-    # FY2024 records gender in nine columns; FY2026 has one Sex element (0 female, 1 male).
-    if fiscal_year == 2026:
-        sex = "CASE c.Sex WHEN '0' THEN 'F' WHEN '1' THEN 'M' END"
-    else:
-        sex = "CASE WHEN c.Woman = '1' AND c.Man <> '1' THEN 'F' WHEN c.Man = '1' AND c.Woman <> '1' THEN 'M' END"
+    sex = HMIS_SEX[fiscal_year]
     return f"""
 SELECT c.__source_row AS source_row, NULL AS parse_problem,
     trim(c.PersonalID) AS source_record_id,
@@ -183,10 +203,12 @@ LEFT JOIN (
 
 
 _FHIR_IDENTIFIERS = '[{"system":"VARCHAR","value":"VARCHAR","type":{"coding":[{"system":"VARCHAR","code":"VARCHAR"}]}}]'
-_FHIR_NAMES = '[{"use":"VARCHAR","family":"VARCHAR","given":["VARCHAR"],"suffix":["VARCHAR"]}]'
+_FHIR_NAMES = '[{"use":"VARCHAR","text":"VARCHAR","family":"VARCHAR","given":["VARCHAR"],"suffix":["VARCHAR"]}]'
 _FHIR_ADDRESSES = '[{"use":"VARCHAR","line":["VARCHAR"],"city":"VARCHAR","state":"VARCHAR","postalCode":"VARCHAR"}]'
 _FHIR_TELECOM = '[{"system":"VARCHAR","value":"VARCHAR","use":"VARCHAR"}]'
 SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
+# The SSN's OID, which many EHRs (and C-CDA-derived exports) put in place of the URL.
+SSN_OID = "urn:oid:2.16.840.1.113883.4.1"
 
 
 # The MR value, else the resource id, as documented (downstream systems and truth files key
@@ -196,51 +218,67 @@ _FHIR_KEY = "coalesce(nullif(trim(mr.value), ''), trim(json ->> 'id'))"
 
 
 def _ehr_fhir(readers: dict[str, str]) -> str:
-    # Names: the official (else usual, else unlabelled) one; old names are aliases for later.
+    # Names: the official, else a usual or unlabelled, else any current one (a nickname or
+    # temp name rather than none); old and maiden names are aliases, for surname changes.
+    # A name given only as text ("LOPEZ, ANA MARIA" or "Ana Maria Lopez") is split into
+    # family and given names. Address: home (or unlabelled), else any but old and work.
+    text = name_parts("name.text")
     return f"""
 WITH line AS (
     SELECT __source_row, CASE WHEN json_valid(__line) THEN json(__line) END AS json,
-        CASE WHEN NOT json_valid(__line) THEN 'malformed_json' END AS parse_problem
+        -- A line that is not a JSON object with a resourceType (null, a list, a bare
+        -- string, an empty object) is no resource: one reject, like a line cut short.
+        CASE WHEN NOT json_valid(__line) OR json_type(__line) <> 'OBJECT'
+            OR (json(__line) ->> 'resourceType') IS NULL THEN 'malformed_json' END AS parse_problem
     FROM {readers['']}
     WHERE trim(coalesce(__line, '')) <> ''
 ), patient AS (
     SELECT __source_row, parse_problem, json,
         from_json(json -> 'identifier', '{_FHIR_IDENTIFIERS}') AS identifiers,
-        list_filter(from_json(json -> 'name', '{_FHIR_NAMES}'),
-            lambda n: coalesce(n.use, 'usual') IN ('official', 'usual')) AS names,
-        list_filter(from_json(json -> 'address', '{_FHIR_ADDRESSES}'),
-            lambda a: coalesce(a.use, 'home') = 'home') AS addresses,
-        from_json(json -> 'telecom', '{_FHIR_TELECOM}') AS telecom,
-        list_filter(from_json(json -> 'name', '{_FHIR_NAMES}'), lambda n: n.use = 'old') AS old_names
+        from_json(json -> 'name', '{_FHIR_NAMES}') AS names,
+        from_json(json -> 'address', '{_FHIR_ADDRESSES}') AS addresses,
+        from_json(json -> 'telecom', '{_FHIR_TELECOM}') AS telecom
     FROM line
 ), picked AS (
     SELECT *,
         list_filter(identifiers, lambda i: list_contains(
             list_transform(i.type.coding, lambda c: c.code), 'MR'))[1] AS mr,
-        list_filter(identifiers, lambda i: i.system = '{SSN_SYSTEM}' OR list_contains(
-            list_transform(i.type.coding, lambda c: c.code), 'SS'))[1].value AS ssn,
-        coalesce(list_filter(names, lambda n: n.use = 'official')[1], names[1]) AS name,
-        addresses[1] AS address,
+        list_filter(identifiers, lambda i: i.system IN ('{SSN_SYSTEM}', '{SSN_OID}')
+            OR list_contains(list_transform(i.type.coding, lambda c: c.code), 'SS'))[1].value AS ssn,
+        coalesce(list_filter(names, lambda n: n.use = 'official')[1],
+                 list_filter(names, lambda n: coalesce(n.use, 'usual') = 'usual')[1],
+                 list_filter(names, lambda n: n.use NOT IN ('old', 'maiden', 'anonymous'))[1])
+            AS name,
+        list_filter(names, lambda n: n.use IN ('old', 'maiden')) AS old_names,
+        coalesce(list_filter(addresses, lambda a: coalesce(a.use, 'home') = 'home')[1],
+                 list_filter(addresses, lambda a: a.use NOT IN ('old', 'work'))[1]) AS address,
         list_filter(telecom, lambda t: t.system = 'phone')[1].value AS phone,
         list_filter(telecom, lambda t: t.system = 'email')[1].value AS email
     FROM patient
+), parts AS (
+    SELECT *, name.family IS NULL AND len(coalesce(name.given, [])) = 0 AS text_only
+    FROM picked
 )
 SELECT __source_row AS source_row, parse_problem,
     {_FHIR_KEY} AS source_record_id,
     false AS is_deleted,
     {landed({
-        "first_name": "name.given[1]", "middle_name": "array_to_string(name.given[2:], ' ')",
-        "last_name": "name.family", "name_suffix": "name.suffix[1]",
+        "first_name": f"CASE WHEN text_only THEN {text['first_name']} ELSE name.given[1] END",
+        "middle_name": f"CASE WHEN text_only THEN {text['middle_name']} "
+                       "ELSE nullif(array_to_string(name.given[2:], ' '), '') END",
+        "last_name": f"CASE WHEN text_only THEN {text['last_name']} ELSE name.family END",
+        "name_suffix": "name.suffix[1]",
         "dob": "json ->> 'birthDate'", "ssn": "ssn", "sex": "json ->> 'gender'",
         "mrn": "mr.value", "mrn_authority": "mr.system",
         "street": "address.line[1]", "unit": "address.line[2]", "city": "address.city",
         "state": "address.state", "zip": "address.postalCode",
         "phone": "phone", "email": "email",
         "alias_names": "CASE WHEN len(old_names) > 0 THEN to_json(list_transform(old_names, "
-                       "lambda n: array_to_string(list_concat(n.given, [n.family]), ' '))) END",
+                       "lambda n: coalesce(nullif(array_to_string(list_concat(n.given, [n.family]), ' '), ''), "
+                       "n.text))) END",
     })},
     coalesce(json, to_json({{'line': __source_row}})) AS raw
-FROM picked"""
+FROM parts"""
 
 
 CALSAWS_COLUMNS = (
@@ -260,11 +298,31 @@ HMIS_CLIENT_COLUMNS = (
 HMIS_ENROLLMENT_COLUMNS = ("PersonalID", "EntryDate", "HouseholdID", "DateDeleted")
 HMIS_FY2024_GENDER = ("Woman", "Man", "NonBinary", "CulturallySpecific", "Transgender",
                       "Questioning", "DifferentIdentity", "GenderNone", "DifferentIdentityText")
+HMIS_FY2022_GENDER = ("Female", "Male", "NoSingleGender", "Transgender", "Questioning",
+                      "GenderNone")
+# Each HMIS CSV version by the Client.csv columns that tell it (newest first) and how it
+# records sex: FY2026 one Sex element (0 female, 1 male); FY2024 and FY2022 one yes/no
+# column per gender (a woman or man, not both); FY2020 and earlier one Gender element
+# (0 female, 1 male; the other codes say nothing of sex at birth).
+HMIS_VERSIONS = {
+    2026: ("Sex",),
+    2024: HMIS_FY2024_GENDER,
+    2022: HMIS_FY2022_GENDER,
+    2020: ("Gender",),
+}
+HMIS_SEX = {
+    2026: "CASE c.Sex WHEN '0' THEN 'F' WHEN '1' THEN 'M' END",
+    2024: "CASE WHEN c.Woman = '1' AND c.Man <> '1' THEN 'F' "
+          "WHEN c.Man = '1' AND c.Woman <> '1' THEN 'M' END",
+    2022: "CASE WHEN c.Female = '1' AND c.Male <> '1' THEN 'F' "
+          "WHEN c.Male = '1' AND c.Female <> '1' THEN 'M' END",
+    2020: "CASE c.Gender WHEN '0' THEN 'F' WHEN '1' THEN 'M' END",
+}
 
 _HMIS_FILES = ("Client.csv", "Enrollment.csv", "Export.csv")
 _HMIS_KEY = "PersonalID (Client.csv)"
 
-# Every built-in layout, by name. A kind with several layouts (HMIS FY2024 and FY2026) has
+# Every built-in layout, by name. A kind with several layouts (HMIS FY2020 to FY2026) has
 # one entry per layout; `KINDS` says which layouts a kind reads.
 SHAPES: dict[str, Shape] = {
     # Mailing address columns are optional: some county extracts carry the residence only.
@@ -273,18 +331,13 @@ SHAPES: dict[str, Shape] = {
     "ehr_csv": Shape("ehr_csv", ("",), {"": EHR_CSV_COLUMNS}, EHR_CSV.select, key="mrn"),
     "ehr_fhir": Shape("ehr_fhir", ("",), {}, _ehr_fhir, reader="ndjson",
                       key="the MR identifier's value, else Patient.id"),
-    "hmis_fy2024": Shape(
+    # One HMIS layout per CSV version; Export.csv carries CSVVersion from FY2022 on.
+    **{f"hmis_fy{year}": Shape(
         "hmis", _HMIS_FILES,
-        {"Client.csv": HMIS_CLIENT_COLUMNS + HMIS_FY2024_GENDER,
-         "Enrollment.csv": HMIS_ENROLLMENT_COLUMNS, "Export.csv": ("ExportID", "CSVVersion")},
-        lambda readers: _hmis(readers, 2024), reader="hmis", key=_HMIS_KEY,
-    ),
-    "hmis_fy2026": Shape(
-        "hmis", _HMIS_FILES,
-        {"Client.csv": HMIS_CLIENT_COLUMNS + ("Sex",),
-         "Enrollment.csv": HMIS_ENROLLMENT_COLUMNS, "Export.csv": ("ExportID", "CSVVersion")},
-        lambda readers: _hmis(readers, 2026), reader="hmis", key=_HMIS_KEY,
-    ),
+        {"Client.csv": HMIS_CLIENT_COLUMNS + gender, "Enrollment.csv": HMIS_ENROLLMENT_COLUMNS,
+         "Export.csv": ("ExportID", "CSVVersion") if year >= 2022 else ("ExportID",)},
+        lambda readers, year=year: _hmis(readers, year), reader="hmis", key=_HMIS_KEY,
+    ) for year, gender in HMIS_VERSIONS.items()},
 }
 
 
@@ -304,8 +357,8 @@ class Kind:
 KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("calsaws", "county eligibility extract (CalFresh, CalWORKs, Medi-Cal), one row per "
          "person per case", (".csv", ".parquet"), ("calsaws",), ("columns",)),
-    Kind("hmis", "HUD HMIS CSV export folder (FY2024 or FY2026, told by Client.csv's header)",
-         ("",), ("hmis_fy2024", "hmis_fy2026")),
+    Kind("hmis", "HUD HMIS CSV export folder (FY2020 to FY2026, told by Client.csv's header)",
+         ("",), tuple(f"hmis_fy{year}" for year in sorted(HMIS_VERSIONS))),
     Kind("ehr_csv", "flat EHR patient demographics", (".csv",), ("ehr_csv",), ("columns",)),
     Kind("ehr_fhir", "FHIR R4 Patient resources, one per line (Bulk Data $export NDJSON)",
          (".ndjson", ".jsonl"), ("ehr_fhir",)),

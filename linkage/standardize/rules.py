@@ -14,6 +14,8 @@ NAME_PLACEHOLDERS = (
     "PATIENT", "ANONYMOUS", "BABY", "BABY BOY", "BABY GIRL", "BABYBOY", "BABYGIRL", "BB", "BG",
     "INFANT", "NEWBORN", "TRAUMA", "JOHN DOE", "JANE DOE", "XXX", "XX", "X", "NA", "N A",
     "NO NAME", "NONAME", "NOT GIVEN", "REFUSED", "DECLINED", "UNIDENTIFIED",
+    # An empty value written out by the tool that made the extract.
+    "NULL",
     # A role or relation written where the name was not known (census enumerators' and
     # intake workers' fillers): CHILD GARCIA, FEMALE, LADY OF THE HOUSE, APELLIDO.
     "CLIENT", "PERSON", "RESIDENT", "RESPONDENT", "RESPONDANT", "OCCUPANT", "HOUSEHOLDER",

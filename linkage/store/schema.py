@@ -28,8 +28,9 @@ LANDED_COLUMNS = (
 
 # The landed columns a `person` source may fill from its columns or constants: all but
 # HMIS's data-quality codes and enrollment date and FHIR's list of former names.
+# `full_name` is a whole name in one column ("LOPEZ, ANA M"), split into the name fields.
 PERSON_FIELDS = tuple(column for column in LANDED_COLUMNS if column not in (
-    "name_quality", "dob_quality", "ssn_quality", "entry_date", "alias_names"))
+    "name_quality", "dob_quality", "ssn_quality", "entry_date", "alias_names")) + ("full_name",)
 
 _LANDED_COLUMN_DDL = ",\n    ".join(f"{column} VARCHAR" for column in LANDED_COLUMNS)
 
