@@ -795,11 +795,17 @@ def search_command(config: Path, first_name: str | None, last_name: str | None,
     as records are (nicknames, accents, case). Only the fields given count, and a field
     that agrees never lowers the score. Values typed on a command line can stay in the
     shell's history: for many searches, use the Python API or `linkage serve`."""
+    # The search alone loads: not the project (every stage, Splink, pandas).
+    from linkage.config import load_config
+    from linkage.search import PersonQuery, Searcher
     from linkage.search import as_json as json_results, describe
 
-    found = _project(config, store).search(
-        first_name=first_name, last_name=last_name, dob=dob, ssn=ssn, ssn_last4=ssn_last4,
-        cin=cin, mrn=mrn, phone=phone, email=email, zip5=zip5, limit=limit)
+    settings = load_config(config, store=store, backend=_state.get("backend"))
+    query = PersonQuery(dob=dob, first_name=first_name, last_name=last_name,
+                        ssn_last4=ssn_last4, zip5=zip5, ssn=ssn, cin=cin, mrn=mrn,
+                        phone=phone, email=email)
+    with Searcher.open(settings.store, settings.model, preload=False) as searcher:
+        found = searcher.search_records(query, limit=limit)
     click.echo(json_results(found) if as_json else describe(found))
 
 
@@ -813,7 +819,7 @@ def search_command(config: Path, first_name: str | None, last_name: str | None,
               show_default=True, help="Seconds between checks for a newly committed run.")
 @click.option("--workers", type=click.IntRange(min=1, max=64), default=2, show_default=True,
               help="Requests answered at once (each holds its own connection and preloaded "
-                   "indexes, more than 120 MB per million records).")
+                   "indexes, about 800 MB per million records).")
 @store_option
 def serve_command(config: Path, host: str, port: int, refresh_seconds: float, workers: int,
                   store: Path | None) -> None:

@@ -85,6 +85,12 @@ CASES = {
         "SELECT id, list_position(w, 'B'), array_length(w) FROM lists", None),
     "unnest beside generate_subscripts": (
         "SELECT id, unnest(w) AS word, generate_subscripts(w, 1) AS pos FROM lists", None),
+    "unnests side by side, the shorter padded": (
+        "SELECT id, unnest(w) AS word, unnest(w[2:]) AS next_word FROM lists", None),
+    "unnests of bound lists, one of them NULL": (
+        "SELECT unnest($forms::VARCHAR[]) AS form, unnest($suffixes::VARCHAR[]) AS suffix, "
+        "unnest($none::VARCHAR[]) AS nothing",
+        {"forms": ["JR", "JUNIOR", "SR"], "suffixes": ["JR", "JR"], "none": None}),
     "regexp_full_match, strip_accents": (
         "SELECT t, regexp_full_match(t, '[A-Z]+'), strip_accents(t) FROM texts", None),
     "try_strptime": (
@@ -134,6 +140,19 @@ def test_dates_of_birth_read_as_on_duckdb(spark_store):
     read = "SELECT raw, date_format, dob, dob_year, problem FROM dob_value"
     assert len(rows(duck, read)) == len(cases) - 1  # the blank one is not read
     assert rows(spark_store, read) == rows(duck, read)
+
+
+def test_name_suffix_forms_map_one_to_one_as_on_duckdb(spark_store):
+    """Each written form of a suffix names one suffix: the table that a Spark cross product
+    of its two lists once made n * n rows long, which multiplied persons and their pairs."""
+    from linkage.standardize.names import install_name_suffixes
+    from linkage.standardize.rules import NAME_SUFFIXES
+
+    duck = DuckDBStore(connect(), ":memory:")
+    for store in (duck, spark_store):
+        install_name_suffixes(store)
+    read = "SELECT form, suffix FROM name_suffix"
+    assert rows(spark_store, read) == rows(duck, read) == sorted(NAME_SUFFIXES.items(), key=repr)
 
 
 def test_macros_and_updates_run_as_in_duckdb(spark_store):

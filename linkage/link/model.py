@@ -10,14 +10,7 @@ import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import SettingsCreator, block_on
 
-UNIQUE_ID = "record_key"
-
-# The person columns the model reads; scoring selects only these.
-MODEL_COLUMNS = (
-    "record_key", "first_name", "middle_name", "last_name", "name_suffix", "surname_parts",
-    "first_name_canonical", "first_name_forms", "first_name_phonetic", "last_name_phonetic",
-    "dob", "dob_year", "ssn", "ssn_last4", "sex", "cin", "street", "zip5", "phone", "email",
-)
+from linkage.link.model_file import MODEL_COLUMNS, UNIQUE_ID  # noqa: F401  (defined there)
 
 
 # Given and family name swapped with a typo in one of them (QUILLIAM ASHLEWIGH against

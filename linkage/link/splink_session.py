@@ -6,8 +6,6 @@ How a Linker runs beside each engine's store is linkage.store.splink_engines
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +14,8 @@ import pyarrow as pa
 from linkage.errors import ModelError
 from linkage.link.calibration import CALIBRATION_KEY, Calibration
 from linkage.link.calibration import from_model as calibration_from_model
-from linkage.link.model import MODEL_COLUMNS
+from linkage.link.model_file import MODEL_COLUMNS, model_fingerprint, tf_columns
+from linkage.link.model_file import read_model as _read_model
 from linkage.link.model_check import check_model
 from linkage.store import Step, Store
 from linkage.store.splink_engines import PERSON_INPUT, splink_linker
@@ -55,33 +54,3 @@ def load_calibration(path: Path) -> Calibration | None:
         return calibration_from_model(_read_model(path))
     except ModelError as error:
         raise ModelError(f"{path}: {error}") from None
-
-
-def _read_model(path: Path) -> dict[str, Any]:
-    path = Path(path)
-    if path.is_dir():
-        raise ModelError(f"{path}: is a folder; the model is a JSON file (models/NAME.json)")
-    try:
-        model = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelError(f"{path}: model file not found (train one with `linkage train`)") from None
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise ModelError(f"{path}: not a readable Splink model ({error.__class__.__name__})") from None
-    if not isinstance(model, dict) or "comparisons" not in model:
-        raise ModelError(f"{path}: not a Splink model (no 'comparisons' key)")
-    return model
-
-
-def tf_columns(model: dict[str, Any]) -> list[str]:
-    """The columns the model adjusts by term frequency, in the order it names them."""
-    columns: list[str] = []
-    for comparison in model["comparisons"]:
-        for level in comparison["comparison_levels"]:
-            column = level.get("tf_adjustment_column")
-            if column and column not in columns:
-                columns.append(column)
-    return columns
-
-
-def model_fingerprint(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]

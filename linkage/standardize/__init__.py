@@ -1,8 +1,16 @@
-"""Standardize: landed source records -> the canonical person table (DESIGN §4, §5)."""
+"""Standardize: landed source records -> the canonical person table (DESIGN §4, §5).
 
-from linkage.standardize.export import write_standardized
-from linkage.standardize.lookups import install
-from linkage.standardize.person import PERSON_COLUMNS, standardize
-from linkage.standardize.quality import value_warnings
+The names below load on first use: person search reads the name and date rules alone,
+without the address parser and the landing code the whole table needs.
+"""
 
-__all__ = ["PERSON_COLUMNS", "install", "standardize", "value_warnings", "write_standardized"]
+from __future__ import annotations
+
+from linkage.lazy import lazy_names
+
+_HOMES = {"PERSON_COLUMNS": "person", "install": "lookups", "standardize": "person",
+          "value_warnings": "quality", "write_standardized": "export"}
+__all__ = sorted(_HOMES)
+
+
+__getattr__ = lazy_names(__name__, _HOMES)

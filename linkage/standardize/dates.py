@@ -113,6 +113,13 @@ def _shape_reading(shapes, text: str) -> list[str]:
 def dob_value_sql(raw_dates_sql: str, formats: list[str]) -> tuple[str, dict[str, str]]:
     """The statement building `dob_value` from `raw_dates_sql` (raw, date_format), and its
     parameters: each distinct configured format and its shape, bound."""
+    sql, params = dob_value_query(raw_dates_sql, formats)
+    return "CREATE OR REPLACE TEMP TABLE dob_value AS" + sql, params
+
+
+def dob_value_query(raw_dates_sql: str, formats: list[str]) -> tuple[str, dict[str, str]]:
+    """The query of `dob_value` (raw, date_format, dob, dob_year, problem) over the dates
+    `raw_dates_sql` yields, and its parameters."""
     params: dict[str, str] = {}
     by_format, two_digit_formats = [], []
     for i, fmt in enumerate(formats):
@@ -143,7 +150,6 @@ def dob_value_sql(raw_dates_sql: str, formats: list[str]) -> tuple[str, dict[str
                            if two_digit_formats else "false")
     placeholders = ", ".join(f"DATE '{day}'" for day in PLACEHOLDER_DOBS)
     sql = f"""
-CREATE OR REPLACE TEMP TABLE dob_value AS
 WITH raw_dates AS ({raw_dates_sql}), texts AS (
     SELECT raw, date_format, {_date_text('raw')} AS date_text
     FROM raw_dates WHERE nullif(trim(raw), '') IS NOT NULL

@@ -12,21 +12,37 @@ from __future__ import annotations
 import jellyfish
 import pyarrow as pa
 
-from linkage.standardize.rules import NAME_SUFFIXES
+from linkage.standardize.nickname_tables import load_nicknames
+from linkage.standardize.rules import MACROS, NAME_SUFFIXES
 from linkage.store import Step, Store
 
 STAGE = "standardize"
 
 
-def build_name_values(store: Store, raw_names_sql: str) -> None:
-    """Clean every distinct raw name that `raw_names_sql` (a SELECT of one column) yields."""
-    suffixes = pa.table({"form": pa.array(list(NAME_SUFFIXES), pa.string()),
-                         "suffix": pa.array(list(NAME_SUFFIXES.values()), pa.string())})
-    with store.registered("name_suffix_values", suffixes):
-        store.run_step(STAGE, Step("name_suffix", """
-CREATE OR REPLACE TEMP TABLE name_suffix AS SELECT * FROM name_suffix_values"""))
-    store.run_step(STAGE, Step("name_value", f"""
-CREATE OR REPLACE TEMP TABLE name_value AS
+def install_name_rules(store: Store) -> None:
+    """The macros and the name lookups (nicknames, suffixes): all a person search's query
+    needs to be standardized (it gives no address)."""
+    store.run_steps(STAGE, [
+        Step(f"macro_{name}", f"CREATE OR REPLACE TEMP MACRO {name}{body}")
+        for name, body in MACROS.items()
+    ])
+    install_name_suffixes(store)
+    load_nicknames(store)
+
+
+def install_name_suffixes(store: Store) -> None:
+    """Table `name_suffix(form, suffix)`: the forms a name suffix is written in."""
+    store.run_step(STAGE, Step("name_suffix", """
+CREATE OR REPLACE TEMP TABLE name_suffix AS
+SELECT unnest($forms::VARCHAR[]) AS form, unnest($suffixes::VARCHAR[]) AS suffix""",
+                               {"forms": list(NAME_SUFFIXES),
+                                "suffixes": list(NAME_SUFFIXES.values())}))
+
+
+def name_value_sql(raw_names_sql: str) -> str:
+    """The query of `name_value(raw, name, parts, trailing_suffix, as_suffix)` over the
+    distinct raw names `raw_names_sql` (a SELECT of one column) yields; reads `name_suffix`."""
+    return f"""
 WITH raw_names AS ({raw_names_sql}), texts AS (
     SELECT raw, name_text(raw) AS text FROM raw_names WHERE raw IS NOT NULL
 ),
@@ -46,7 +62,19 @@ FROM split AS s
 CROSS JOIN LATERAL (
     SELECT CASE WHEN is_name_placeholder(s.name) THEN NULL ELSE s.name END AS name) AS c
 LEFT JOIN name_suffix AS sf ON sf.form = s.suffix_form
-LEFT JOIN name_suffix AS whole ON whole.form = s.text"""))
+LEFT JOIN name_suffix AS whole ON whole.form = s.text"""
+
+
+def build_name_values(store: Store, raw_names_sql: str) -> None:
+    """Clean every distinct raw name that `raw_names_sql` (a SELECT of one column) yields."""
+    install_name_suffixes(store)
+    store.run_step(STAGE, Step("name_value", "CREATE OR REPLACE TEMP TABLE name_value AS"
+                                             + name_value_sql(raw_names_sql)))
+
+
+def metaphone(name: str | None) -> str | None:
+    """A clean name's phonetic key (jellyfish's metaphone), as `phonetic` holds it."""
+    return (jellyfish.metaphone(name) or None) if name is not None else None
 
 
 def add_phonetic_keys(store: Store, names_sql: str) -> None:
@@ -54,7 +82,7 @@ def add_phonetic_keys(store: Store, names_sql: str) -> None:
     distinct = [row[0] for row in store.run_step(STAGE, Step("distinct_names", names_sql))]
     keys = pa.table({
         "name": pa.array(distinct, pa.string()),
-        "metaphone": pa.array([jellyfish.metaphone(name) or None for name in distinct], pa.string()),
+        "metaphone": pa.array([metaphone(name) for name in distinct], pa.string()),
     })
     with store.registered("phonetic_values", keys):
         store.run_step(STAGE, Step(

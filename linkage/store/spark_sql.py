@@ -10,6 +10,7 @@ found by running linkage's own steps on both engines and comparing the tables:
 - the 1-based index of `list_transform(l, lambda x, i: ...)` (Spark's is 0-based);
 - `regexp_full_match`, `strip_accents`, `try_strptime`, `list_position`, `list_intersect`,
   `row_number() OVER ()`, `unnest` beside `generate_subscripts`;
+- several `unnest`s in one SELECT: DuckDB walks the lists side by side, Spark crosses them;
 - `jaro_winkler_similarity`: Spark's built-in and Splink's JAR both disagree with DuckDB on
   about a third of name pairs, so Spark calls `linkage_jaro_winkler`, a UDF over jellyfish
   that equals DuckDB's (registered by `linkage.store.spark.register_functions`).
@@ -158,7 +159,7 @@ class Rewriter:
                 and len(node.expression.expressions) == 2 and not node.meta.get("indexed"):
             return self._one_based_index(node)
         if isinstance(node, exp.Select):
-            return self._subscripts(node)
+            return self._side_by_side(self._subscripts(node))
         return node
 
     def _inline(self, node: exp.Anonymous) -> exp.Expression:
@@ -266,6 +267,36 @@ class Rewriter:
         transform.meta["indexed"] = True
         keep = [e for e in select.expressions if e is not sub and e is not unnest]
         select.set("expressions", [*keep, _fn("inline", transform)])
+        return select
+
+    @staticmethod
+    def _side_by_side(select: exp.Select) -> exp.Select:
+        """unnest(a) AS x, unnest(b) AS y -> inline(arrays_zip(a, b)) AS (x, y).
+
+        DuckDB unnests the lists of one SELECT side by side, padding the shorter with NULLs
+        (a NULL list counts as empty). Spark 4 accepts several generators in one SELECT and
+        returns their cross product: n lists of n values gave n * n rows, most of them
+        wrong, and no error.
+
+        >>> to_spark("SELECT id, unnest(a) AS x, unnest(b) AS y FROM t")
+        'SELECT id, INLINE(ARRAYS_ZIP(COALESCE(a, ARRAY()), COALESCE(b, ARRAY()))) AS (x, y) FROM t'
+        """
+        found = [i for i, e in enumerate(select.expressions)
+                 if isinstance(e.unalias(), (exp.Explode, exp.Unnest))]
+        if len(found) < 2:
+            return select
+        unnests = [select.expressions[i] for i in found]
+        if not all(isinstance(e, exp.Alias) for e in unnests) \
+                or found != list(range(found[0], found[0] + len(found))):
+            raise ValueError("several unnests in one SELECT run on Spark only when each is "
+                             f"named (AS name) and they stand together: {select.sql()}")
+        lists = [exp.Coalesce(this=e.this.this, expressions=[exp.Array(expressions=[])])
+                 for e in unnests]
+        zipped = exp.Aliases(this=_fn("inline", _fn("arrays_zip", *lists)),
+                             expressions=[e.args["alias"] for e in unnests])
+        expressions = list(select.expressions)
+        expressions[found[0]:found[-1] + 1] = [zipped]
+        select.set("expressions", expressions)
         return select
 
 
