@@ -446,3 +446,21 @@ def test_a_writer_is_seen_without_taking_a_lock(tmp_path):
             process.kill()
             process.wait()
     assert writer_holds(path) is False
+
+
+@pytest.mark.parametrize("patient, fields", [
+    # A name given only as text, family first before a comma or last without one.
+    ({"name": [{"text": "LOPEZ, ANA MARIA"}]}, {"last_name": "LOPEZ", "first_name": "ANA"}),
+    ({"name": [{"text": "Ana Maria Lopez"}]}, {"last_name": "Lopez", "first_name": "Ana"}),
+    # A maiden or old name is not the name searched for; the usual one is.
+    ({"name": [{"use": "maiden", "family": "Diaz", "given": ["Ana"]},
+               {"use": "usual", "family": "Lopez", "given": ["Ana"]}]},
+     {"last_name": "Lopez", "first_name": "Ana"}),
+    # The SSN under its OID, as many EHRs send it.
+    ({"identifier": [{"system": "urn:oid:2.16.840.1.113883.4.1", "value": "524-71-9043"}]},
+     {"ssn": "524-71-9043"}),
+])
+def test_a_patient_is_read_as_ehrs_write_it(patient, fields):
+    from linkage.serve.fhir import patient_fields
+
+    assert patient_fields({"resourceType": "Patient", **patient}) == fields

@@ -1,13 +1,14 @@
 """FHIR R4 in and out: a `Patient/$match` Parameters body as search fields; EIDs as a
 searchset Bundle of Patients; errors as OperationOutcome.
 
-The Patient a caller sends is read for what search uses: the official (else first) name's
-family and first given name, birthDate, the first postal code, the first phone and e-mail,
+The Patient a caller sends is read for what search uses: the official (else usual or
+unlabelled, else first current) name's family and first given name, or its `text` split as
+the sources' names are ("LOPEZ, ANA" or "Ana Lopez"), birthDate, the first postal code, the first phone and e-mail,
 and identifiers recognised by system or type:
 
 | identifier | system | or type code (v2-0203) |
 |---|---|---|
-| SSN (9 digits, or its last 4) | `http://hl7.org/fhir/sid/us-ssn` | `SS` |
+| SSN (9 digits, or its last 4) | `http://hl7.org/fhir/sid/us-ssn` or `urn:oid:2.16.840.1.113883.4.1` | `SS` |
 | SSN last 4 | `urn:linkage:identifier:ssn-last4` | |
 | Medi-Cal CIN | `urn:linkage:identifier:cin` | `MA` |
 | MRN | `urn:linkage:identifier:mrn` | `MR` |
@@ -24,7 +25,8 @@ from typing import Any
 SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
 SOURCE_SYSTEM = "urn:linkage:source:"
 MATCH_GRADE = "http://hl7.org/fhir/StructureDefinition/match-grade"
-_IDENTIFIER_SYSTEMS = {SSN_SYSTEM: "ssn", "urn:linkage:identifier:ssn": "ssn",
+SSN_OID = "urn:oid:2.16.840.1.113883.4.1"  # the SSN's OID, as many EHRs write it
+_IDENTIFIER_SYSTEMS = {SSN_SYSTEM: "ssn", SSN_OID: "ssn", "urn:linkage:identifier:ssn": "ssn",
                        "urn:linkage:identifier:ssn-last4": "ssn_last4",
                        "urn:linkage:identifier:cin": "cin", "urn:linkage:identifier:mrn": "mrn"}
 _IDENTIFIER_TYPES = {"SS": "ssn", "MA": "cin", "MR": "mrn"}
@@ -76,10 +78,14 @@ def patient_fields(patient: dict[str, Any]) -> dict[str, str]:
     fields: dict[str, str] = {}
     names = _list(patient, "name")
     if names:
-        name = next((n for n in names if isinstance(n, dict) and n.get("use") == "official"),
-                    names[0])
-        _object(name, "name")
+        for name in names:
+            _object(name, "name")
+        name = next((n for uses in (("official",), ("usual", None)) for n in names
+                     if n.get("use") in uses),
+                    next((n for n in names if n.get("use") not in ("old", "maiden")), names[0]))
         family, given = name.get("family"), name.get("given")
+        if family is None and given is None and name.get("text") is not None:
+            family, given = _split_text(_text(name["text"], "name.text"))
         if family is not None:
             fields["last_name"] = _text(family, "name.family")
         if given is not None:
@@ -112,6 +118,17 @@ def patient_fields(patient: dict[str, Any]) -> dict[str, str]:
         if address.get("postalCode") is not None:
             fields.setdefault("zip5", _text(address["postalCode"], "address.postalCode"))
     return fields
+
+
+def _split_text(text: str) -> tuple[str | None, list[str] | None]:
+    """Family and given names of a name written whole: family first before a comma, else
+    last (linkage.sources.shapes.name_parts, which lands such names, reads them the same)."""
+    if "," in text:
+        family, _, rest = text.partition(",")
+        given = rest.partition(",")[0].split()
+        return family.strip() or None, given or None
+    words = text.split()
+    return (words[-1] if words else None), (words[:-1] or None)
 
 
 def _list(resource: dict[str, Any], key: str) -> list[Any]:
