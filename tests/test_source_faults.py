@@ -219,3 +219,25 @@ def test_parquet_check_reads_only_the_schema(tmp_path):
     from linkage.sources import check_sources
 
     assert check_sources([source("calsaws", path)])[0].files[0].bytes > 0
+
+
+def test_calsaws_parquet_with_numeric_key_columns_keeps_the_csv_keys(store, tmp_path):
+    # A Parquet extract written from a frame whose county and person numbers were read as
+    # integers: the keys and households are those its CSV twin gives (19-1234567-01).
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from linkage.sources.shapes import CALSAWS_COLUMNS
+
+    row = {column: None for column in CALSAWS_COLUMNS}
+    rows = [{**row, "county_code": 1, "case_number": 1234567, "person_number": person,
+             "first_name": "ANA", "last_name": "LOPEZ", "dob": "1980-03-15"}
+            for person in (1, 2, 10)]
+    table = pa.Table.from_pylist(rows, schema=pa.schema(
+        [(column, pa.int64() if column in ("county_code", "case_number", "person_number")
+          else pa.string()) for column in CALSAWS_COLUMNS]))
+    pq.write_table(table, tmp_path / "persons.parquet")
+    land(store, source("calsaws", tmp_path / "persons.parquet"))
+    assert record_ids(store) == ["01-1234567-01", "01-1234567-02", "01-1234567-10"]
+    households = store.con.execute("SELECT DISTINCT household_id FROM source_record").fetchall()
+    assert households == [("01-1234567",)]

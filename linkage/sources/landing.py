@@ -35,7 +35,8 @@ STAGE = "land"
 # 3: a date that cannot be read no longer rejects its record.
 # 4: CalSAWS record keys escape their separator.
 # 5: an over-long value no longer rejects its record (only an over-long key does); FHIR
-#    names given only as text, maiden names as aliases, the SSN by its OID.
+#    names given only as text, maiden names as aliases, the SSN by its OID; CalSAWS county
+#    and person numbers typed as numbers get their leading zeros back.
 LANDING_VERSION = "5"
 MAX_FIELD_LENGTH = 1000
 # Person evidence; a record key (an MRN) alone cannot be linked to anyone.

@@ -65,9 +65,20 @@ class FlatLayout:
     fields: dict[str, tuple[str, ...]]
     household_key: tuple[str, ...] = ()  # columns whose record_key is the household id
     constants: dict[str, str] = field(default_factory=dict)  # field -> bound parameter name
+    # Key columns of a fixed number of digits: a shorter run of digits gets its leading
+    # zeros back (a Parquet file typed 1 where the CSV says 01).
+    key_digits: dict[str, int] = field(default_factory=dict)
+
+    def _key_part(self, column: str) -> str:
+        quoted = quote_identifier(column)
+        digits = self.key_digits.get(column)
+        if digits is None:
+            return quoted
+        return (f"CASE WHEN regexp_full_match(trim({quoted}), '[0-9]{{1,{digits - 1}}}') "
+                f"THEN lpad(trim({quoted}), {digits}, '0') ELSE {quoted} END")
 
     def select(self, readers: dict[str, str]) -> str:
-        key = [quote_identifier(column) for column in self.key]
+        key = [self._key_part(column) for column in self.key]
         if len(key) == 1:
             record_id = f"trim({key[0]})"
         else:
@@ -80,7 +91,7 @@ class FlatLayout:
                 columns[name] = (f"coalesce(nullif(trim({columns[name]}), ''), {part})"
                                  if name in columns else part)
         if self.household_key:
-            columns["household_id"] = record_key(*map(quote_identifier, self.household_key))
+            columns["household_id"] = record_key(*map(self._key_part, self.household_key))
         return f"""
 SELECT __source_row AS source_row, NULL AS parse_problem,
     {record_id} AS source_record_id,
@@ -136,6 +147,7 @@ CALSAWS = FlatLayout(
                    zip="res_zip", mail_street="mail_street", mail_city="mail_city",
                    mail_state="mail_state", mail_zip="mail_zip", phone="phone"),
     household_key=("county_code", "case_number"),
+    key_digits={"county_code": 2, "person_number": 2},  # 19-1234567-01 (DESIGN §3)
 )
 EHR_CSV = FlatLayout(
     key=("mrn",),
