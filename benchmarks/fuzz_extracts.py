@@ -1,0 +1,295 @@
+"""Hostile and broken values in real-shaped extracts: does every run land or stop cleanly?
+
+Copies the first --rows records of each bundled sample extract into WORK/<case>/, mutates
+one kind of field in about half of them (impossible and odd dates, hostile names, SSNs,
+phones and ZIPs, HMIS codes, CalSAWS key parts, empty columns, a Windows-1252 file, FHIR
+Patients in shapes other EHRs write and lines that are no resource, a deeply nested line,
+an injection-shaped header, conflicting duplicate keys, blank keys, one name shared by every
+record), runs `linkage run --json` on it and reports per case: the exit code, whether a
+traceback appeared, and per source rows read, landed and rejected with the reject reasons
+and value warnings (counts only, never values). A clean result is exit 0 with every row
+landed or rejected with a reason, or exit 2 with a one-line error; a traceback is a defect.
+
+    .venv/bin/python benchmarks/fuzz_extracts.py [--work build/fuzz] [--rows 150] [CASE ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_data"
+rnd = random.Random(7)
+ROWS = 150
+
+
+def read_csv(path: Path, rows: int | None = None) -> tuple[list[str], list[list[str]]]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        lines = list(csv.reader(handle))
+    return lines[0], lines[1:][:rows]
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[str]], encoding: str = "utf-8") -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding=encoding) as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def base(folder: Path) -> None:
+    """The first ROWS records of every sample source, and a config that links them."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    (folder / "hmis").mkdir(parents=True)
+    write_csv(folder / "calsaws.csv", *read_csv(SAMPLE / "calsaws/persons.csv", ROWS))
+    header, clients = read_csv(SAMPLE / "hmis/Client.csv", ROWS)
+    write_csv(folder / "hmis/Client.csv", header, clients)
+    ids = {row[0] for row in clients}
+    header, enrollments = read_csv(SAMPLE / "hmis/Enrollment.csv")
+    person = header.index("PersonalID")
+    write_csv(folder / "hmis/Enrollment.csv", header, [r for r in enrollments if r[person] in ids])
+    shutil.copy(SAMPLE / "hmis/Export.csv", folder / "hmis/Export.csv")
+    write_csv(folder / "ehr.csv", *read_csv(SAMPLE / "ehr/patients.csv", ROWS))
+    lines = (SAMPLE / "ehr/patients.ndjson").read_text(encoding="utf-8").splitlines()[:ROWS]
+    (folder / "fhir.ndjson").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "config.yaml").write_text(f"""store: {folder}/store.duckdb
+model: {SAMPLE.parent}/models/default.json
+sources:
+  - {{name: calsaws, kind: calsaws, path: {folder}/calsaws.csv}}
+  - {{name: hmis, kind: hmis, path: {folder}/hmis}}
+  - {{name: ehr_csv, kind: ehr_csv, path: {folder}/ehr.csv}}
+  - {{name: ehr_fhir, kind: ehr_fhir, path: {folder}/fhir.ndjson}}
+linking:
+  match_threshold: auto
+""", encoding="utf-8")
+
+
+def mutate_col(path: Path, column: str, values: list[str], share: float = 0.5,
+               encoding: str = "utf-8") -> None:
+    header, rows = read_csv(path)
+    index = header.index(column)
+    for row in rows:
+        if rnd.random() < share:
+            row[index] = rnd.choice(values)
+    write_csv(path, header, rows, encoding=encoding)
+
+
+def mutate_fhir(path: Path, change) -> None:
+    lines = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        resource = json.loads(line)
+        if rnd.random() < 0.5:
+            resource = change(resource)
+        lines.append(resource if isinstance(resource, str) else json.dumps(resource))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+BAD_DATES = ["1985-02-30", "13/45/1990", "00/00/0000", "0000-00-00", "9999-12-31", "2099-01-01",
+             "1800-01-01", "32874", "19850230", "1985", "1985-07", "July 4, 1976", "4-Jul-76",
+             "1985-07-04T00:00:00Z", "07/04/85", "  ", "NULL", "N/A", "unknown", "1/1/1", "-1",
+             "1985/07/04", "04.07.1985", "1e10", "٢٠٢٠-٠١-٠١", "1985-07-04 garbage"]
+BAD_NAMES = ["", " ", "'; DROP TABLE person; --", "\u0000x", "O'Brien", "José Ñúñez", "李小龍",
+             "محمد", "A" * 5000, "😀😀", "-", "...", "BABY BOY", "UNKNOWN", "Z\u0301\u0302\u0303",
+             "Mc Donald-Smith Jr.", "NULL", "\t", "x\ny", "=cmd|' /C calc'!A0", "\u202eevil",
+             "ǅemal", "ß", "İstanbul"]
+BAD_SSN = ["000-00-0000", "999999999", "123-45-678", "12345678901", "abc-de-fghi", "XXX-XX-1234",
+           "1234", "  123 45 6789 ", "-1", "1.23456789E8", "666-12-3456", "9" * 200]
+BAD_PHONE = ["0", "+1 (555) 555-5555 ext 12", "n/a", "1" * 100, "555-5555", "☎", "+44 20 7946 0958"]
+BAD_ZIP = ["ABCDE", "9", "90210-", "902101234", "00000", "-", "9" * 50]
+BAD_SEX = ["X", "U", "unknown", "2", "9", "", "Female ", "f", "MALE", "other", "🙂"]
+
+CASES = {}
+
+
+def case(function):
+    """A mutation of one case's copied extracts (its folder is the argument)."""
+    CASES[function.__name__] = function
+    return function
+
+
+@case
+def dates_calsaws(folder: Path) -> None:
+    mutate_col(folder / "calsaws.csv", "dob", BAD_DATES)
+
+
+@case
+def dates_ehr(folder: Path) -> None:
+    mutate_col(folder / "ehr.csv", "dob", BAD_DATES)
+
+
+@case
+def dates_hmis(folder: Path) -> None:
+    mutate_col(folder / "hmis/Client.csv", "DOB", BAD_DATES)
+
+
+@case
+def names_all(folder: Path) -> None:
+    for file, first, last in (("calsaws.csv", "first_name", "last_name"),
+                              ("ehr.csv", "first_name", "last_name"),
+                              ("hmis/Client.csv", "FirstName", "LastName")):
+        mutate_col(folder / file, first, BAD_NAMES)
+        mutate_col(folder / file, last, BAD_NAMES)
+
+
+@case
+def ssn_all(folder: Path) -> None:
+    for file, column in (("calsaws.csv", "ssn"), ("ehr.csv", "ssn"), ("hmis/Client.csv", "SSN")):
+        mutate_col(folder / file, column, BAD_SSN)
+
+
+@case
+def phone_zip_sex(folder: Path) -> None:
+    for file, phone, zip_code, sex in (("calsaws.csv", "phone", "res_zip", "sex"),
+                                       ("ehr.csv", "phone", "zip", "gender")):
+        mutate_col(folder / file, phone, BAD_PHONE)
+        mutate_col(folder / file, zip_code, BAD_ZIP)
+        mutate_col(folder / file, sex, BAD_SEX)
+
+
+@case
+def hmis_codes(folder: Path) -> None:
+    for column in ("NameDataQuality", "SSNDataQuality", "DOBDataQuality", "Woman", "Man",
+                   "VeteranStatus"):
+        mutate_col(folder / "hmis/Client.csv", column,
+                   ["", "99", "-1", "x", "8.0", "1.5", "999999999999999999999"])
+
+
+@case
+def calsaws_keys(folder: Path) -> None:
+    mutate_col(folder / "calsaws.csv", "person_number", ["", "1", "001", "x", "-"], 0.2)
+    mutate_col(folder / "calsaws.csv", "county_code", ["", "019", "LA", "99"], 0.2)
+
+
+@case
+def all_empty_cols(folder: Path) -> None:
+    header, rows = read_csv(folder / "ehr.csv")
+    keep = {"mrn", "assigning_authority"}
+    write_csv(folder / "ehr.csv", header,
+              [[value if column in keep else "" for column, value in zip(header, row)]
+               for row in rows])
+
+
+@case
+def latin1_and_cp1252(folder: Path) -> None:
+    mutate_col(folder / "calsaws.csv", "last_name", ["MUÑOZ", "PEÑA", "GARCÍA", "O’NEIL"], 0.3,
+               encoding="cp1252")
+
+
+FHIR_CHANGES = [
+    lambda o: {**o, "name": "John Smith"},
+    lambda o: {**o, "name": [{"text": "Smith, John"}]},
+    lambda o: {**o, "name": [{"family": ["Smith"], "given": "John"}]},
+    lambda o: {**o, "birthDate": 19850704},
+    lambda o: {**o, "birthDate": "1985-02-30"},
+    lambda o: {**o, "birthDate": "1985"},
+    lambda o: {**o, "identifier": {"value": "x"}},
+    lambda o: {**o, "identifier": [{"value": None}, {"type": "MR"}, 5]},
+    lambda o: {**o, "address": [{"line": "1 Main St", "postalCode": 90210}]},
+    lambda o: {**o, "telecom": [{"system": "phone"}, None]},
+    lambda o: {**o, "gender": ["male"]},
+    lambda o: {**o, "name": [None, {"family": None, "given": [None, ""]}]},
+    lambda o: {k: v for k, v in o.items() if k != "resourceType"},
+    lambda o: {**o, "id": None},
+    lambda o: {**o, "id": 12345},
+    lambda o: {**o, "extension": [{"url": "x", "valueString": "a" * 100000}]},
+    lambda o: "[1,2,3]",
+    lambda o: "null",
+    lambda o: '"just a string"',
+    lambda o: json.dumps(o)[:-5],
+    lambda o: {**o, "deceasedBoolean": "yes", "multipleBirthInteger": "x"},
+]
+
+
+@case
+def fhir_shapes(folder: Path) -> None:
+    mutate_fhir(folder / "fhir.ndjson", lambda resource: rnd.choice(FHIR_CHANGES)(resource))
+
+
+@case
+def fhir_deep_nesting(folder: Path) -> None:
+    path = folder / "fhir.ndjson"
+    deep = '{"resourceType":"Patient","id":"deep","name":' + "[" * 5000 + "]" * 5000 + "}"
+    path.write_text(path.read_text(encoding="utf-8") + deep + "\n", encoding="utf-8")
+
+
+@case
+def csv_injection_header(folder: Path) -> None:
+    header, rows = read_csv(folder / "ehr.csv")
+    write_csv(folder / "ehr.csv", header + ["'; DROP TABLE x;--", 'a"b', "mrn "],
+              [row + ["1", "2", "3"] for row in rows])
+
+
+@case
+def dup_keys_conflict(folder: Path) -> None:
+    header, rows = read_csv(folder / "ehr.csv")
+    changed = [list(row) for row in rows[:20]]
+    for row in changed:
+        row[header.index("first_name")] = "CHANGED"
+    write_csv(folder / "ehr.csv", header, rows + changed)
+
+
+@case
+def ws_only_keys(folder: Path) -> None:
+    mutate_col(folder / "ehr.csv", "mrn", [" ", "", "\t", "NULL", "0"], 0.1)
+
+
+@case
+def huge_dup_names(folder: Path) -> None:
+    """Every EHR record one name and birth date: a blocking blow-up."""
+    header, rows = read_csv(folder / "ehr.csv")
+    for row in rows:
+        row[header.index("first_name")] = "JOHN"
+        row[header.index("last_name")] = "SMITH"
+        row[header.index("dob")] = "01/01/1980"
+    write_csv(folder / "ehr.csv", header, rows)
+
+
+def linkage_command() -> str:
+    beside = Path(sys.executable).parent / "linkage"
+    return str(beside) if beside.exists() else (shutil.which("linkage") or "linkage")
+
+
+def run(name: str, work: Path) -> dict:
+    folder = work / name
+    base(folder)
+    CASES[name](folder)
+    done = subprocess.run([linkage_command(), "--progress", "none", "run", "-c",
+                           str(folder / "config.yaml"), "--json"],
+                          capture_output=True, text=True, timeout=900)
+    result = {"case": name, "exit": done.returncode, "traceback": "Traceback" in done.stderr}
+    try:
+        summary = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        summary = {}
+    if "error" in summary:
+        result["error"] = summary["error"].get("kind")
+    result["sources"] = {
+        source["source_system"]: {key: source[key] for key in (
+            "rows_read", "rows_landed", "rows_rejected", "rejects", "warnings")}
+        for source in summary.get("sources", [])}
+    return result
+
+
+def main() -> None:
+    global ROWS
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("cases", nargs="*", help=f"cases to run (default all: {', '.join(CASES)})")
+    parser.add_argument("--work", type=Path, default=SAMPLE.parent / "build" / "fuzz")
+    parser.add_argument("--rows", type=int, default=ROWS)
+    args = parser.parse_args()
+    ROWS = args.rows
+    results = [run(name, args.work.resolve()) for name in (args.cases or CASES)]
+    print(json.dumps(results, indent=2))
+    if any(result["traceback"] or result["exit"] not in (0, 2) for result in results):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
