@@ -96,6 +96,8 @@ CASES = {
     "try_strptime": (
         "SELECT t, try_strptime(t, ['%m/%d/%Y', '%Y%m%d', '%Y-%m-%d', '%d %B %Y', '%d %b %Y'])"
         "::DATE FROM texts", None),
+    "split_part": ("SELECT t, split_part(t, '/', 1), split_part(t, '/', 3), "
+                   "split_part(t, ' ', 2) FROM texts", None),
     "bound parameters": ("SELECT t FROM texts WHERE t = $t OR t IN (SELECT unnest($more))",
                          {"t": "ABC", "more": ["19800315", "nope"]}),
 }

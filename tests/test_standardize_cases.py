@@ -88,6 +88,10 @@ IDENTIFIERS = [
     ({"ssn": "900-12-3456"}, {"ssn": None, "ssn_quality": "invalid"}),
     ({"ssn": "666-45-6789"}, {"ssn": None, "ssn_quality": "invalid"}),
     ({"ssn": "5247190431"}, {"ssn": None, "ssn_quality": "invalid"}),
+    # A typed extract's float: the digits, not a tenth digit.
+    ({"ssn": "524719043.0"}, {"ssn": "524719043", "ssn_quality": "full"}),
+    ({"ssn": "524719043.5"}, {"ssn": None, "ssn_quality": "invalid"}),
+    ({"phone": "9163214567.0"}, {"phone": "9163214567"}),
     ({"ssn": "9043"}, {"ssn": None, "ssn_last4": "9043", "ssn_quality": "partial"}),
     ({"ssn": "xxx-xx-0000"}, {"ssn_last4": None, "ssn_quality": "partial"}),
     ({"ssn": "524-71-xxxx"}, {"ssn": None, "ssn_last4": None, "ssn_quality": "partial"}),
@@ -195,6 +199,7 @@ ADDRESSES = [
     ({"state": "ZZ"}, {"state": None}),
     ({"zip": "00000"}, {"zip5": None}),
     ({"zip": "9001"}, {"zip5": None}),
+    ({"zip": "95814.0"}, {"zip5": "95814"}),
 ]
 
 CASES = ([raw for raw, _ in NAMES] + [raw for raw, _ in IDENTIFIERS]

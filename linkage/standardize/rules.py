@@ -86,7 +86,11 @@ MACROS = {
     # Surname parts: the words of a surname less its particles (GARCIA DE LOPEZ -> GARCIA, LOPEZ).
     "surname_parts": f"""(name) AS nullif(list_filter(string_split(name, ' '),
         lambda part: part NOT IN ({sql_list(SURNAME_PARTICLES)})), [])""",
-    "ssn_chars": """(value) AS regexp_replace(upper(coalesce(value, '')), '[^0-9X]', '', 'g')""",
+    # A number a typed extract held as a float (Parquet or Excel: 9163214567.0, 95814.0)
+    # is its digits; any other text is left as it is.
+    "float_digits": """(value) AS CASE WHEN regexp_full_match(trim(value), '[0-9]+[.]0+')
+        THEN split_part(trim(value), '.', 1) ELSE value END""",
+    "ssn_chars": """(value) AS regexp_replace(upper(coalesce(float_digits(value), '')), '[^0-9X]', '', 'g')""",
     # The *_of macros take ssn_chars(value), computed once per row by the caller.
     "valid_ssn_of": f"""(chars) AS CASE WHEN regexp_full_match(chars, '[0-9]{{9}}')
         AND substr(chars, 1, 3) NOT IN ('000', '666')
@@ -119,7 +123,7 @@ MACROS = {
         '^urn:oid:', ''), '^https?://', ''), '')""",
     # Phones: what precedes an extension marker, as digits; 11 digits with a leading 1
     # lose it; area code and exchange follow the NANP (first digit 2-9).
-    "phone_digits": """(value) AS regexp_replace(regexp_replace(upper(coalesce(value, '')),
+    "phone_digits": """(value) AS regexp_replace(regexp_replace(upper(coalesce(float_digits(value), '')),
         '(X|EXT|EXTENSION).*$', ''), '[^0-9]', '', 'g')""",
     "phone_ten": """(digits) AS CASE WHEN length(digits) = 11 AND left(digits, 1) = '1'
         THEN right(digits, 10) WHEN length(digits) = 10 THEN digits END""",
@@ -134,7 +138,7 @@ MACROS = {
         AND split_part(email, '@', 2) NOT IN ({sql_list(PLACEHOLDER_EMAIL_DOMAINS)})
         AND NOT contains(email, '..') THEN email END""",
     "std_email": """(value) AS valid_email_of(lower(trim(value)))""",
-    "std_zip5": f"""(value) AS CASE WHEN regexp_extract(trim(value), '^([0-9]{{5}})(-?[0-9]{{4}})?$', 1)
+    "std_zip5": f"""(value) AS CASE WHEN regexp_extract(trim(float_digits(value)), '^([0-9]{{5}})(-?[0-9]{{4}})?$', 1)
         NOT IN ('', {sql_list(PLACEHOLDER_ZIPS)})
-        THEN regexp_extract(trim(value), '^([0-9]{{5}})', 1) END""",
+        THEN regexp_extract(trim(float_digits(value)), '^([0-9]{{5}})', 1) END""",
 }
