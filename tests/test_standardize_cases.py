@@ -124,6 +124,11 @@ IDENTIFIERS = [
     ({"sex": "Male"}, {"sex": "M"}),
     ({"sex": "f"}, {"sex": "F"}),
     ({"sex": "X"}, {"sex": None}),
+    ({"sex": "M - Male"}, {"sex": "M"}),
+    ({"sex": "Mujer"}, {"sex": "F"}),
+    ({"sex": "FALSE"}, {"sex": None}),
+    ({"sex": "MTF"}, {"sex": None}),
+    ({"sex": "Unknown"}, {"sex": None}),
 ]
 
 DATES = [

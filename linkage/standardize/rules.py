@@ -60,6 +60,9 @@ def sql_list(values) -> str:
     return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
 
 
+SEX_WORDS = {"M": ("M", "MALE", "MAN", "BOY", "MASCULINE", "MASCULINO", "HOMBRE"),
+             "F": ("F", "FEMALE", "WOMAN", "GIRL", "FEMININE", "FEMENINO", "MUJER")}
+
 MACROS = {
     # Upper case ASCII: accents stripped, letters strip_accents leaves alone folded by hand.
     "fold_ascii": """(value) AS replace(replace(replace(replace(translate(
@@ -109,7 +112,12 @@ MACROS = {
     "partial_last4_of": """(chars) AS CASE WHEN (is_partial_ssn_of(chars) OR length(chars) = 4)
         AND regexp_full_match(right(chars, 4), '[0-9]{4}')
         AND right(chars, 4) <> '0000' THEN right(chars, 4) END""",
-    "std_sex": """(value) AS CASE upper(left(trim(value), 1)) WHEN 'M' THEN 'M' WHEN 'F' THEN 'F' END""",
+    # Sex by the value's first word, among the words that name one (M - Male, female,
+    # Mujer); any other word (TRUE, FALSE, MTF, Transgender, Unknown) says nothing.
+    "std_sex": f"""(value) AS CASE
+        WHEN regexp_extract(upper(trim(value)), '^[A-Z]+') IN ({sql_list(SEX_WORDS["M"])}) THEN 'M'
+        WHEN regexp_extract(upper(trim(value)), '^[A-Z]+') IN ({sql_list(SEX_WORDS["F"])}) THEN 'F'
+        END""",
     # Medi-Cal CIN: 8 digits and a check letter; an all-one-digit number is a placeholder.
     "cin_chars": """(value) AS regexp_replace(upper(coalesce(value, '')), '[^0-9A-Z]', '', 'g')""",
     "valid_cin_of": """(chars) AS CASE WHEN regexp_full_match(chars, '[0-9]{8}[A-Z]')
