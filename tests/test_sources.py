@@ -107,6 +107,10 @@ ROW_OUTCOMES = [
     ("header only", "calsaws", "header_only.csv", {}, [], []),
     ("UTF-8 byte order mark", "ehr_csv", "bom.csv", {}, ["00000001", "00000002"], []),
     ("CRLF line ends", "ehr_csv", "crlf.csv", {}, ["00000001", "00000002"], []),
+    # Lines ending both in CRLF and in LF (files joined): read from an LF copy, rejects on
+    # their own lines.
+    ("CRLF and LF line ends in one file", "ehr_csv", "mixed_line_ends.csv", {},
+     ["00000002", "00000003"], [(2, "malformed_row")]),
     ("quoted newline in a field", "ehr_csv", "quoted_newline.csv", {}, ["00000001", "00000002"], []),
     ("Latin-1 file declared as Latin-1", "ehr_csv", "latin1.csv", {"encoding": "latin-1"},
      ["00000001"], []),

@@ -37,6 +37,39 @@ def transcode_utf16(source: Path, target: Path) -> Path:
     return target
 
 
+def mixes_line_ends(path: Path) -> bool:
+    """Whether some lines of the file end in CRLF and others in a bare LF. A file without
+    a CR (most) is passed over at the speed of a byte search."""
+    with path.open("rb") as reader:
+        crlf = lf = 0
+        carried = b""
+        while block := reader.read(_BLOCK):
+            if not crlf and b"\r" not in block and not carried:
+                lf += block.count(b"\n")
+                continue
+            block = carried + block
+            carried = b"\r" if block.endswith(b"\r") else b""
+            crlf += block.count(b"\r\n")
+            lf += block.count(b"\n")
+            if crlf and lf > crlf:
+                return True
+    return bool(crlf) and lf > crlf
+
+
+def unix_line_ends(source: Path, target: Path) -> Path:
+    """Copy a CSV file to `target` with every CRLF line end as LF: a file whose lines end
+    both ways stops DuckDB's reader. Lines keep their numbers."""
+    with source.open("rb") as reader, target.open("wb") as writer:
+        carried = b""
+        while block := reader.read(_BLOCK):
+            block = carried + block
+            # A CR at a block's end may be the first half of a CRLF: keep it for the next.
+            carried = b"\r" if block.endswith(b"\r") else b""
+            writer.write(block[:len(block) - len(carried)].replace(b"\r\n", b"\n"))
+        writer.write(carried)
+    return target
+
+
 @dataclass(frozen=True)
 class Cut:
     """A CSV file cut around one bad row: the rows before it (with the header), the bad

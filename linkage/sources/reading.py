@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING
 
 from linkage.errors import SourceError, StoreError
 from linkage.sources.files import SourceFile
-from linkage.sources.pieces import cut_at_row, line_at, transcode_utf16
+from linkage.sources.pieces import (cut_at_row, line_at, mixes_line_ends, transcode_utf16,
+                                    unix_line_ends)
 from linkage.sources.readers import CSV_REJECTS, CSV_SCANS
 from linkage.store import LANDED_COLUMNS, Step, Store
 
@@ -50,12 +51,19 @@ def read_file(store: Store, delivery: Delivery, read: FileRead) -> None:
             params = {key: str(transcode_utf16(Path(path), Path(scratch) / f"{key}.csv"))
                       for key, path in params.items()}
         params.update(delivery.shape.values)
-        reading = _Reading(store, read.file, delivery.source.name, select, params)
         if delivery.shape.reader == "ndjson":
-            reading.ndjson()
-        else:
-            text_encoding = "latin-1" if delivery.source.encoding == "latin-1" else "utf-8"
-            reading.csv(Path(scratch), text_encoding)
+            _Reading(store, read.file, delivery.source.name, select, params).ndjson()
+            return
+        text_encoding = "latin-1" if delivery.source.encoding == "latin-1" else "utf-8"
+        # DuckDB's CSV reader takes one kind of line end per file: a file whose lines end
+        # both in CRLF and in LF (extracts joined together, a line edited by hand) is read
+        # from a copy whose line ends are all LF; lines keep their numbers.
+        params = {key: str(unix_line_ends(Path(value), Path(scratch) / f"lf_{key}.csv"))
+                  if key in read.params and not read.file.is_parquet
+                  and mixes_line_ends(Path(value)) else value
+                  for key, value in params.items()}
+        _Reading(store, read.file, delivery.source.name, select, params).csv(
+            Path(scratch), text_encoding)
 
 
 class _Reading:
