@@ -109,6 +109,10 @@ ROW_OUTCOMES = [
     ("CRLF line ends", "ehr_csv", "crlf.csv", {}, ["00000001", "00000002"], []),
     # Lines ending both in CRLF and in LF (files joined): read from an LF copy, rejects on
     # their own lines.
+    # Header names in another case or spacing (an export from another database) are the
+    # layout's names.
+    ("header in capitals and with spaces", "ehr_csv", "header_case.csv", {},
+     ["00000001", "00000002"], []),
     ("CRLF and LF line ends in one file", "ehr_csv", "mixed_line_ends.csv", {},
      ["00000002", "00000003"], [(2, "malformed_row")]),
     ("quoted newline in a field", "ehr_csv", "quoted_newline.csv", {}, ["00000001", "00000002"], []),
@@ -147,6 +151,7 @@ ROW_OUTCOMES = [
      ["A1", "A2", "A3", "A4"], []),
     ("HMIS FY2026 Sex column", "hmis", "hmis_fy2026", {}, ["A1", "A2", "A3"], []),
     ("HMIS FY2022 gender columns", "hmis", "hmis_fy2022_header", {}, ["A1"], []),
+    ("HMIS header in capitals", "hmis", "hmis_header_case", {}, ["A1", "A2", "A3"], []),
     ("HMIS FY2020 Gender column, no CSVVersion", "hmis", "hmis_fy2020", {}, ["A1", "A2", "A3"],
      []),
 ]
@@ -351,3 +356,17 @@ def test_fhir_names_as_text_maiden_names_and_the_ssn_oid_land(store):
         ("p5", None, None, "Cher", None, None, None),
         ("p6", "John", "Q", "Smith", None, "1 Main", None),
     ]
+
+
+def test_header_names_match_the_layout_by_case_and_spacing_only_when_unambiguous():
+    from linkage.sources.files import matching_renames
+
+    names = ["first_name", "last_name", "dob"]
+    assert matching_renames(["FIRST_NAME", "Last Name", "dob"], names, {}) == {
+        "FIRST_NAME": "first_name", "Last Name": "last_name"}
+    # Two columns that could be first_name, or the name already present: none is renamed.
+    assert matching_renames(["FIRST_NAME", "First Name"], names, {}) == {}
+    assert matching_renames(["first_name", "FIRST_NAME"], names, {}) == {}
+    # A configured rename wins; a column is never renamed to a name another column has.
+    assert matching_renames(["GivenName", "FIRST_NAME"], names, {"GivenName": "first_name"}) == {
+        "GivenName": "first_name"}

@@ -14,8 +14,10 @@ import errno
 import glob
 import hashlib
 import os
+import re
 import stat
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,6 +201,29 @@ def read_header(con: duckdb.DuckDBPyConnection, file: SourceFile, encoding: str)
     if duplicates:
         raise SourceError(f"{file.path}: header repeats column '{duplicates[0]}'")
     return header
+
+
+def matching_renames(header: list[str], names: Iterable[str],
+                     renames: dict[str, str]) -> dict[str, str]:
+    """`renames`, plus each header column that differs from an expected name only in case,
+    spaces, underscores or hyphens (FIRST_NAME, First Name -> first_name; FIRSTNAME ->
+    FirstName), renamed to it. A name matched exactly, or by more than one column, is left."""
+    def folded(name: str) -> str:
+        return re.sub(r"[^0-9a-z]", "", name.casefold())
+
+    expected = list(dict.fromkeys(names))
+    taken = {renames.get(column, column) for column in header}
+    wanted: dict[str, list[str]] = {}
+    for name in expected:
+        if name not in taken:
+            wanted.setdefault(folded(name), []).append(name)
+    loose: dict[str, list[str]] = {}
+    for column in header:
+        if column not in renames and column not in expected:
+            loose.setdefault(folded(column), []).append(column)
+    found = {columns[0]: wanted[key][0] for key, columns in loose.items()
+             if len(columns) == 1 and len(wanted.get(key, ())) == 1}
+    return {**renames, **found}
 
 
 def check_columns(file: SourceFile, header: list[str], required: tuple[str, ...],

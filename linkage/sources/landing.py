@@ -108,8 +108,12 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
     if shape.reader == "hmis":
         client, enrollment, export = (source_files.fingerprint(path) for path in paths)
         header = source_files.read_header(con, client, encoding)
+        hmis_names = [name for year, columns in HMIS_VERSIONS.items()
+                      for name in (*columns, *SHAPES[f"hmis_fy{year}"].required["Client.csv"])]
+        client_renames = source_files.matching_renames(header, hmis_names, {})
+        named = {client_renames.get(column, column) for column in header}
         year = next((year for year, columns in HMIS_VERSIONS.items()
-                     if set(columns) <= set(header)), None)
+                     if set(columns) <= named), None)
         if year is None:
             raise SourceError(
                 f"{client.path}: cannot tell the HMIS CSV version: expected the FY2026 column "
@@ -120,9 +124,11 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
         for name, file in (("Client.csv", client), ("Enrollment.csv", enrollment),
                            ("Export.csv", export)):
             file_header = header if file is client else source_files.read_header(con, file, encoding)
-            source_files.check_columns(file, file_header, shape.required[name], {}, source, "hmis")
+            renames = source_files.matching_renames(file_header, shape.required[name], {})
+            source_files.check_columns(file, file_header, shape.required[name], renames, source,
+                                       "hmis")
             parameter = "file" if file is client else f"file_{name.split('.')[0].lower()}"
-            readers[name] = csv_reader(file_header, reader_encoding, {}, (), parameter)
+            readers[name] = csv_reader(file_header, reader_encoding, renames, (), parameter)
             params[parameter] = str(file.path)
         reads = [FileRead(client, readers, params)]
         hashed = [client, enrollment, export]
@@ -141,9 +147,11 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
                 reader = ndjson_lines_reader(reader_encoding)
             else:
                 header = source_files.read_header(con, file, encoding)
-                source_files.check_columns(file, header, shape.required[""], configured,
+                renames = source_files.matching_renames(
+                    header, (*shape.required[""], *shape.optional),
+                    {old: new for old, new in configured.items() if old in header})
+                source_files.check_columns(file, header, shape.required[""], renames,
                                            source, shape.kind)
-                renames = {old: new for old, new in configured.items() if old in header}
                 reader = (parquet_reader(header, renames, shape.optional) if file.is_parquet
                           else csv_reader(header, reader_encoding, renames, shape.optional))
             reads.append(FileRead(file, {"": reader}, {"file": str(file.path)}))
