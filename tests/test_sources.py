@@ -48,10 +48,8 @@ FILE_ERRORS = [
     ("empty file", "calsaws", "empty_file.csv", "empty_file.csv: empty file; expected a header row"),
     ("missing required column", "calsaws", "missing_column.csv",
      "missing_column.csv: missing required column 'dob' for source 'src' (calsaws)"),
-    ("semicolon delimiter", "ehr_csv", "semicolon.csv",
-     "semicolon.csv: header is semicolon-delimited; expected comma-separated values"),
-    ("tab delimiter", "ehr_csv", "tab_delimited.csv",
-     "tab_delimited.csv: header is tab-delimited; expected comma-separated values"),
+    ("a header with no comma and two other delimiters", "ehr_csv", "two_delimiters.csv",
+     "two_delimiters.csv: header holds no comma and both semicolon and pipe"),
     ("duplicate header column", "ehr_csv", "duplicate_header.csv",
      "duplicate_header.csv: header repeats column 'mrn'"),
     ("missing file", "ehr_csv", "absent.csv", "absent.csv: file not found for source 'src' (ehr_csv)"),
@@ -113,6 +111,9 @@ ROW_OUTCOMES = [
     # layout's names.
     ("header in capitals and with spaces", "ehr_csv", "header_case.csv", {},
      ["00000001", "00000002"], []),
+    # Semicolon-, tab- and pipe-separated extracts, found by their header.
+    ("semicolon delimiter", "ehr_csv", "semicolon.csv", {}, ["00000001"], []),
+    ("tab delimiter", "ehr_csv", "tab_delimited.csv", {}, ["00000001"], []),
     ("CRLF and LF line ends in one file", "ehr_csv", "mixed_line_ends.csv", {},
      ["00000002", "00000003"], [(2, "malformed_row")]),
     ("quoted newline in a field", "ehr_csv", "quoted_newline.csv", {}, ["00000001", "00000002"], []),

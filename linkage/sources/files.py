@@ -28,7 +28,8 @@ from linkage.errors import SourceError
 from linkage.sources.shapes import KINDS, SHAPES
 
 HMIS_FILES = SHAPES["hmis_fy2024"].files
-_OTHER_DELIMITERS = {";": "semicolon", "|": "pipe", "\t": "tab"}
+# Delimiters a header may use instead of the comma, by name.
+OTHER_DELIMITERS = {";": "semicolon", "|": "pipe", "\t": "tab"}
 MAX_HEADER_BYTES = 1 << 20
 MAX_COLUMNS = 2000
 
@@ -153,8 +154,11 @@ def _first_line(data: bytes, encoding: str, whole_file: bool) -> tuple[str, byte
     return codec, data[start:end]
 
 
-def read_header(con: duckdb.DuckDBPyConnection, file: SourceFile, encoding: str) -> list[str]:
-    """Column names of a CSV or Parquet file, with errors that say what was expected."""
+def read_header(con: duckdb.DuckDBPyConnection, file: SourceFile,
+                encoding: str) -> tuple[list[str], str]:
+    """Column names of a CSV or Parquet file and the CSV's delimiter, with errors that say
+    what was expected. A header without a comma but with a semicolon, pipe or tab is
+    delimited by it (one of these only: a header holding two is refused)."""
     if file.bytes == 0:
         raise SourceError(f"{file.path}: empty file; expected a header row")
     if file.is_parquet:
@@ -164,7 +168,7 @@ def read_header(con: duckdb.DuckDBPyConnection, file: SourceFile, encoding: str)
         except duckdb.Error as error:
             raise SourceError(f"{file.path}: cannot read as Parquet "
                               f"({error.__class__.__name__})") from None
-        return [row[0] for row in rows]
+        return [row[0] for row in rows], ","
     # The first line only: the rest may hold bad bytes that are rejects, not file errors.
     try:
         with file.path.open("rb") as handle:
@@ -186,21 +190,26 @@ def read_header(con: duckdb.DuckDBPyConnection, file: SourceFile, encoding: str)
         header = next(csv.reader([text]), [])
     except csv.Error:
         raise SourceError(f"{file.path}: first line is not a CSV header row") from None
+    delimiter = ","
+    if len(header) == 1:
+        others = [other for other in OTHER_DELIMITERS if other in header[0]]
+        if len(others) > 1:
+            raise SourceError(f"{file.path}: header holds no comma and both "
+                              f"{' and '.join(OTHER_DELIMITERS[o] for o in others)}; expected "
+                              "values separated by one of comma, semicolon, pipe or tab")
+        if others:
+            delimiter = others[0]
+            header = next(csv.reader([text], delimiter=delimiter), [])
     header = [column.strip() for column in header]
     if len(header) > MAX_COLUMNS:
         raise SourceError(f"{file.path}: header has {len(header):,} columns; at most "
                           f"{MAX_COLUMNS:,} are supported")
-    if len(header) == 1:
-        for delimiter, name in _OTHER_DELIMITERS.items():
-            if delimiter in header[0]:
-                raise SourceError(f"{file.path}: header is {name}-delimited; expected "
-                                  "comma-separated values")
     if not any(header):
         raise SourceError(f"{file.path}: first line is not a header row")
     duplicates = sorted(column for column, seen in Counter(header).items() if seen > 1)
     if duplicates:
         raise SourceError(f"{file.path}: header repeats column '{duplicates[0]}'")
-    return header
+    return header, delimiter
 
 
 def matching_renames(header: list[str], names: Iterable[str],

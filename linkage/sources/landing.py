@@ -107,7 +107,7 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
         shape = SHAPES[kind.shapes[0]]
     if shape.reader == "hmis":
         client, enrollment, export = (source_files.fingerprint(path) for path in paths)
-        header = source_files.read_header(con, client, encoding)
+        header, delimiter = source_files.read_header(con, client, encoding)
         hmis_names = [name for year, columns in HMIS_VERSIONS.items()
                       for name in (*columns, *SHAPES[f"hmis_fy{year}"].required["Client.csv"])]
         client_renames = source_files.matching_renames(header, hmis_names, {})
@@ -123,12 +123,14 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
         readers, params = {}, {}
         for name, file in (("Client.csv", client), ("Enrollment.csv", enrollment),
                            ("Export.csv", export)):
-            file_header = header if file is client else source_files.read_header(con, file, encoding)
+            file_header, file_delimiter = ((header, delimiter) if file is client
+                                           else source_files.read_header(con, file, encoding))
             renames = source_files.matching_renames(file_header, shape.required[name], {})
             source_files.check_columns(file, file_header, shape.required[name], renames, source,
                                        "hmis")
             parameter = "file" if file is client else f"file_{name.split('.')[0].lower()}"
-            readers[name] = csv_reader(file_header, reader_encoding, renames, (), parameter)
+            readers[name] = csv_reader(file_header, reader_encoding, renames, (), parameter,
+                                       file_delimiter)
             params[parameter] = str(file.path)
         reads = [FileRead(client, readers, params)]
         hashed = [client, enrollment, export]
@@ -146,14 +148,15 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
                     continue
                 reader = ndjson_lines_reader(reader_encoding)
             else:
-                header = source_files.read_header(con, file, encoding)
+                header, delimiter = source_files.read_header(con, file, encoding)
                 renames = source_files.matching_renames(
                     header, (*shape.required[""], *shape.optional),
                     {old: new for old, new in configured.items() if old in header})
                 source_files.check_columns(file, header, shape.required[""], renames,
                                            source, shape.kind)
                 reader = (parquet_reader(header, renames, shape.optional) if file.is_parquet
-                          else csv_reader(header, reader_encoding, renames, shape.optional))
+                          else csv_reader(header, reader_encoding, renames, shape.optional,
+                                          delimiter=delimiter))
             reads.append(FileRead(file, {"": reader}, {"file": str(file.path)}))
     settings = {"kind": shape.kind, "columns": source.columns, "encoding": encoding,
                 "date_format": source.date_format, "version": LANDING_VERSION}

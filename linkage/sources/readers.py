@@ -20,12 +20,15 @@ def _string_literal(value: str) -> str:
 
 
 def csv_reader(header: list[str], encoding: str, renames: dict[str, str],
-               optional: tuple[str, ...], parameter: str = "file") -> str:
+               optional: tuple[str, ...], parameter: str = "file", delimiter: str = ",") -> str:
     """Every column as text, named as the shape names them, plus `__raw` and `__source_row`;
-    the file's path is bound as `$parameter`."""
+    the file's path is bound as `$parameter`; `delimiter` is the comma or one of
+    linkage.sources.files.OTHER_DELIMITERS."""
+    if delimiter not in (",", ";", "|", "\t"):
+        raise ValueError("unsupported CSV delimiter")
     columns = ", ".join(f"{_string_literal(name)}: 'VARCHAR'" for name in header)
     return _with_shape_names(
-        f"""read_csv(${parameter}, header = true, columns = {{{columns}}}, delim = ',', quote = '"',
+        f"""read_csv(${parameter}, header = true, columns = {{{columns}}}, delim = {_string_literal(delimiter)}, quote = '"',
         escape = '"', encoding = '{encoding}', auto_detect = false, ignore_errors = true,
         store_rejects = true, rejects_table = '{CSV_REJECTS}', rejects_scan = '{CSV_SCANS}',
         max_line_size = 10000000)""",
