@@ -96,7 +96,11 @@ IDENTIFIERS = [
     ({"ssn": "xxx-xx-0000"}, {"ssn_last4": None, "ssn_quality": "partial"}),
     ({"ssn": "524-71-xxxx"}, {"ssn": None, "ssn_last4": None, "ssn_quality": "partial"}),
     ({"ssn": "x9043"}, {"ssn_last4": "9043", "ssn_quality": "partial"}),
-    ({"ssn": "N/A"}, {"ssn": None, "ssn_quality": "invalid"}),
+    ({"ssn": "N/A"}, {"ssn": None, "ssn_quality": None}),  # no value written out, not a bad one
+    ({"ssn": "NULL"}, {"ssn": None, "ssn_quality": None}),
+    ({"street": "NULL", "zip": "#N/A"}, {"street": None, "zip5": None}),
+    ({"household_id": "NULL"}, {"household_id": None}),
+    ({"middle_name": "nan"}, {"middle_name": None}),
     ({"cin": " 12345678-a "}, {"cin": "12345678A"}),
     ({"cin": "00000000A"}, {"cin": None}),
     ({"cin": "123456789"}, {"cin": None}),

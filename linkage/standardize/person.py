@@ -21,10 +21,14 @@ from linkage.standardize.lookups import STAGE, install
 from linkage.standardize.names import add_phonetic_keys, build_name_values
 from linkage.standardize.rules import sql_list
 from linkage.sources.changes import ChangedRecords
-from linkage.store import Step, Store
+from linkage.store import LANDED_COLUMNS, Step, Store
 from linkage.store.relations import record_key
 from linkage.store.schema import PERSON_COLUMNS, TABLES
 
+# Landed columns whose text may be an empty value written out (all but the data-quality
+# codes and FHIR's former names, a JSON list).
+VALUE_COLUMNS = frozenset(LANDED_COLUMNS) - {"name_quality", "dob_quality", "ssn_quality",
+                                             "alias_names"}
 # Landed columns standardize reads that older stores may not have (mailing address).
 _OPTIONAL_COLUMNS = ("mail_street", "mail_unit", "mail_city", "mail_state", "mail_zip")
 
@@ -177,9 +181,12 @@ def standardize(store: Store, changed: ChangedRecords | None = None, *,
     build_date_formats(store, date_formats)
     only_changed = "" if changed is None else f"""
 WHERE {record_key("r.source_system", "r.source_record_id")} IN ({changed.keys()})"""
-    store.run_step(STAGE, Step("standardize_input", """
+    # An empty value written out as text (NULL, \N, #N/A, nan) is no value in any field.
+    columns = ", ".join(f"no_value(r.{column}) AS {column}" if column in VALUE_COLUMNS
+                        else f"r.{column}" for column in store.columns("source_record"))
+    store.run_step(STAGE, Step("standardize_input", f"""
 CREATE OR REPLACE TEMP VIEW standardize_input AS
-SELECT r.*, coalesce(f.date_format, '') AS date_format FROM source_record AS r
+SELECT {columns}, coalesce(f.date_format, '') AS date_format FROM source_record AS r
 LEFT JOIN source_date_format AS f ON f.source_system = r.source_system""" + only_changed))
     build_name_values(store, """
 SELECT first_name AS raw FROM standardize_input UNION SELECT middle_name FROM standardize_input

@@ -63,6 +63,14 @@ def sql_list(values) -> str:
 SEX_WORDS = {"M": ("M", "MALE", "MAN", "BOY", "MASCULINE", "MASCULINO", "HOMBRE"),
              "F": ("F", "FEMALE", "WOMAN", "GIRL", "FEMININE", "FEMENINO", "MUJER")}
 
+# What tools write for an empty value (SQL Server and bcp, MySQL and Postgres dumps,
+# Excel, pandas and R): as written, and in any case.
+NO_VALUE_AS_WRITTEN = ("nan", "NaN", "<NA>", "NA")
+NO_VALUE_ANY_CASE = ("NULL", "\\N", "#N/A", "N/A", "NONE", "NIL", "-", "--", ".", "?")
+NO_VALUE_FIRST = "".join(sorted({token[0] for token in (*NO_VALUE_AS_WRITTEN, *NO_VALUE_ANY_CASE)}
+                                | {token[0].lower() for token in NO_VALUE_ANY_CASE}))
+assert all(len(token) <= 4 for token in (*NO_VALUE_AS_WRITTEN, *NO_VALUE_ANY_CASE))
+
 MACROS = {
     # Upper case ASCII: accents stripped, letters strip_accents leaves alone folded by hand.
     "fold_ascii": """(value) AS replace(replace(replace(replace(translate(
@@ -93,6 +101,13 @@ MACROS = {
     # is its digits; any other text is left as it is.
     "float_digits": """(value) AS CASE WHEN regexp_full_match(trim(value), '[0-9]+[.]0+')
         THEN split_part(trim(value), '.', 1) ELSE value END""",
+    # Most values are passed over by their length or first character alone.
+    "no_value": f"""(value) AS CASE
+        WHEN length(value) > 4 OR NOT contains({sql_list([NO_VALUE_FIRST])}, left(value, 1))
+            THEN value
+        WHEN value IN ({sql_list(NO_VALUE_AS_WRITTEN)})
+            OR upper(value) IN ({sql_list(NO_VALUE_ANY_CASE)}) THEN NULL
+        ELSE value END""",
     "ssn_chars": """(value) AS regexp_replace(upper(coalesce(float_digits(value), '')), '[^0-9X]', '', 'g')""",
     # The *_of macros take ssn_chars(value), computed once per row by the caller.
     "valid_ssn_of": f"""(chars) AS CASE WHEN regexp_full_match(chars, '[0-9]{{9}}')
