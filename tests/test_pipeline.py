@@ -123,9 +123,6 @@ def store_state(store) -> list:
     (lambda data: (data / "hmis" / "Client.csv").write_text(
         (data / "hmis" / "Client.csv").read_text().replace("PersonalID", "ClientID", 1)),
      r"hmis/Client.csv: missing required column 'PersonalID'"),
-    (lambda data: (data / "calsaws" / "persons.csv").write_bytes(
-        (data / "calsaws" / "persons.csv").read_bytes() + b"19,1,01,,,\xff\xfe\xfa,,X,,,,,,,,,,,,,,,,,\n"),
-     r"calsaws/persons.csv: not valid text in the configured encoding \(first bad line \d+\)"),
     (lambda data: (data / "ehr" / "patients.ndjson").write_text(
         (data / "ehr" / "patients.ndjson").read_text() + '{"resourceType": "Observation"}\n'),
      r"ehr/patients.ndjson: line \d+ is an Observation resource; expected NDJSON"),

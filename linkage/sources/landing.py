@@ -205,10 +205,11 @@ ORDER BY delivery_id DESC LIMIT 1""", {"source": name, "delta": delta})
         return count
 
     with store.reading_files("landing_read", _landing_table_sql()) as reader:
-        for read in delivery.reads:
-            read_file(reader, delivery, read)
+        windows_1252 = sum(read_file(reader, delivery, read) for read in delivery.reads)
         _classify(reader)
         count.warnings = _null_overlong_values(reader)
+        if windows_1252:
+            count.warnings["text"] = {"windows_1252_lines": windows_1252}
     lineage = {"run_id": run_id, "source_system": name, "kind": delivery.shape.kind,
                "delivery_id": count.delivery_id}
     landed_columns = ", ".join(LANDED_COLUMNS)

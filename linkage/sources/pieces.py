@@ -70,6 +70,43 @@ def unix_line_ends(source: Path, target: Path) -> Path:
     return target
 
 
+def windows_1252_lines(source: Path, target: Path) -> int:
+    """Copy a UTF-8 file to `target` with each line that is not UTF-8 read as Windows-1252
+    (the stray byte of a name typed on a Windows form: JOS\xc9, PE\xd1A) and written as
+    UTF-8; the number of lines so read. Blocks that are UTF-8 are copied as they are."""
+    repaired = 0
+    with source.open("rb") as reader, target.open("wb") as writer:
+        rest = b""
+        while True:
+            block = reader.read(_BLOCK)
+            data = rest + block
+            end = len(data) if not block else data.rfind(b"\n") + 1
+            if block and end == 0:  # a line longer than the block: read on
+                rest = data
+                continue
+            whole, rest = data[:end], data[end:]
+            try:
+                whole.decode("utf-8")
+                writer.write(whole)
+            except UnicodeDecodeError:
+                for line in whole.splitlines(keepends=True):
+                    try:
+                        line.decode("utf-8")
+                        writer.write(line)
+                    except UnicodeDecodeError:
+                        repaired += 1
+                        writer.write(_windows_1252(line).encode("utf-8"))
+            if not block:
+                return repaired
+
+
+def _windows_1252(line: bytes) -> str:
+    try:
+        return line.decode("cp1252")
+    except UnicodeDecodeError:  # one of the five bytes Windows-1252 leaves undefined
+        return line.decode("latin-1")
+
+
 @dataclass(frozen=True)
 class Cut:
     """A CSV file cut around one bad row: the rows before it (with the header), the bad

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from linkage.errors import SourceError, StoreError
 from linkage.sources.files import SourceFile
 from linkage.sources.pieces import (cut_at_row, line_at, mixes_line_ends, transcode_utf16,
-                                    unix_line_ends)
+                                    unix_line_ends, windows_1252_lines)
 from linkage.sources.readers import CSV_REJECTS, CSV_SCANS
 from linkage.store import LANDED_COLUMNS, Step, Store
 
@@ -39,8 +39,10 @@ _UNCLOSED = "a quoted field is not closed (an unterminated quote)"
 _ENCODING_HINT = "set the source's `encoding` (utf-8, latin-1, utf-16)"
 
 
-def read_file(store: Store, delivery: Delivery, read: FileRead) -> None:
-    """Append one file's rows (and the rows its parser rejected) to `landing_read`."""
+def read_file(store: Store, delivery: Delivery, read: FileRead) -> int:
+    """Append one file's rows (and the rows its parser rejected) to `landing_read`; the
+    number of lines of a UTF-8 CSV source that were not UTF-8 and were read as
+    Windows-1252 (a stray byte must not cost the file)."""
     select = delivery.shape.select(read.readers)
     # A delivery may hold files that are checked but not read (HMIS Export.csv).
     params = {key: value for key, value in read.params.items() if f"${key}" in select}
@@ -53,7 +55,7 @@ def read_file(store: Store, delivery: Delivery, read: FileRead) -> None:
         params.update(delivery.shape.values)
         if delivery.shape.reader == "ndjson":
             _Reading(store, read.file, delivery.source.name, select, params).ndjson()
-            return
+            return 0
         text_encoding = "latin-1" if delivery.source.encoding == "latin-1" else "utf-8"
         # DuckDB's CSV reader takes one kind of line end per file: a file whose lines end
         # both in CRLF and in LF (extracts joined together, a line edited by hand) is read
@@ -62,8 +64,28 @@ def read_file(store: Store, delivery: Delivery, read: FileRead) -> None:
                   if key in read.params and not read.file.is_parquet
                   and mixes_line_ends(Path(value)) else value
                   for key, value in params.items()}
-        _Reading(store, read.file, delivery.source.name, select, params).csv(
-            Path(scratch), text_encoding)
+        reading = _Reading(store, read.file, delivery.source.name, select, params)
+        try:
+            reading.csv(Path(scratch), text_encoding)
+        except _NotText:
+            if delivery.source.encoding != "utf-8":
+                raise
+            # Lines that are not UTF-8 are read as Windows-1252, the file read again.
+            reading.discard()
+            lines = 0
+            for key in read.params:
+                if key in params:
+                    copy = Path(scratch) / f"cp1252_{key}.csv"
+                    lines += windows_1252_lines(Path(params[key]), copy)
+                    params[key] = str(copy)
+            _Reading(store, read.file, delivery.source.name, select, params).csv(
+                Path(scratch), text_encoding)
+            return lines
+    return 0
+
+
+class _NotText(SourceError):
+    """A CSV line that is not text in the source's encoding."""
 
 
 class _Reading:
@@ -90,6 +112,11 @@ FROM ({self.select})""", {**self.params, "file": part, "rows_before": rows_befor
         except StoreError as error:
             raise SourceError(f"{self.file.path}: cannot read source '{self.source}' "
                               f"({error.detail}); expected the source's shape") from error
+
+    def discard(self) -> None:
+        """Remove what this file's reads put in `landing_read`."""
+        self.store.run_step(STAGE, Step("discard_file_rows", """
+DELETE FROM landing_read WHERE source_file = $path""", {"path": self.lineage["path"]}))
 
     def _rejects(self, where: str, columns: str, params: dict | None = None) -> list[tuple]:
         exists = self.store.scalar(STAGE, "find_csv_rejects", """
@@ -152,7 +179,7 @@ SELECT count(*) FROM landing_read WHERE source_file = $path AND reject_reason IS
             if error == "INVALID ENCODING":
                 name = self.file.path if path == part else path
                 offset = lines_before if path == part else 0
-                raise SourceError(f"{name}: not valid text in the configured encoding (first "
+                raise _NotText(f"{name}: not valid text in the configured encoding (first "
                                   f"bad line {line + offset}); {_ENCODING_HINT}")
             if error == "UNQUOTED VALUE" and _spans_lines(kept):
                 raise SourceError(f"{path}: line {line}: {_UNCLOSED}; fix the quote and deliver "
