@@ -11,7 +11,9 @@ line (and cut again if it holds another such row). When the cut cannot be made w
 certainty the file is refused, naming the line: rows are never silently lost.
 
 NDJSON is read line by line; a line that is not text in the configured encoding is one
-`invalid_encoding` reject and the other lines keep their numbers.
+`invalid_encoding` reject and the other lines keep their numbers. A CSV file of a UTF-8
+source with lines that are not UTF-8 is read again from a copy with those lines read as
+Windows-1252; one whose lines end both in CRLF and in LF, from a copy with LF line ends.
 """
 
 from __future__ import annotations
