@@ -85,7 +85,8 @@ READINGS = [
     # not a date at all
     ("not a date", None, None, "unparseable"),
     ("1985.03.15", None, None, "unparseable"),
-    ("1234567", None, None, "unparseable"),
+    ("1234567", None, None, "invalid"),  # 01234567: a date's shape, no date
+    ("3151980", D(1980, 3, 15), 1980, "full"),  # MMDDYYYY typed as a number
     ("15/3", None, None, "unparseable"),
     ("unknown", None, None, "unparseable"),
     # weaker evidence, still a date

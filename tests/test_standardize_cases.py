@@ -147,6 +147,8 @@ DATES = [
     ("15-Mar-80", dt.date(1980, 3, 15), "full"),
     ("03/15/80", dt.date(1980, 3, 15), "full"),
     ("03/15/05", dt.date(2005, 3, 15), "full"),
+    ("3151980", dt.date(1980, 3, 15), "full"),  # MMDDYYYY typed as a number
+    ("3151980.0", dt.date(1980, 3, 15), "full"),  # ... and as a float
     ("1980", None, "partial"),
     ("1980-03", None, "partial"),
     ("02/30/1980", None, "invalid"),

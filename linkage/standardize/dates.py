@@ -53,7 +53,7 @@ DATE_SHAPES = (
     (r"[0-9]{1,2}-[0-9]{1,2}-[0-9]{2}", "%m-%d-%y"),
     (r"[0-9]{1,2} [A-Z]{3} [0-9]{2}", "%d %b %y"),
 )
-# Eight digits: YYYYMMDD or MMDDYYYY. In 1900..today at most one is plausible (a YYYY of
+# Eight digits: YYYYMMDD or MMDDYYYY (seven: MMDDYYYY without its leading zero). In 1900..today at most one is plausible (a YYYY of
 # 19xx or 20xx is no month), and YYYYMMDD wins a tie.
 EIGHT_DIGITS = (r"[0-9]{8}", ("%Y%m%d", "%m%d%Y"))
 PARTIAL_SHAPES = (
@@ -101,8 +101,9 @@ def format_shape(date_format: str) -> str:
 
 
 def _date_text(column: str) -> str:
-    """The date part of `column` (a column name from code), upper case."""
-    return f"regexp_replace(upper(trim({column})), '{DATE_TIME_TAIL}', '')"
+    """The date part of `column` (a column name from code), upper case; a float's digits
+    (19800315.0, as a typed extract holds a number)."""
+    return f"regexp_replace(upper(trim(float_digits({column}))), '{DATE_TIME_TAIL}', '')"
 
 
 def _shape_reading(shapes, text: str) -> list[str]:
@@ -158,6 +159,9 @@ WITH raw_dates AS ({raw_dates_sql}), texts AS (
         -- SEPT is the one month abbreviation of four letters strptime does not know.
         CASE WHEN regexp_full_match(date_text, '.*[A-Z].*') THEN trim(replace(
             regexp_replace(date_text, '[ ,.-]+', ' ', 'g') || ' ', 'SEPT ', 'SEP '))
+            -- Seven digits are MMDDYYYY that lost its leading zero as a number (an
+            -- integer-typed column: 03151980 -> 3151980).
+            WHEN regexp_full_match(date_text, '[0-9]{{7}}') THEN '0' || date_text
             ELSE date_text END AS text,
         {format_index} AS format_index
     FROM texts
