@@ -5,9 +5,12 @@ one kind of field in about half of them (impossible and odd dates, hostile names
 phones and ZIPs, HMIS codes, CalSAWS key parts, empty columns, a Windows-1252 file, FHIR
 Patients in shapes other EHRs write and lines that are no resource, a deeply nested line,
 an injection-shaped header, conflicting duplicate keys, blank keys, one name shared by every
-record), runs `linkage run --json` on it and reports per case: the exit code, whether a
-traceback appeared, and per source rows read, landed and rejected with the reject reasons
-and value warnings (counts only, never values). A clean result is exit 0 with every row
+record), or writes the same records as other export tools do (pipe and tab delimiters, a
+header in capitals, CRLF and LF lines joined, NULL for every empty value, a typed Parquet
+file), runs `linkage run --json` on it and reports per case: the exit code, whether a
+traceback appeared, per source rows read, landed and rejected with the reject reasons
+and value warnings (counts only, never values), and the crosswalk's pair F1 against the
+sample's truth. A clean result is exit 0 with every row
 landed or rejected with a reason, or exit 2 with a one-line error; a traceback is a defect.
 
     .venv/bin/python benchmarks/fuzz_extracts.py [--work build/fuzz] [--rows 150] [CASE ...]
@@ -251,6 +254,70 @@ def huge_dup_names(folder: Path) -> None:
     write_csv(folder / "ehr.csv", header, rows)
 
 
+# -- the same records as other export tools write them ------------------------------------------
+def rewrite_csv(path: Path, *, delimiter: str = ",", header=None, line_end: str = "\n",
+                empty: str = "") -> None:
+    """Write `path` again: another delimiter, header, line end, or text for an empty value."""
+    old_header, rows = read_csv(path)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, delimiter=delimiter, lineterminator=line_end)
+        writer.writerow(header(old_header) if header else old_header)
+        writer.writerows([[value if value != "" else empty for value in row] for row in rows])
+
+
+@case
+def pipe_and_tab_delimited(folder: Path) -> None:
+    rewrite_csv(folder / "calsaws.csv", delimiter="|")
+    rewrite_csv(folder / "ehr.csv", delimiter="\t")
+
+
+@case
+def header_in_capitals(folder: Path) -> None:
+    """A database export's header: CalSAWS and HMIS in capitals, EHR words spaced."""
+    rewrite_csv(folder / "calsaws.csv", header=lambda h: [c.upper() for c in h])
+    for name in ("Client.csv", "Enrollment.csv"):
+        rewrite_csv(folder / "hmis" / name, header=lambda h: [c.upper() for c in h])
+    rewrite_csv(folder / "ehr.csv", header=lambda h: [c.replace("_", " ").title() for c in h])
+
+
+@case
+def mixed_line_ends(folder: Path) -> None:
+    """Two extracts joined: CRLF lines, then LF lines."""
+    rewrite_csv(folder / "ehr.csv", line_end="\r\n")
+    path = folder / "ehr.csv"
+    lines = path.read_bytes().split(b"\r\n")
+    half = len(lines) // 2
+    path.write_bytes(b"\r\n".join(lines[:half]) + b"\r\n" + b"\n".join(lines[half:]))
+
+
+@case
+def empty_written_null(folder: Path) -> None:
+    """SQL Server's and bcp's empty values: NULL in every empty field."""
+    for path in (folder / "calsaws.csv", folder / "ehr.csv", folder / "hmis" / "Client.csv"):
+        rewrite_csv(path, empty="NULL")
+
+
+@case
+def typed_parquet(folder: Path) -> None:
+    """The CalSAWS extract as a typed Parquet file (pandas): numbers where digits were, floats
+    where a column has gaps, birth dates as MMDDYYYY numbers."""
+    import pandas as pd
+
+    frame = pd.read_csv(folder / "calsaws.csv", dtype=str)
+    for column in ("county_code", "case_number", "person_number", "ssn", "phone", "res_zip",
+                   "mail_zip"):
+        if column in frame:
+            digits = frame[column].str.replace(r"[^0-9]", "", regex=True).replace("", None)
+            frame[column] = pd.to_numeric(digits, errors="coerce")
+    dob = pd.to_datetime(frame["dob"], errors="coerce", format="mixed")
+    frame["dob"] = pd.to_numeric(dob.dt.strftime("%m%d%Y"), errors="coerce")
+    frame.to_parquet(folder / "calsaws.parquet")
+    (folder / "calsaws.csv").unlink()
+    config = folder / "config.yaml"
+    config.write_text(config.read_text(encoding="utf-8").replace("calsaws.csv", "calsaws.parquet"),
+                      encoding="utf-8")
+
+
 def linkage_command() -> str:
     beside = Path(sys.executable).parent / "linkage"
     return str(beside) if beside.exists() else (shutil.which("linkage") or "linkage")
@@ -274,6 +341,15 @@ def run(name: str, work: Path) -> dict:
         source["source_system"]: {key: source[key] for key in (
             "rows_read", "rows_landed", "rows_rejected", "rejects", "warnings")}
         for source in summary.get("sources", [])}
+    if done.returncode == 0:
+        # Pair F1 of the crosswalk against the sample's truth (it names every sample record).
+        evaluated = subprocess.run([linkage_command(), "evaluate", "-c", str(folder / "config.yaml"),
+                                    "--truth", str(SAMPLE / "truth.csv"), "--thresholds", "none",
+                                    "--json"], capture_output=True, text=True, timeout=900)
+        try:
+            result["f1"] = round(json.loads(evaluated.stdout)["f1"], 4)
+        except (json.JSONDecodeError, KeyError):
+            result["f1"] = None
     return result
 
 

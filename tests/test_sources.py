@@ -382,3 +382,11 @@ def test_header_names_match_the_layout_by_case_and_spacing_only_when_unambiguous
     # A configured rename wins; a column is never renamed to a name another column has.
     assert matching_renames(["GivenName", "FIRST_NAME"], names, {"GivenName": "first_name"}) == {
         "GivenName": "first_name"}
+
+
+def test_an_hmis_export_writing_null_for_empty_values_deletes_no_client(store):
+    # SQL Server and bcp write NULL for an empty DateDeleted: that is no date of deletion.
+    land(store, source("hmis", CORPUS / "hmis_null_text"))
+    assert store.con.execute("SELECT source_record_id, is_deleted, household_id IS NOT NULL "
+                             "FROM source_record ORDER BY 1").fetchall() == [
+        ("A1", False, True), ("A2", False, False), ("A3", False, False)]

@@ -193,7 +193,9 @@ def _hmis(readers: dict[str, str], fiscal_year: int) -> str:
     return f"""
 SELECT c.__source_row AS source_row, NULL AS parse_problem,
     trim(c.PersonalID) AS source_record_id,
-    coalesce(trim(c.DateDeleted), '') <> '' AS is_deleted,
+    -- Deleted when DateDeleted holds a date (any digit): not when it is empty or an empty
+    -- value written out (NULL, #N/A) by the tool that made the export.
+    regexp_matches(coalesce(c.DateDeleted, ''), '[0-9]') AS is_deleted,
     {landed({
         "first_name": _hmis_value("c.FirstName", "c.NameDataQuality"),
         "middle_name": _hmis_value("c.MiddleName", "c.NameDataQuality"),
@@ -208,8 +210,10 @@ FROM {readers['Client.csv']} AS c
 LEFT JOIN (
     SELECT PersonalID, arg_max(HouseholdID, EntryDate) AS HouseholdID,
         max(EntryDate) AS EntryDate
-    FROM {readers['Enrollment.csv']}
-    WHERE coalesce(DateDeleted, '') = ''
+    FROM (SELECT PersonalID, HouseholdID, DateDeleted,
+            CASE WHEN regexp_matches(EntryDate, '[0-9]') THEN EntryDate END AS EntryDate
+        FROM {readers['Enrollment.csv']})
+    WHERE NOT regexp_matches(coalesce(DateDeleted, ''), '[0-9]')
     GROUP BY PersonalID
 ) AS e ON e.PersonalID = c.PersonalID"""
 
