@@ -9,8 +9,8 @@ record), or writes the same records as other export tools do (pipe and tab delim
 header in capitals, CRLF and LF lines joined, NULL for every empty value, a typed Parquet
 file), runs `linkage run --json` on it and reports per case: the exit code, whether a
 traceback appeared, per source rows read, landed and rejected with the reject reasons
-and value warnings (counts only, never values), and the crosswalk's pair F1 against the
-sample's truth. A clean result is exit 0 with every row
+and value warnings (counts only, never values), the records given an EID, and the
+crosswalk's pair F1 against the sample's truth. A clean result is exit 0 with every row
 landed or rejected with a reason, or exit 2 with a one-line error; a traceback is a defect.
 
     .venv/bin/python benchmarks/fuzz_extracts.py [--work build/fuzz] [--rows 150] [CASE ...]
@@ -255,6 +255,11 @@ def huge_dup_names(folder: Path) -> None:
 
 
 # -- the same records as other export tools write them ------------------------------------------
+@case
+def as_delivered(folder: Path) -> None:
+    """The copies unchanged: what the cases below are compared with."""
+
+
 def rewrite_csv(path: Path, *, delimiter: str = ",", header=None, line_end: str = "\n",
                 empty: str = "") -> None:
     """Write `path` again: another delimiter, header, line end, or text for an empty value."""
@@ -341,6 +346,8 @@ def run(name: str, work: Path) -> dict:
         source["source_system"]: {key: source[key] for key in (
             "rows_read", "rows_landed", "rows_rejected", "rejects", "warnings")}
         for source in summary.get("sources", [])}
+    crosswalk = summary.get("crosswalk", {})
+    result["records_with_an_eid"] = crosswalk.get("records_added")
     if done.returncode == 0:
         # Pair F1 of the crosswalk against the sample's truth (it names every sample record).
         evaluated = subprocess.run([linkage_command(), "evaluate", "-c", str(folder / "config.yaml"),
