@@ -255,3 +255,23 @@ SELECT source_record_id, first_name, middle_name, last_name FROM source_record O
                                 ("C2", "Jose", "Luis", "Ruiz"),
                                 ("C3", "JONATHAN", None, "SMITH"),
                                 ("C4", None, None, "Cher")]
+
+
+def test_a_typed_parquet_file_gives_an_integer_ssn_its_leading_zero_back(store, tmp_path):
+    # pandas writes an SSN column with gaps as floats and one without as integers; both lose
+    # the leading zero of 024-71-9043. A text column is read as it is.
+    path = tmp_path / "typed.parquet"
+    store.con.execute(f"""COPY (SELECT * FROM (VALUES
+        ('P1', 'Ana', 'Lee', 24719043::BIGINT, 24719043.0::DOUBLE, '024719043'),
+        ('P2', 'Bo', 'Lee', 524719043::BIGINT, NULL::DOUBLE, '524719043'))
+        AS t(id, first, last, ssn_int, ssn_float, ssn_text)) TO '{path}' (FORMAT parquet)""")
+    for column in ("ssn_int", "ssn_float", "ssn_text"):
+        config = SourceConfig(name=f"typed_{column}", kind="person", path=path, key=["id"],
+                              columns={"first": "first_name", "last": "last_name",
+                                       column: "ssn"})
+        land(store, config)
+    assert sorted(store.con.execute("SELECT source_system, source_record_id, ssn "
+                                    "FROM source_record").fetchall()) == [
+        ("typed_ssn_float", "P1", "024719043"), ("typed_ssn_float", "P2", None),
+        ("typed_ssn_int", "P1", "024719043"), ("typed_ssn_int", "P2", "524719043"),
+        ("typed_ssn_text", "P1", "024719043"), ("typed_ssn_text", "P2", "524719043")]

@@ -212,6 +212,15 @@ def read_header(con: duckdb.DuckDBPyConnection, file: SourceFile,
     return header, delimiter
 
 
+def number_columns(con: duckdb.DuckDBPyConnection, file: SourceFile) -> set[str]:
+    """The columns of a Parquet file typed as numbers (integers, decimals, floats)."""
+    rows = con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM "
+                       "read_parquet($path))", {"path": str(file.path)}).fetchall()
+    return {name for name, kind in rows
+            if re.fullmatch(r"U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|DECIMAL.*|DOUBLE|FLOAT|REAL",
+                            kind)}
+
+
 def matching_renames(header: list[str], names: Iterable[str],
                      renames: dict[str, str]) -> dict[str, str]:
     """`renames`, plus each header column that differs from an expected name only in case,

@@ -154,9 +154,15 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
                     {old: new for old, new in configured.items() if old in header})
                 source_files.check_columns(file, header, shape.required[""], renames,
                                            source, shape.kind)
-                reader = (parquet_reader(header, renames, shape.optional) if file.is_parquet
-                          else csv_reader(header, reader_encoding, renames, shape.optional,
-                                          delimiter=delimiter))
+                if file.is_parquet:
+                    numbers = source_files.number_columns(con, file)
+                    digits = {column: shape.digits[renames.get(column, column)]
+                              for column in header if column in numbers
+                              and renames.get(column, column) in shape.digits}
+                    reader = parquet_reader(header, renames, shape.optional, digits)
+                else:
+                    reader = csv_reader(header, reader_encoding, renames, shape.optional,
+                                        delimiter=delimiter)
             reads.append(FileRead(file, {"": reader}, {"file": str(file.path)}))
     settings = {"kind": shape.kind, "columns": source.columns, "encoding": encoding,
                 "date_format": source.date_format, "version": LANDING_VERSION}

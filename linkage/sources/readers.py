@@ -35,8 +35,12 @@ def csv_reader(header: list[str], encoding: str, renames: dict[str, str],
         header, renames, optional)
 
 
-def parquet_reader(header: list[str], renames: dict[str, str], optional: tuple[str, ...]) -> str:
-    return _with_shape_names("read_parquet($file)", header, renames, optional, cast=True)
+def parquet_reader(header: list[str], renames: dict[str, str], optional: tuple[str, ...],
+                   digits: dict[str, int] | None = None) -> str:
+    """`digits`: the file's number-typed columns of a fixed number of digits (an SSN typed
+    as an integer), read with their leading zeros back."""
+    return _with_shape_names("read_parquet($file)", header, renames, optional, cast=True,
+                             digits=digits or {})
 
 
 def ndjson_lines_reader(encoding: str) -> str:
@@ -48,14 +52,18 @@ def ndjson_lines_reader(encoding: str) -> str:
 
 
 def _with_shape_names(scan: str, header: list[str], renames: dict[str, str],
-                      optional: tuple[str, ...], cast: bool = False) -> str:
+                      optional: tuple[str, ...], cast: bool = False,
+                      digits: dict[str, int] | None = None) -> str:
     """The file's columns under their shape names, plus `__raw` (the row as delivered, a JSON
     object of every column, optional ones absent from the file as null) and `__source_row`.
 
     `__raw` is built here from the column list rather than by turning the whole row into
     JSON and removing the row number again: that round trip was about a third of the read."""
     shape_names = [renames.get(name, name) for name in header]
-    values = [f"CAST({quote_identifier(name)} AS VARCHAR)" if cast else quote_identifier(name)
+    digits = digits or {}
+    values = [f"lpad(CAST(TRY_CAST({quote_identifier(name)} AS HUGEINT) AS VARCHAR), "
+              f"{int(digits[name])}, '0')" if name in digits
+              else f"CAST({quote_identifier(name)} AS VARCHAR)" if cast else quote_identifier(name)
               for name in header]
     named = list(zip(shape_names, values, strict=True))
     named += [(name, "CAST(NULL AS VARCHAR)") for name in optional if name not in shape_names]

@@ -42,6 +42,12 @@ class Shape:
     key: str = ""  # how source_record_id is made, in words
     # Values bound into `select` as $name (a person source's constants), never pasted in.
     values: dict[str, str] = field(default_factory=dict)
+    # Columns of a fixed number of digits (an SSN's nine): a typed file holding one as a
+    # number has dropped its leading zeros, which the Parquet reader puts back.
+    digits: dict[str, int] = field(default_factory=dict)
+
+
+SSN_DIGITS = 9
 
 
 def record_key(*parts: str) -> str:
@@ -176,7 +182,8 @@ def person_shape(key: tuple[str, ...], columns: dict[str, str],
     layout = FlatLayout(key=tuple(key), fields=fields, constants=parameters)
     return Shape("person", ("",), {"": layout.columns}, layout.select,
                  key=_key_words(layout.key),
-                 values={parameters[name]: value for name, value in constants.items()})
+                 values={parameters[name]: value for name, value in constants.items()},
+                 digits={column: SSN_DIGITS for column in fields.get("ssn", ())})
 
 
 def _key_words(columns: tuple[str, ...]) -> str:
@@ -343,7 +350,7 @@ _HMIS_KEY = "PersonalID (Client.csv)"
 SHAPES: dict[str, Shape] = {
     # Mailing address columns are optional: some county extracts carry the residence only.
     "calsaws": Shape("calsaws", ("",), {"": CALSAWS_COLUMNS}, CALSAWS.select, CALSAWS_OPTIONAL,
-                     key="county_code-case_number-person_number"),
+                     key="county_code-case_number-person_number", digits={"ssn": SSN_DIGITS}),
     "ehr_csv": Shape("ehr_csv", ("",), {"": EHR_CSV_COLUMNS}, EHR_CSV.select, key="mrn"),
     "ehr_fhir": Shape("ehr_fhir", ("",), {}, _ehr_fhir, reader="ndjson",
                       key="the MR identifier's value, else Patient.id"),
