@@ -144,8 +144,11 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
                 source_files.check_columns(file, header, shape.required[""], configured,
                                            source, shape.kind)
                 renames = {old: new for old, new in configured.items() if old in header}
-                reader = (parquet_reader(header, renames, shape.optional) if file.is_parquet
-                          else csv_reader(header, reader_encoding, renames, shape.optional))
+                # A flat file's rows are numbered as they are inserted (one pass, every thread).
+                reader = (parquet_reader(header, renames, shape.optional, numbered=False)
+                          if file.is_parquet else
+                          csv_reader(header, reader_encoding, renames, shape.optional,
+                                     numbered=False))
             reads.append(FileRead(file, {"": reader}, {"file": str(file.path)}))
     settings = {"kind": shape.kind, "columns": source.columns, "encoding": encoding,
                 "date_format": source.date_format, "version": LANDING_VERSION}
