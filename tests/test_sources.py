@@ -390,3 +390,18 @@ def test_an_hmis_export_writing_null_for_empty_values_deletes_no_client(store):
     assert store.con.execute("SELECT source_record_id, is_deleted, household_id IS NOT NULL "
                              "FROM source_record ORDER BY 1").fetchall() == [
         ("A1", False, True), ("A2", False, False), ("A3", False, False)]
+
+
+def test_rows_read_on_every_thread_keep_their_numbers_in_file_order(store, tmp_path):
+    # A flat file is read by all of DuckDB's threads and its rows numbered by their place
+    # in the table: over several row groups and read buffers, row n is still row n.
+    path = tmp_path / "people.csv"
+    duckdb.execute(f"""COPY (SELECT range + 1 AS id, 'Ana' || range AS first_name,
+        'Lopez' AS last_name FROM range(300000)) TO '{path}' (HEADER)""")
+    store.con.execute("SET threads = 2")
+    count = land(store, source("person", path, key=["id"],
+                               columns={"first_name": "first_name", "last_name": "last_name"}))
+    assert count.rows_landed == 300000
+    assert store.con.execute("""SELECT count(*), min(source_row), max(source_row)
+        FROM source_record WHERE source_row <> CAST(source_record_id AS BIGINT)""").fetchone() == (
+        0, None, None)

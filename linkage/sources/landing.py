@@ -154,15 +154,17 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
                     {old: new for old, new in configured.items() if old in header})
                 source_files.check_columns(file, header, shape.required[""], renames,
                                            source, shape.kind)
+                # A flat file's rows are numbered as they are inserted (one pass, every thread).
                 if file.is_parquet:
                     numbers = source_files.number_columns(con, file)
                     digits = {column: shape.digits[renames.get(column, column)]
                               for column in header if column in numbers
                               and renames.get(column, column) in shape.digits}
-                    reader = parquet_reader(header, renames, shape.optional, digits)
+                    reader = parquet_reader(header, renames, shape.optional, digits,
+                                            numbered=False)
                 else:
                     reader = csv_reader(header, reader_encoding, renames, shape.optional,
-                                        delimiter=delimiter)
+                                        delimiter=delimiter, numbered=False)
             reads.append(FileRead(file, {"": reader}, {"file": str(file.path)}))
     settings = {"kind": shape.kind, "columns": source.columns, "encoding": encoding,
                 "date_format": source.date_format, "version": LANDING_VERSION}

@@ -20,10 +20,11 @@ def _string_literal(value: str) -> str:
 
 
 def csv_reader(header: list[str], encoding: str, renames: dict[str, str],
-               optional: tuple[str, ...], parameter: str = "file", delimiter: str = ",") -> str:
-    """Every column as text, named as the shape names them, plus `__raw` and `__source_row`;
-    the file's path is bound as `$parameter`; `delimiter` is the comma or one of
-    linkage.sources.files.OTHER_DELIMITERS."""
+               optional: tuple[str, ...], parameter: str = "file", delimiter: str = ",",
+               numbered: bool = True) -> str:
+    """Every column as text, named as the shape names them, plus `__raw` and (when
+    `numbered`) `__source_row`; the file's path is bound as `$parameter`; `delimiter` is the
+    comma or one of linkage.sources.files.OTHER_DELIMITERS."""
     if delimiter not in (",", ";", "|", "\t"):
         raise ValueError("unsupported CSV delimiter")
     columns = ", ".join(f"{_string_literal(name)}: 'VARCHAR'" for name in header)
@@ -32,15 +33,15 @@ def csv_reader(header: list[str], encoding: str, renames: dict[str, str],
         escape = '"', encoding = '{encoding}', auto_detect = false, ignore_errors = true,
         store_rejects = true, rejects_table = '{CSV_REJECTS}', rejects_scan = '{CSV_SCANS}',
         max_line_size = 10000000)""",
-        header, renames, optional)
+        header, renames, optional, numbered=numbered)
 
 
 def parquet_reader(header: list[str], renames: dict[str, str], optional: tuple[str, ...],
-                   digits: dict[str, int] | None = None) -> str:
+                   digits: dict[str, int] | None = None, numbered: bool = True) -> str:
     """`digits`: the file's number-typed columns of a fixed number of digits (an SSN typed
     as an integer), read with their leading zeros back."""
     return _with_shape_names("read_parquet($file)", header, renames, optional, cast=True,
-                             digits=digits or {})
+                             digits=digits or {}, numbered=numbered)
 
 
 def ndjson_lines_reader(encoding: str) -> str:
@@ -53,9 +54,14 @@ def ndjson_lines_reader(encoding: str) -> str:
 
 def _with_shape_names(scan: str, header: list[str], renames: dict[str, str],
                       optional: tuple[str, ...], cast: bool = False,
-                      digits: dict[str, int] | None = None) -> str:
+                      digits: dict[str, int] | None = None, numbered: bool = True) -> str:
     """The file's columns under their shape names, plus `__raw` (the row as delivered, a JSON
-    object of every column, optional ones absent from the file as null) and `__source_row`.
+    object of every column, optional ones absent from the file as null) and, when `numbered`,
+    `__source_row`.
+
+    Numbering rows with `row_number() OVER ()` holds the whole read (parsing, `__raw`, the
+    insert) to one thread. An unnumbered reader's rows are numbered after they are inserted,
+    by their place in the table (linkage.sources.reading), so the read runs on every thread.
 
     `__raw` is built here from the column list rather than by turning the whole row into
     JSON and removing the row number again: that round trip was about a third of the read."""
@@ -69,5 +75,5 @@ def _with_shape_names(scan: str, header: list[str], renames: dict[str, str],
     named += [(name, "CAST(NULL AS VARCHAR)") for name in optional if name not in shape_names]
     selected = ", ".join(f"{value} AS {quote_identifier(name)}" for name, value in named)
     raw = ", ".join(f"{_string_literal(name)}: {value}" for name, value in named)
-    return (f"(SELECT {selected}, to_json({{{raw}}}) AS __raw, "
-            f"row_number() OVER () AS __source_row FROM {scan})")
+    number = ", row_number() OVER () AS __source_row" if numbered else ""
+    return f"(SELECT {selected}, to_json({{{raw}}}) AS __raw{number} FROM {scan})"

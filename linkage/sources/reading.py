@@ -114,6 +114,13 @@ FROM ({self.select})""", {**self.params, "file": part, "rows_before": rows_befor
         except StoreError as error:
             raise SourceError(f"{self.file.path}: cannot read source '{self.source}' "
                               f"({error.detail}); expected the source's shape") from error
+        # Rows a shape left unnumbered (a flat file) are numbered by their place in the
+        # table: one insert's rows take consecutive row ids in the file's order (DuckDB
+        # keeps insertion order), and every other row of the table has its number.
+        self.store.run_step(STAGE, Step("number_rows", """
+UPDATE landing_read SET source_row = rowid + 1 + $rows_before
+    - (SELECT min(rowid) FROM landing_read WHERE source_row IS NULL)
+WHERE source_row IS NULL""", {"rows_before": rows_before}))
 
     def discard(self) -> None:
         """Remove what this file's reads put in `landing_read`."""

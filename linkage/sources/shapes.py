@@ -98,8 +98,9 @@ class FlatLayout:
                                  if name in columns else part)
         if self.household_key:
             columns["household_id"] = record_key(*map(self._key_part, self.household_key))
+        # Rows are numbered where they are inserted (an unnumbered reader, see readers.py).
         return f"""
-SELECT __source_row AS source_row, NULL AS parse_problem,
+SELECT CAST(NULL AS BIGINT) AS source_row, NULL AS parse_problem,
     {record_id} AS source_record_id,
     false AS is_deleted,
     {landed(columns)},
