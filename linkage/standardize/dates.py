@@ -103,7 +103,9 @@ def format_shape(date_format: str) -> str:
 def _date_text(column: str) -> str:
     """The date part of `column` (a column name from code), upper case; a float's digits
     (19800315.0, as a typed extract holds a number)."""
-    return f"regexp_replace(upper(trim(float_digits({column}))), '{DATE_TIME_TAIL}', '')"
+    whole = (f"CASE WHEN regexp_full_match(trim({column}), '[0-9]+[.]0+') "
+             f"THEN split_part(trim({column}), '.', 1) ELSE {column} END")
+    return f"regexp_replace(upper(trim({whole})), '{DATE_TIME_TAIL}', '')"
 
 
 def _shape_reading(shapes, text: str) -> list[str]:
