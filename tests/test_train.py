@@ -57,6 +57,7 @@ def test_all_records_are_read_when_they_fit():
     with landed_store(load_config(SAMPLE_CONFIG).sources) as store:
         landed = store.scalar("test", "n", "SELECT count(*) FROM source_record")
         assert training_sample(store, landed, 42) is None
+        assert training_sample(store, None, 42) is None
 
 
 def test_training_on_a_sample_gives_the_same_model_twice(tmp_path):

@@ -1,9 +1,9 @@
 """Train the model: prior from near-certain rules, u by seeded random sampling, m by EM
 on capped samples of blocked pairs. Writes the Splink model and a model card beside it.
 
-Above `max_records` landed records, training reads a sample of that many (`training_sample`):
-each estimate already works on a sample of pairs, so a million records cost minutes of
-standardizing and blocking that the estimates never see."""
+With `max_records` set and more records landed, training reads a sample of that many
+(`training_sample`): each estimate already works on a sample of pairs, so the rest of a
+million records costs standardizing and blocking that the estimates barely see."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ EM_MAX_PAIRS = 250_000
 SIGNIFICANT_DIGITS = 10
 
 
-def training_sample(store: Store, max_records: int, seed: int) -> ChangedRecords | None:
+def training_sample(store: Store, max_records: int | None, seed: int) -> ChangedRecords | None:
     """The landed records training reads when there are more than `max_records`: the first
     `max_records` in the order of an MD5 of the seed and the record key, so the same records
     and seed give the same sample in any landing order, and each record is as likely as any
@@ -53,6 +53,8 @@ def training_sample(store: Store, max_records: int, seed: int) -> ChangedRecords
 
     Standardizing only the sample gives each of its records the row a full standardize
     gives it (rules work record by record, as an incremental delivery's do)."""
+    if max_records is None:
+        return None
     landed = store.scalar(STAGE, "count_landed",
                           "SELECT count(*) FROM source_record WHERE NOT is_deleted")
     if landed <= max_records:
