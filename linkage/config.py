@@ -169,6 +169,11 @@ class TrainingConfig(Strict):
     seed: int = 42
     max_pairs_u: Annotated[int, Field(gt=0)] = 2_000_000
     em_max_iterations: Annotated[int, Field(gt=0)] = 25
+    # Above this many landed records, training standardizes and reads a sample of this size,
+    # the same for the same records and seed (linkage.link.train.training_sample). None (the
+    # default) reads them all: a 200,000-record sample of 1M trains faster but its model
+    # scored 0.001 to 0.002 F1 lower (benchmarks/RESULTS.md, training at 1M).
+    max_records: Annotated[int, Field(gt=0)] | None = None
     # A synthetic population the model never saw, linked end to end after training; its
     # accuracy goes into the model card. 0 skips it.
     holdout_people: Annotated[int, Field(ge=0)] = 3000

@@ -45,7 +45,7 @@ from linkage.link import (Estimate, LinkCounts, active_persons, card_path, link,
 from linkage.link.cluster_quality import flagged_params, flagged_sql
 from linkage.link.inspect import blocking_chart, blocking_counts, m_u_chart, match_weights_chart
 from linkage.link.labels import REVIEWER_LABELS, load_labels
-from linkage.link.train import calibrate_model, write_card
+from linkage.link.train import calibrate_model, training_sample, write_card
 from linkage.sources import (LandingCount, apply_deletions, changed_records, check_sources,
                              land_sources, record_warnings)
 from linkage.standardize import standardize, value_warnings, write_standardized
@@ -275,7 +275,9 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             with clock.stage("land"):
                 landed = land_sources(scratch, deliveries, run_id=0)
             with clock.stage("standardize"):
-                standardize(scratch, date_formats=self._date_formats)
+                sample = training_sample(scratch, self.config.training.max_records,
+                                         self.config.training.seed)
+                standardize(scratch, sample, date_formats=self._date_formats)
             persons = active_persons(scratch, "train")
             with clock.stage("train"):
                 card = train(persons, self.config.training, out, trained_on={

@@ -1,5 +1,9 @@
 """Train the model: prior from near-certain rules, u by seeded random sampling, m by EM
-on capped samples of blocked pairs. Writes the Splink model and a model card beside it."""
+on capped samples of blocked pairs. Writes the Splink model and a model card beside it.
+
+With `max_records` set and more records landed, training reads a sample of that many
+(`training_sample`): each estimate already works on a sample of pairs, so the rest of a
+million records costs standardizing and blocking that the estimates barely see."""
 
 from __future__ import annotations
 
@@ -23,14 +27,47 @@ from linkage.link.labels import score_labels
 from linkage.link.prior import population_model
 from linkage.link.splink_session import load_model, splink_linker
 from linkage.outputs import write_text
+from linkage.sources import ChangedRecords
 from linkage.store import Step, Store
+from linkage.store.relations import record_key
 
 log = logging.getLogger(__name__)
 
+STAGE = "train"
+
 # Share of true matches the deterministic rules are believed to find (for the prior).
 DETERMINISTIC_RECALL = 0.7
-EM_MAX_PAIRS = 2_000_000
+# Blocked pairs each EM rule reads at most (Splink samples records by a hash of their id to
+# keep under it). Above the pairs of `make model`'s population (47k, 121k and 7k by rule at
+# 34k records), so its model is unchanged; at a million records EM on 2M pairs took minutes
+# and gave no better a model (benchmarks/RESULTS.md, training at 1M).
+EM_MAX_PAIRS = 250_000
 SIGNIFICANT_DIGITS = 10
+
+
+def training_sample(store: Store, max_records: int | None, seed: int) -> ChangedRecords | None:
+    """The landed records training reads when there are more than `max_records`: the first
+    `max_records` in the order of an MD5 of the seed and the record key, so the same records
+    and seed give the same sample in any landing order, and each record is as likely as any
+    other to be in it (pairs of one person keep their share of pairs). None when all fit.
+
+    Standardizing only the sample gives each of its records the row a full standardize
+    gives it (rules work record by record, as an incremental delivery's do)."""
+    if max_records is None:
+        return None
+    landed = store.scalar(STAGE, "count_landed",
+                          "SELECT count(*) FROM source_record WHERE NOT is_deleted")
+    if landed <= max_records:
+        return None
+    sample = ChangedRecords(table="training_record")
+    store.run_step(STAGE, Step(sample.table, f"""
+CREATE OR REPLACE TEMP TABLE {sample.table} AS
+SELECT record_key FROM (
+    SELECT {record_key()} AS record_key FROM source_record WHERE NOT is_deleted)
+ORDER BY md5(CAST($seed AS VARCHAR) || ':' || record_key), record_key
+LIMIT $max_records""", {"seed": seed, "max_records": max_records}))
+    log.info("training on a sample of %d of %d landed records", max_records, landed)
+    return sample
 
 
 def card_path(model_path: Path) -> Path:
@@ -50,7 +87,8 @@ def data_fingerprint(persons: pa.Table) -> str:
 
 def train(persons: pa.Table, training: TrainingConfig, out: Path,
           trained_on: dict[str, Any]) -> dict[str, Any]:
-    """Estimate the model on `persons` and write it to `out`; return the model card."""
+    """Estimate the model on `persons` (all landed records, or `training_sample`'s) and write
+    it to `out`; return the model card."""
     with splink_linker(persons, settings(training.em_max_iterations)) as linker:
         with progress.step("estimate_prior"):
             linker.training.estimate_probability_two_random_records_match(
@@ -86,7 +124,7 @@ def train(persons: pa.Table, training: TrainingConfig, out: Path,
                        "data_fingerprint": data_fingerprint(persons)},
         "training": {"seed": training.seed, "max_pairs_u": training.max_pairs_u,
                      "em_max_iterations": training.em_max_iterations,
-                     "em_max_pairs": EM_MAX_PAIRS,
+                     "em_max_pairs": EM_MAX_PAIRS, "max_records": training.max_records,
                      "em_blocking_rules": [rule.get_blocking_rule("duckdb").blocking_rule_sql
                                            for rule in TRAINING_BLOCKING],
                      "deterministic_recall": DETERMINISTIC_RECALL},
