@@ -194,6 +194,7 @@ class CommittedStore:
             for _ in range(self.searchers):
                 searchers.append(Searcher.open(copy, self.model, preload=True))
                 reads.prepare_members(searchers[-1].store)
+                reads.search_on_one_thread(searchers[-1].store)
             run_id = reads.last_run_id(searchers[0].store)
         except BaseException:
             for searcher in searchers:
