@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse
 
 from linkage.config import RunConfig
 from linkage.errors import LinkageError, StoreError
+from linkage.search.query import PersonQuery
 from linkage.serve import fhir, reads
 from linkage.serve.access_log import AccessLog, AccessRecorder, access_log_path
 from linkage.serve.committed import CommittedStore, check_store
@@ -99,17 +100,17 @@ def create_app(config: RunConfig, committed: CommittedStore, consumers: list[Con
                 raise fhir.FhirError("the Patient gives nothing to search by: a name with a "
                                      "birthDate, or an identifier, phone or e-mail")
             with committed.borrow() as searcher:
-                found = searcher.search(**wanted.fields, limit=wanted.count,
-                                        sources=consumer.sources)
-                members = reads.members(searcher.store, list(found.enterprise_id),
+                # As plain records, not a pandas frame (1.5 ms of CPU a search, 0.1 ms).
+                found = searcher.search_records(PersonQuery(**wanted.fields),
+                                                limit=wanted.count, sources=consumer.sources)
+                members = reads.members(searcher.store, [row["enterprise_id"] for row in found],
                                         consumer.sources)
             entries = []
-            for enterprise_id, probability in zip(found.enterprise_id, found.match_probability,
-                                                  strict=True):
-                grade = fhir.grade(float(probability), certain, probable)
+            for row in found:
+                enterprise_id, probability = row["enterprise_id"], row["match_probability"]
+                grade = fhir.grade(probability, certain, probable)
                 if enterprise_id in members and (grade == "certain" or not wanted.only_certain):
-                    entries.append((enterprise_id, members[enterprise_id], float(probability),
-                                    grade))
+                    entries.append((enterprise_id, members[enterprise_id], probability, grade))
             return _fhir(200, fhir.searchset(entries)), len(entries)
 
         return await _in_thread(answer, request, MATCH, handle)
