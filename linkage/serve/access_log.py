@@ -86,10 +86,6 @@ class AccessLog:
         """A recorder for a worker (picklable: it travels to a spawned process)."""
         return AccessRecorder(self._queue)
 
-    def record(self, consumer: str | None, endpoint: str, status: int, results: int,
-               seconds: float) -> None:
-        self.recorder().record(consumer, endpoint, status, results, seconds)
-
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)

@@ -45,8 +45,9 @@ def _fhir(status: int, content: dict[str, Any]) -> JSONResponse:
 
 
 def create_app(config: RunConfig, committed: CommittedStore, consumers: list[Consumer],
-               access: AccessLog | AccessRecorder) -> FastAPI:
-    """The service over an opened committed store; the caller starts and closes both."""
+               access: AccessRecorder) -> FastAPI:
+    """The service over an opened committed store; the caller starts and closes it.
+    Accesses go to `access` (AccessLog.recorder)."""
     app = FastAPI(title="linkage person search", docs_url=None, redoc_url=None,
                   openapi_url=None)
     certain, probable = config.linking.review_high, config.linking.review_low
