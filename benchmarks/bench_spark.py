@@ -28,6 +28,8 @@ from typing import Any
 import psutil
 import yaml
 
+from linkage.crosswalk.labels import KEY_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS_PER_PERSON = 1.66
 SOURCES = {"calsaws": "calsaws/persons.csv", "hmis": "hmis", "ehr_csv": "ehr/patients.csv",
@@ -36,7 +38,11 @@ SOURCES = {"calsaws": "calsaws/persons.csv", "hmis": "hmis", "ehr_csv": "ehr/pat
 
 def tree_rss(process: psutil.Process) -> int:
     total = 0
-    for member in [process, *process.children(recursive=True)]:
+    try:
+        members = [process, *process.children(recursive=True)]
+    except psutil.Error:  # the run ended between two samples
+        return 0
+    for member in members:
         try:
             total += member.memory_info().rss
         except psutil.Error:
@@ -47,8 +53,11 @@ def tree_rss(process: psutil.Process) -> int:
 def timed_run(args: list[str]) -> dict[str, Any]:
     """Run the CLI in a child process; its wall time, JSON result and peak tree RSS."""
     started = time.perf_counter()
+    # One EID key for both backends: each store would otherwise make its own, and the same
+    # cluster would carry a different label in each.
+    env = {**os.environ, KEY_ENV: "be" * 32}
     child = subprocess.Popen([sys.executable, "-m", "linkage.cli", "--progress", "none", *args],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     process = psutil.Process(child.pid)
     peak = [0]
     done = threading.Event()
