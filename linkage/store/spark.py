@@ -393,34 +393,28 @@ class SparkStore(Store):
         return bool(self.spark.sql(self._spark_sql(query.limit(1), params)).count())
 
     def _execute(self, statement: exp.Expression, params: Any) -> list[tuple]:
-        spark = self.spark
-        if isinstance(statement, exp.Create):
-            return self._create(statement, params)
-        if isinstance(statement, exp.Drop):
-            for table in statement.args.get("tables") or [statement.this]:
-                spark.catalog.dropTempView(table.name)
-                self._views.discard(table.name)
-                self.tables.drop(table.name)
-            return []
-        if isinstance(statement, exp.Insert):
-            self._insert(statement, params)
-            return []
-        if isinstance(statement, exp.Delete):
-            name = statement.this.name
-            where = statement.args.get("where")
-            condition = exp.func("coalesce", where.this, exp.false()) if where else exp.true()
-            if not self._touches(exp.select("1").from_(name).where(condition.copy()), params):
-                return []
-            if where is None:
-                self._materialise(name, spark.table(name).limit(0))
-            else:
-                keep = exp.select("*").from_(name).where(exp.not_(condition))
-                self._materialise(name, spark.sql(self._spark_sql(keep, params)))
-            return []
-        if isinstance(statement, exp.Update):
-            self._update(statement, params)
-            return []
-        return [tuple(row) for row in spark.sql(self._spark_sql(statement, params)).collect()]
+        for kind, run in STATEMENTS.items():
+            if isinstance(statement, kind):
+                return run(self, statement, params) or []
+        return [tuple(row) for row in self.spark.sql(self._spark_sql(statement, params)).collect()]
+
+    def _drop(self, statement: exp.Drop, params: Any) -> None:
+        for table in statement.args.get("tables") or [statement.this]:
+            self.spark.catalog.dropTempView(table.name)
+            self._views.discard(table.name)
+            self.tables.drop(table.name)
+
+    def _delete(self, statement: exp.Delete, params: Any) -> None:
+        name = statement.this.name
+        where = statement.args.get("where")
+        condition = exp.func("coalesce", where.this, exp.false()) if where else exp.true()
+        if not self._touches(exp.select("1").from_(name).where(condition.copy()), params):
+            return
+        if where is None:
+            self._materialise(name, self.spark.table(name).limit(0))
+        else:
+            keep = exp.select("*").from_(name).where(exp.not_(condition))
+            self._materialise(name, self.spark.sql(self._spark_sql(keep, params)))
 
     def _create(self, statement: exp.Create, params: Any) -> list[tuple]:
         kind = (statement.args.get("kind") or "").upper()
@@ -500,6 +494,17 @@ class SparkStore(Store):
                 exp.Subquery(this=flagged, alias=exp.TableAlias(this=exp.to_identifier(alias))),
                 on=condition.copy(), join_type="left")
         self._materialise(name, self.spark.sql(self._spark_sql(query, params)))
+
+
+# How each kind of statement runs, Spark having no tables to change in place; any other
+# statement is a query, and its rows are returned.
+STATEMENTS = {
+    exp.Create: SparkStore._create,
+    exp.Drop: SparkStore._drop,
+    exp.Insert: SparkStore._insert,
+    exp.Delete: SparkStore._delete,
+    exp.Update: SparkStore._update,
+}
 
 
 def _spark_type(kind: exp.DataType) -> str:
