@@ -127,6 +127,10 @@ def spark_session(settings: SparkConfig) -> SparkSession:
     # Store timestamps are wall-clock (DuckDB TIMESTAMP), the same whatever the cluster's zone.
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     spark.conf.set("spark.sql.timestampType", "TIMESTAMP_NTZ")
+    # A table is a union of its parts (`linkage.store.spark_tables`); joined with a table
+    # derived from itself (UPDATE enterprise_id ... FROM retired), Spark 4.3's inference of
+    # constraints through the union fails ("key not found"). It only adds inferred filters.
+    spark.conf.set("spark.sql.constraintPropagation.enabled", "false")
     register_functions(spark)
     return spark
 

@@ -32,7 +32,7 @@ class Parts:
     """One table: the committed files it holds (read as one DataFrame) and the parts not on
     disk yet, each computed once."""
 
-    empty: DataFrame  # no rows, the table's columns: the table when it has no part
+    empty: DataFrame | None = None  # no rows, the table's columns: a table of no part
     files: list[str] = field(default_factory=list)
     stored: DataFrame | None = None
     added: list[DataFrame] = field(default_factory=list)
@@ -57,12 +57,12 @@ class SparkTables:
     def read(self, name: str, files: list[str]) -> DataFrame:
         """Table `name` as the committed `files`."""
         stored = self.spark.read.parquet(*files)
-        self._tables[name] = Parts(self._empty(stored), list(files), stored)
+        self._tables[name] = Parts(files=list(files), stored=stored)
         return stored
 
     def replace(self, name: str, computed: DataFrame) -> DataFrame:
         """Table `name` as the one computed part `computed` (a rebuild, a new table)."""
-        self._tables[name] = Parts(self._empty(computed), added=[computed])
+        self._tables[name] = Parts(added=[computed])
         return computed
 
     def empty(self, name: str, schema: DataFrame) -> DataFrame:
@@ -76,9 +76,6 @@ class SparkTables:
         if len(parts.added) > MAX_PARTS:
             parts.added = [self.compute(functools.reduce(DataFrame.unionByName, parts.added))]
         return parts.frame()
-
-    def _empty(self, rows: DataFrame) -> DataFrame:
-        return self.spark.createDataFrame([], schema=rows.schema)
 
     def drop(self, name: str) -> None:
         self._tables.pop(name, None)
@@ -99,7 +96,8 @@ class SparkTables:
         """Table `name` as the files of its new snapshot; the table. Its previous snapshot's
         folder is deleted by the commit, so the table must no longer read from there."""
         if not files:
-            return self.empty(name, self._tables[name].empty)
+            return self.empty(name, self.spark.createDataFrame(
+                [], schema=self._tables[name].frame().schema))
         return self.read(name, files)
 
 
