@@ -19,8 +19,10 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pyspark.sql import DataFrame, SparkSession
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 # Parts added since the last rebuild beyond which they are computed into one: a union of
 # many small parts makes every later plan over the table longer.
@@ -39,7 +41,7 @@ class Parts:
 
     def frame(self) -> DataFrame:
         pieces = ([self.stored] if self.stored is not None else []) + self.added
-        return functools.reduce(DataFrame.unionByName, pieces) if pieces else self.empty
+        return _union(pieces) if pieces else self.empty
 
 
 class SparkTables:
@@ -74,7 +76,7 @@ class SparkTables:
         parts = self._tables[name]
         parts.added.append(computed)
         if len(parts.added) > MAX_PARTS:
-            parts.added = [self.compute(functools.reduce(DataFrame.unionByName, parts.added))]
+            parts.added = [self.compute(_union(parts.added))]
         return parts.frame()
 
     def drop(self, name: str) -> None:
@@ -88,7 +90,7 @@ class SparkTables:
         for path in parts.files:
             _link(Path(path), folder / Path(path).name)
         if parts.added or not parts.files:
-            rows = functools.reduce(DataFrame.unionByName, parts.added) if parts.added \
+            rows = _union(parts.added) if parts.added \
                 else parts.empty
             rows.write.mode("append").parquet(str(folder))
 
@@ -99,6 +101,10 @@ class SparkTables:
             return self.empty(name, self.spark.createDataFrame(
                 [], schema=self._tables[name].frame().schema))
         return self.read(name, files)
+
+
+def _union(parts: list[DataFrame]) -> DataFrame:
+    return functools.reduce(lambda a, b: a.unionByName(b), parts)
 
 
 def _link(source: Path, target: Path) -> None:
