@@ -6,8 +6,8 @@
 For each size: a `linkage synth` population (about 1.66 records per person, seed 20250701)
 unless --population names one; then `linkage run --backend duckdb` and `linkage run
 --backend spark`, each in its own process. Measured per run: wall seconds (process start to
-exit, so Spark's JVM start is in it), the run's own stage seconds, and the peak RSS of the
-whole process tree sampled every 100 ms (Spark's JVM and its Python workers are child
+exit, so Spark's JVM start is in it), the run's own stage seconds, and the peak RSS and CPU
+seconds of the whole process tree sampled every 100 ms (Spark's JVM and its Python workers are child
 processes). Then the two stores are compared: active crosswalk rows with the same EID, EID
 counts, and accuracy against the population's truth.
 """
@@ -28,34 +28,50 @@ from typing import Any
 import psutil
 import yaml
 
+from linkage.crosswalk.labels import KEY_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS_PER_PERSON = 1.66
 SOURCES = {"calsaws": "calsaws/persons.csv", "hmis": "hmis", "ehr_csv": "ehr/patients.csv",
            "ehr_fhir": "ehr/patients.ndjson"}
 
 
-def tree_rss(process: psutil.Process) -> int:
-    total = 0
-    for member in [process, *process.children(recursive=True)]:
+def tree_usage(process: psutil.Process) -> tuple[int, float]:
+    """The resident memory and the CPU seconds so far of a process and its children."""
+    rss, cpu = 0, 0.0
+    try:
+        members = [process, *process.children(recursive=True)]
+    except psutil.Error:  # the run ended between two samples
+        return 0, 0.0
+    for member in members:
         try:
-            total += member.memory_info().rss
+            rss += member.memory_info().rss
+            times = member.cpu_times()
+            cpu += times.user + times.system
         except psutil.Error:
             pass
-    return total
+    return rss, cpu
 
 
 def timed_run(args: list[str]) -> dict[str, Any]:
-    """Run the CLI in a child process; its wall time, JSON result and peak tree RSS."""
+    """Run the CLI in a child process; its wall time, JSON result, peak tree RSS and tree
+    CPU seconds (as last sampled: on a machine shared with other jobs, a figure that their
+    load changes less than wall time)."""
     started = time.perf_counter()
+    # One EID key for both backends: each store would otherwise make its own, and the same
+    # cluster would carry a different label in each.
+    env = {**os.environ, KEY_ENV: "be" * 32}
     child = subprocess.Popen([sys.executable, "-m", "linkage.cli", "--progress", "none", *args],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     process = psutil.Process(child.pid)
-    peak = [0]
+    peak, cpu = [0], [0.0]
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.1):
-            peak[0] = max(peak[0], tree_rss(process))
+            rss, seconds = tree_usage(process)
+            peak[0] = max(peak[0], rss)
+            cpu[0] = max(cpu[0], seconds)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -68,7 +84,7 @@ def timed_run(args: list[str]) -> dict[str, Any]:
     summary = json.loads(out)
     return {"wall_seconds": round(seconds, 1),
             "stage_seconds": {k: round(v, 1) for k, v in summary["seconds"].items()},
-            "peak_rss_mb": round(peak[0] / 2**20),
+            "peak_rss_mb": round(peak[0] / 2**20), "cpu_seconds": round(cpu[0], 1),
             "records": summary["persons"], "pairs_scored": summary["link"]["pairs_scored"],
             "pairs_kept": summary["link"]["pairs_kept"], "eids": summary["crosswalk"]["eids_active"]}
 
@@ -121,13 +137,14 @@ def bench_size(records: int, population: Path | None, work: Path, memory: str,
 
 
 def markdown(results: dict[str, Any]) -> str:
-    lines = ["| records | backend | wall s | land | standardize | link | crosswalk | peak RSS MB "
-             "| EIDs | F1 |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| records | backend | wall s | CPU s | land | standardize | link | crosswalk "
+             "| peak RSS MB | EIDs | F1 |", "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for size in results["sizes"]:
         for backend in ("duckdb", "spark"):
             run = size[backend]
             s = run["stage_seconds"]
             lines.append(f"| {size['records']:,} | {backend} | {run['wall_seconds']} | "
+                         f"{run.get('cpu_seconds')} | "
                          f"{s.get('land')} | {s.get('standardize')} | {s.get('link')} | "
                          f"{s.get('crosswalk')} | {run['peak_rss_mb']:,} | {run['eids']:,} | "
                          f"{size['agreement']['f1'][backend]} |")

@@ -4,6 +4,7 @@ Java 17)."""
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.spark
 
 from linkage.store.snapshots import LOCK  # noqa: E402
 from linkage.store.spark import SparkStore, spark_session  # noqa: E402
+from linkage.store.spark_tables import MAX_PARTS  # noqa: E402
 
 SETTINGS = SparkConfig(master="local[2]", driver_memory="2g", shuffle_partitions=4)
 TABLES = ("store_meta", "delivery", "source_record", "source_reject", "person", "pair_score",
@@ -173,6 +175,50 @@ def test_macros_and_updates_run_as_in_duckdb(spark_store):
         store.run_steps("t", [Step(f"s{i}", s) for i, s in enumerate(steps)])
     assert rows(spark_store, "SELECT * FROM a") == rows(duck, "SELECT * FROM a") \
         == [(2, "QQ"), (3, "R"), (4, "s")]
+
+
+def committed_files(store: SparkStore, table: str) -> dict[str, int]:
+    """The files of `table`'s committed snapshot, by name, with their inode."""
+    files = store.files.table_files(store.files.manifest(), table)
+    return {f.rsplit("/", 1)[-1]: os.stat(f).st_ino for f in files}
+
+
+def test_a_commit_writes_only_what_changed_and_keeps_the_files_a_table_still_holds(spark_store):
+    store = spark_store
+    read = "SELECT key, value FROM store_meta WHERE key <> 'schema_version'"
+    with store.transaction():
+        store.run_step("t", Step("first", "INSERT INTO store_meta VALUES ('a', '1')"))
+    first = committed_files(store, "store_meta")
+
+    # More parts than are kept apart: each insert adds its rows, the commit adds their files.
+    with store.transaction():
+        for i in range(MAX_PARTS + 2):
+            store.run_step("t", Step("more", "INSERT INTO store_meta VALUES (?, ?)",
+                                     [f"k{i}", str(i)]))
+    second = committed_files(store, "store_meta")
+    assert {n: second[n] for n in first} == first  # the same files, linked
+    assert len(second) > len(first)
+    expected = sorted([("a", "1")] + [(f"k{i}", str(i)) for i in range(MAX_PARTS + 2)])
+    assert rows(store, read) == expected
+    with duckdb.connect() as con:  # as any reader of the store sees it
+        assert sorted(con.execute(
+            "SELECT key, value FROM read_parquet(?) WHERE key <> 'schema_version'",
+            [store.files.table_files(store.files.manifest(), "store_meta")]).fetchall()) \
+            == expected
+
+    # A DELETE or UPDATE that touches no row changes nothing, not even the snapshot.
+    snapshot = store.files.manifest().tables["store_meta"]
+    with store.transaction():
+        store.run_step("t", Step("none", "DELETE FROM store_meta WHERE key = 'absent'"))
+        store.run_step("t", Step("none", "UPDATE store_meta SET value = 'x' WHERE key = 'absent'"))
+        assert "store_meta" not in store.changed
+    assert store.files.manifest().tables["store_meta"] == snapshot
+
+    # One that does rewrites the table.
+    with store.transaction():
+        store.run_step("t", Step("some", "DELETE FROM store_meta WHERE key = 'a'"))
+    assert not set(committed_files(store, "store_meta").values()) & set(second.values())
+    assert rows(store, read) == expected[1:]
 
 
 # --- the sample, end to end ------------------------------------------------------------------

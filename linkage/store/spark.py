@@ -7,13 +7,17 @@ Spark: each statement is parsed once by sqlglot, rewritten where the engines dif
 - CREATE MACRO             kept, and inlined into later statements;
 - CREATE TEMP TABLE AS     a DataFrame, materialised (checkpointed), as a temp view;
 - CREATE TABLE (columns)   an empty DataFrame of that schema;
-- INSERT / DELETE / UPDATE a new DataFrame (union / filter / left join), materialised in
-                           the table's place;
+- INSERT                   only the new rows materialised, added to the table as a part
+                           of its own (`linkage.store.spark_tables`);
+- DELETE / UPDATE          when they touch a row: a new DataFrame (filter / left join),
+                           materialised in the table's place; else nothing;
 - anything else            run, and its rows collected.
 
 The store's tables live in Parquet (`linkage.store.snapshots`): they are read at open, and
-the tables a run changed are written as new snapshots when its transaction commits. Until
-then nothing on disk changes, so a failed run leaves the store as it was.
+the tables a run changed are written as new snapshots when its transaction commits, each
+snapshot keeping the files of the previous one its table still holds and adding the parts
+written since. Until then nothing on disk changes, so a failed run leaves the store as it
+was.
 
 Only imported for `backend: spark`; it needs the `linkage[spark]` extra and Java 17.
 """
@@ -42,6 +46,7 @@ from linkage.store.engine import Step, Store
 from linkage.store.schema import SCHEMA_VERSION, TABLES
 from linkage.store.snapshots import Manifest, Snapshots
 from linkage.store.spark_sql import JARO_WINKLER, Macros, Rewriter, parse
+from linkage.store.spark_tables import SparkTables
 from linkage.store.splink_engines import SparkSplink
 
 if TYPE_CHECKING:
@@ -122,6 +127,10 @@ def spark_session(settings: SparkConfig) -> SparkSession:
     # Store timestamps are wall-clock (DuckDB TIMESTAMP), the same whatever the cluster's zone.
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     spark.conf.set("spark.sql.timestampType", "TIMESTAMP_NTZ")
+    # A table is a union of its parts (`linkage.store.spark_tables`); joined with a table
+    # derived from itself (UPDATE enterprise_id ... FROM retired), Spark 4.3's inference of
+    # constraints through the union fails ("key not found"). It only adds inferred filters.
+    spark.conf.set("spark.sql.constraintPropagation.enabled", "false")
     register_functions(spark)
     return spark
 
@@ -164,6 +173,7 @@ class SparkStore(Store):
         self.changed: set[str] = set()
         self._views: set[str] = set()
         self._reliable = not str(spark.sparkContext.master).startswith("local")
+        self.tables = SparkTables(spark, self._compute)
         self._manifest: Manifest | None = None
         self.work: Path | None = None
 
@@ -207,7 +217,7 @@ class SparkStore(Store):
         for name, ddl in TABLES.items():
             parts = self.files.table_files(manifest, name)
             if parts:
-                self._view(name, self.spark.read.parquet(*parts))
+                self._view(name, self.tables.read(name, parts))
             else:
                 self.run_step("store", Step(f"create_{name}", ddl))
                 if name not in manifest.tables:
@@ -247,11 +257,14 @@ class SparkStore(Store):
             tables = dict(self._manifest.tables)
             for name in sorted(self.changed):
                 snapshot = self.files.new_snapshot_id()
-                self.spark.table(name).write.parquet(str(self.files.table_path(name, snapshot)))
+                self.tables.write(name, self.files.table_path(name, snapshot))
                 tables[name] = snapshot
             manifest = Manifest(SCHEMA_VERSION, tables)
             self.files.commit(manifest)
             self._manifest = manifest
+            for name in self.changed:
+                self._view(name, self.tables.committed(name, self.files.table_files(manifest,
+                                                                                    name)))
             self.changed.clear()
 
     def _check_keys(self) -> None:
@@ -304,11 +317,13 @@ class SparkStore(Store):
         schema = from_arrow_schema(table.schema)
         df = self.spark.createDataFrame(table, schema=schema) if table.num_rows \
             else self.spark.createDataFrame([], schema=schema)
+        self.tables.drop(name)
         self._view(name, df)
 
     def unregister(self, name: str) -> None:
         self.spark.catalog.dropTempView(name)
         self._views.discard(name)
+        self.tables.drop(name)
 
     @contextmanager
     def reading_files(self, table: str, create_sql: str) -> Iterator[Store]:
@@ -365,40 +380,45 @@ class SparkStore(Store):
         df.createOrReplaceTempView(name)
         self._views.add(name)
 
+    def _compute(self, df: DataFrame) -> DataFrame:
+        """`df` computed once (Spark's temp views are lazy, and a `row_number()` could
+        number rows differently on a second read)."""
+        return df.checkpoint(eager=True) if self._reliable else df.localCheckpoint(eager=True)
+
     def _materialise(self, name: str, df: DataFrame) -> None:
-        """Compute `df` once and keep it as table `name` (Spark's temp views are lazy, and a
-        `row_number()` could number rows differently on a second read)."""
-        df = df.checkpoint(eager=True) if self._reliable else df.localCheckpoint(eager=True)
-        self._view(name, df)
+        """Compute `df` once and keep it as table `name`, in place of what it held."""
+        self._view(name, self.tables.replace(name, self._compute(df)))
         if name in STORE_TABLES:
             self.changed.add(name)
 
+    def _touches(self, query: exp.Select, params: Any) -> bool:
+        """Whether `query` (the rows a DELETE or UPDATE would change) has a row: a read,
+        where rebuilding the table would compute it and, in a store table, write it again."""
+        return bool(self.spark.sql(self._spark_sql(query.limit(1), params)).count())
+
     def _execute(self, statement: exp.Expression, params: Any) -> list[tuple]:
-        spark = self.spark
-        if isinstance(statement, exp.Create):
-            return self._create(statement, params)
-        if isinstance(statement, exp.Drop):
-            for table in statement.args.get("tables") or [statement.this]:
-                spark.catalog.dropTempView(table.name)
-                self._views.discard(table.name)
-            return []
-        if isinstance(statement, exp.Insert):
-            self._insert(statement, params)
-            return []
-        if isinstance(statement, exp.Delete):
-            name = statement.this.name
-            where = statement.args.get("where")
-            if where is None:
-                self._materialise(name, spark.table(name).limit(0))
-            else:
-                keep = exp.select("*").from_(name).where(
-                    exp.not_(exp.func("coalesce", where.this, exp.false())))
-                self._materialise(name, spark.sql(self._spark_sql(keep, params)))
-            return []
-        if isinstance(statement, exp.Update):
-            self._update(statement, params)
-            return []
-        return [tuple(row) for row in spark.sql(self._spark_sql(statement, params)).collect()]
+        for kind, run in STATEMENTS.items():
+            if isinstance(statement, kind):
+                return run(self, statement, params) or []
+        return [tuple(row) for row in self.spark.sql(self._spark_sql(statement, params)).collect()]
+
+    def _drop(self, statement: exp.Drop, params: Any) -> None:
+        for table in statement.args.get("tables") or [statement.this]:
+            self.spark.catalog.dropTempView(table.name)
+            self._views.discard(table.name)
+            self.tables.drop(table.name)
+
+    def _delete(self, statement: exp.Delete, params: Any) -> None:
+        name = statement.this.name
+        where = statement.args.get("where")
+        condition = exp.func("coalesce", where.this, exp.false()) if where else exp.true()
+        if not self._touches(exp.select("1").from_(name).where(condition.copy()), params):
+            return
+        if where is None:
+            self._materialise(name, self.spark.table(name).limit(0))
+        else:
+            keep = exp.select("*").from_(name).where(exp.not_(condition))
+            self._materialise(name, self.spark.sql(self._spark_sql(keep, params)))
 
     def _create(self, statement: exp.Create, params: Any) -> list[tuple]:
         kind = (statement.args.get("kind") or "").upper()
@@ -414,13 +434,14 @@ class SparkStore(Store):
         if statement.expression is not None:
             df = self.spark.sql(self._spark_sql(statement.expression, params))
             if kind == "VIEW":
+                self.tables.drop(name)
                 self._view(name, df)
             else:
                 self._materialise(name, df)
             return []
         columns = [c for c in target.expressions if isinstance(c, exp.ColumnDef)]
         ddl = ", ".join(f"`{c.name}` {_spark_type(c.args['kind'])}" for c in columns)
-        self._view(name, self.spark.createDataFrame([], schema=ddl))
+        self._view(name, self.tables.empty(name, self.spark.createDataFrame([], schema=ddl)))
         if name in STORE_TABLES:
             self.changed.add(name)
         return []
@@ -435,12 +456,16 @@ class SparkStore(Store):
 
     def _append(self, name: str, rows: DataFrame) -> None:
         """Table `name` with `rows` added: their columns by name, cast to the table's types,
-        NULL where they have none."""
+        NULL where they have none. Only the new rows are computed."""
         existing = self.spark.table(name)
+        if name not in self.tables:  # a view registered from rows: computed once, as a table
+            self.tables.replace(name, self._compute(existing))
         aligned = rows.select(*[
             (F.col(f"`{c}`") if c in rows.columns else F.lit(None))
             .cast(existing.schema[c].dataType).alias(c) for c in existing.columns])
-        self._materialise(name, existing.unionByName(aligned))
+        self._view(name, self.tables.append(name, self._compute(aligned)))
+        if name in STORE_TABLES:
+            self.changed.add(name)
 
     def _update(self, statement: exp.Update, params: Any) -> None:
         """UPDATE t SET c = e [FROM s] WHERE p -> a SELECT with CASE over t [LEFT JOIN s ON p]."""
@@ -450,6 +475,11 @@ class SparkStore(Store):
         condition = where.this if where else exp.true()
         source = statement.args.get("from_") or statement.args.get("from")
         sets = {e.this.name: e.expression for e in statement.expressions}
+        touched = exp.select("1").from_(name)
+        touched = (touched.where(exp.func("coalesce", condition.copy(), exp.false()))
+                   if source is None else touched.join(source.this.copy(), on=condition.copy()))
+        if not self._touches(touched, params):
+            return
         if source is None:
             query = exp.select(*[
                 exp.alias_(exp.If(this=exp.func("coalesce", condition.copy(), exp.false()),
@@ -468,6 +498,17 @@ class SparkStore(Store):
                 exp.Subquery(this=flagged, alias=exp.TableAlias(this=exp.to_identifier(alias))),
                 on=condition.copy(), join_type="left")
         self._materialise(name, self.spark.sql(self._spark_sql(query, params)))
+
+
+# How each kind of statement runs, Spark having no tables to change in place; any other
+# statement is a query, and its rows are returned.
+STATEMENTS = {
+    exp.Create: SparkStore._create,
+    exp.Drop: SparkStore._drop,
+    exp.Insert: SparkStore._insert,
+    exp.Delete: SparkStore._delete,
+    exp.Update: SparkStore._update,
+}
 
 
 def _spark_type(kind: exp.DataType) -> str:

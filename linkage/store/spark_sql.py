@@ -24,7 +24,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import sqlglot
@@ -132,34 +132,28 @@ class Rewriter:
         return self._node(node)
 
     def _node(self, node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Anonymous) and node.name.lower() in self.macros:
+        for kind in type(node).__mro__:
+            rule = RULES.get(kind)
+            if rule is not None:
+                return rule(self, node)
+        return node
+
+    def _anonymous(self, node: exp.Anonymous) -> exp.Expression:
+        if node.name.lower() in self.macros:
             return self._inline(node)
-        if isinstance(node, exp.Placeholder):
-            value = next(self.positional) if self.positional else self.params[node.name]
-            return exp.convert(value)
-        if isinstance(node, exp.Bracket) and len(node.expressions) == 1:
-            return self._bracket(node)
-        if isinstance(node, exp.Anonymous):
-            return self._function(node)
-        if isinstance(node, exp.Window) and isinstance(node.this, exp.RowNumber) \
-                and not node.args.get("partition_by") and not node.args.get("order"):
+        return self._function(node)
+
+    def _placeholder(self, node: exp.Placeholder) -> exp.Expression:
+        value = next(self.positional) if self.positional else self.params[node.name]
+        return exp.convert(value)
+
+    @staticmethod
+    def _row_number(node: exp.Window) -> exp.Expression:
+        if isinstance(node.this, exp.RowNumber) and not node.args.get("partition_by") \
+                and not node.args.get("order"):
             # Spark needs an order; any numbering of the rows as they are read will do.
             node.set("order", exp.Order(expressions=[
                 exp.Ordered(this=_fn("monotonically_increasing_id"))]))
-            return node
-        if isinstance(node, exp.JarowinklerSimilarity):
-            return _fn(JARO_WINKLER, node.this, node.expression)
-        if isinstance(node, exp.RegexpFullMatch):
-            return self._full_match(node)
-        if isinstance(node, exp.Length) and isinstance(node.this, exp.Split):
-            return exp.ArraySize(this=node.this)
-        if isinstance(node, exp.ArrayAgg):
-            return self._ordered_list(node)
-        if isinstance(node, exp.Transform) and isinstance(node.expression, exp.Lambda) \
-                and len(node.expression.expressions) == 2 and not node.meta.get("indexed"):
-            return self._one_based_index(node)
-        if isinstance(node, exp.Select):
-            return self._side_by_side(self._subscripts(node))
         return node
 
     def _inline(self, node: exp.Anonymous) -> exp.Expression:
@@ -172,6 +166,8 @@ class Rewriter:
             if isinstance(n, exp.Column) and not n.table and n.name in args else n)
 
     def _bracket(self, node: exp.Bracket) -> exp.Expression:
+        if len(node.expressions) != 1:
+            return node
         index = node.expressions[0]
         if isinstance(index, exp.Slice):
             start = index.this or _num(1)
@@ -235,6 +231,9 @@ class Rewriter:
 
     @staticmethod
     def _one_based_index(node: exp.Transform) -> exp.Expression:
+        if not isinstance(node.expression, exp.Lambda) or len(node.expression.expressions) != 2 \
+                or node.meta.get("indexed"):
+            return node
         index_name = node.expression.expressions[1].name
         # (sqlglot parses a lambda's variables in its body as bare Identifiers.)
         body = node.expression.this.transform(
@@ -298,6 +297,23 @@ class Rewriter:
         expressions[found[0]:found[-1] + 1] = [zipped]
         select.set("expressions", expressions)
         return select
+
+
+# What differs between the engines, by the kind of node it is found in; `Rewriter` applies
+# the rule of a node's most specific kind, after its children's.
+RULES: dict[type[exp.Expression], Callable[[Rewriter, Any], exp.Expression]] = {
+    exp.Anonymous: Rewriter._anonymous,  # macros; DuckDB list and text functions
+    exp.Placeholder: Rewriter._placeholder,  # bound values, as literals
+    exp.Bracket: Rewriter._bracket,  # 1-based and negative list indexes and slices
+    exp.Window: lambda _, node: Rewriter._row_number(node),  # row_number() OVER ()
+    exp.JarowinklerSimilarity: lambda _, node: _fn(JARO_WINKLER, node.this, node.expression),
+    exp.RegexpFullMatch: lambda _, node: Rewriter._full_match(node),
+    exp.Length: lambda _, node: exp.ArraySize(this=node.this)  # len(string_split(...))
+    if isinstance(node.this, exp.Split) else node,
+    exp.ArrayAgg: lambda _, node: Rewriter._ordered_list(node),  # list(v ORDER BY k)
+    exp.Transform: lambda _, node: Rewriter._one_based_index(node),  # list_transform index
+    exp.Select: lambda _, node: Rewriter._side_by_side(Rewriter._subscripts(node)),  # unnests
+}
 
 
 def parse(sql: str) -> list[exp.Expression]:
