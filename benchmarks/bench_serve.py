@@ -1,7 +1,7 @@
 """`linkage serve` over local HTTP: FHIR $match latency, throughput and first-rank accuracy.
 
     python benchmarks/bench_serve.py --records 1000000 [--population DIR] [--queries 300]
-        [--clients 2] [--workers N] [--seed 7] [--work DIR] [--out FILE]
+        [--clients 2] [--seed 7] [--work DIR] [--out FILE]
 
 Builds (or reuses) a linked store exactly as benchmarks/bench_search.py does (its
 `_prepare`: `linkage synth` unless --population names one, then `linkage run`), starts
@@ -12,9 +12,7 @@ Parameters over HTTP with httpx:
 
 - latency: one client, one query after another: p50 and p95 in milliseconds, client side
   (HTTP, JSON and the search itself);
-- throughput: --clients clients at once for the same queries: queries per second, and the
-  CPU time the service (all its processes) and this client spent per query meanwhile (on a
-  shared machine, the figure the load moves least);
+- throughput: --clients clients at once for the same queries: queries per second;
 - true person first: the share of queries whose first entry is an EID holding a record of
   the query's true person (and in the top 10);
 - segmentation: the same queries from a consumer that may see one source; any identifier of
@@ -26,6 +24,7 @@ Prints one JSON object and writes it to --out (default WORK/bench_serve.json).
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import socket
@@ -37,7 +36,6 @@ import time
 from pathlib import Path
 
 import httpx
-import psutil
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -87,43 +85,23 @@ def _serve_config(config: Path) -> Path:
     return served
 
 
-def _start(config: Path, workers: int | None) -> tuple[subprocess.Popen, str, float]:
-    """The service on a free port, once every worker answers (each says so on stderr)."""
+def _start(config: Path) -> tuple[subprocess.Popen, str, float]:
     port = _free_port()
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "linkage.cli", "serve", "--config", str(config),
-         "--port", str(port), *(["--workers", str(workers)] if workers else [])],
-        env={**os.environ, **TOKENS}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True)
-    reader.start()
+         "--port", str(port)], env={**os.environ, **TOKENS}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     while True:
-        # "serve: N workers on http://..." (a service of one process says no number)
-        announced = [line.split()[1] for line in lines if " on http://" in line]
-        expected = int(announced[0]) if announced and announced[0].isdigit() else 1
-        ready = sum("answering from run" in line for line in lines)
-        if announced and ready >= expected:
-            if httpx.get(base + "/health", timeout=5).status_code == 200:
-                return process, base, time.perf_counter() - started
-        if process.poll() is not None:
-            reader.join(timeout=5)
-            raise SystemExit("serve did not start: " + "".join(lines)[-2000:])
-        time.sleep(0.2)
-
-
-def _cpu_seconds(process: psutil.Process) -> float:
-    """User and system CPU seconds of a process and its children so far."""
-    total = 0.0
-    for each in (process, *process.children(recursive=True)):
         try:
-            times = each.cpu_times()
-            total += times.user + times.system
-        except psutil.NoSuchProcess:
+            if httpx.get(base + "/health", timeout=1).status_code == 200:
+                return process, base, time.perf_counter() - started
+        except httpx.TransportError:
             pass
-    return total
+        if process.poll() is not None:
+            raise SystemExit("serve did not start: " + process.communicate()[1][-2000:])
+        time.sleep(0.2)
 
 
 def _summary(seconds: list[float]) -> dict[str, float]:
@@ -136,14 +114,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     query_arguments(parser, "bench_serve.json")
     parser.add_argument("--clients", type=int, default=2)
-    parser.add_argument("--workers", type=int, help="serve's --workers (default: its own)")
     args = parser.parse_args()
     config, project, queries, eid_people = linked_queries(args)
     store = Path(project.config.store)
     bodies = [_patient(query["search"]) for query in queries]
 
-    process, base, start_seconds = _start(_serve_config(config), args.workers)
-    service = psutil.Process(process.pid)
+    process, base, start_seconds = _start(_serve_config(config))
     try:
         headers = {"Authorization": f"Bearer {TOKENS['BENCH_ALL_TOKEN']}"}
         with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
@@ -169,17 +145,12 @@ def main() -> None:
         counts = [[0] for _ in range(args.clients)]
         threads = [threading.Thread(target=hammer, args=(bodies[i::args.clients], counts[i]))
                    for i in range(args.clients)]
-        started, cpu_started = time.perf_counter(), time.process_time()
-        service_cpu_started = _cpu_seconds(service)
+        started = time.perf_counter()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        answered_qps = sum(count[0] for count in counts)
-        qps = answered_qps / (time.perf_counter() - started)
-        service_cpu = (_cpu_seconds(service) - service_cpu_started) / answered_qps
-        client_cpu = (time.process_time() - cpu_started) / answered_qps
-        load = os.getloadavg()[0]
+        qps = sum(count[0] for count in counts) / (time.perf_counter() - started)
 
         leaked, answered = 0, 0
         one = {"Authorization": f"Bearer {TOKENS['BENCH_ONE_TOKEN']}"}
@@ -204,10 +175,6 @@ def main() -> None:
         "start_seconds": round(start_seconds, 1),
         "latency": _summary(latencies),
         "throughput_qps": round(qps, 1), "clients": args.clients,
-        "workers": args.workers or "serve's default",
-        "cpu_ms_per_query": {"service": round(service_cpu * 1000, 1),
-                             "client": round(client_cpu * 1000, 1)},
-        "load_average_1min": round(load, 2),
         "true_person_first": round(first / len(queries), 4),
         "true_person_top10": round(top10 / len(queries), 4),
         "segmented": {"consumer_sources": [ONE_SOURCE], "entries": answered,

@@ -817,13 +817,12 @@ def search_command(config: Path, first_name: str | None, last_name: str | None,
               help="Port to listen on.")
 @click.option("--refresh", "refresh_seconds", type=click.FloatRange(min=0.05), default=1.0,
               show_default=True, help="Seconds between checks for a newly committed run.")
-@click.option("--workers", type=click.IntRange(min=1, max=64), default=None,
-              help="Worker processes, each answering one search at a time with its own copy "
-                   "of the store and preloaded indexes (about 0.9 GB per million records). "
-                   "[default: one per CPU]")
+@click.option("--workers", type=click.IntRange(min=1, max=64), default=2, show_default=True,
+              help="Requests answered at once (each holds its own connection and preloaded "
+                   "indexes, about 800 MB per million records).")
 @store_option
-def serve_command(config: Path, host: str, port: int, refresh_seconds: float,
-                  workers: int | None, store: Path | None) -> None:
+def serve_command(config: Path, host: str, port: int, refresh_seconds: float, workers: int,
+                  store: Path | None) -> None:
     """Person search over HTTP for the config's consumers: FHIR Patient/$match, /eid/{eid}
     and /health, answered from the last committed run (a run may write meanwhile; the new
     state is served once it commits). Needs the `serve` extra (pip install 'linkage[serve]')

@@ -83,7 +83,7 @@ def server(config):
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "linkage.cli", "serve", "--config", str(config),
-         "--port", str(port), "--refresh", "0.2", "--workers", "1"],
+         "--port", str(port), "--refresh", "0.2"],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **TOKENS},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
@@ -416,71 +416,6 @@ def test_stopping_the_service_logs_no_values_and_removes_its_copy(server, config
                 assert value not in out + err
     for token in TOKENS.values():
         assert token not in out + err
-    assert not list(config.parent.glob(".linkage-serve-*"))
-
-
-def test_two_workers_answer_log_every_access_and_each_picks_up_a_commit(config, records):
-    """Two worker processes on one port: every request answered and in the access log
-    (written by the one parent), and each worker moves to the next committed run."""
-    def run_ids() -> tuple[int, int]:
-        with duckdb.connect(str(config.parent / "store.duckdb"), read_only=True) as con:
-            return con.execute("SELECT max(run_id), count(*) FROM run").fetchone()
-
-    def logged() -> int:
-        shown = linkage("access-log", "--config", config, "--consumer", "county", "--json")
-        assert shown.returncode == 0, shown.stderr
-        return len(shown.stdout.splitlines())
-
-    before, _ = run_ids()
-    logged_before = logged()
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "linkage.cli", "serve", "--config", str(config),
-         "--port", str(port), "--refresh", "0.2", "--workers", "2"],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), **TOKENS},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(process.stderr), daemon=True)
-    reader.start()
-
-    def wait_for_both(run_id: int) -> None:
-        deadline = time.monotonic() + 90
-        while not all(f"worker {n} answering from run {run_id}\n" in "".join(lines)
-                      for n in (1, 2)):
-            assert process.poll() is None, "".join(lines)
-            assert time.monotonic() < deadline, "".join(lines)
-            time.sleep(0.1)
-
-    base = f"http://127.0.0.1:{port}"
-    headers = {"Authorization": f"Bearer {TOKENS['COUNTY_TOKEN']}"}
-    record = next(r for r in records if r["dob"] and r["raw_first"] and r["raw_last"])
-    statuses: list[int] = []
-
-    def ask(times: int) -> None:
-        for _ in range(times):  # a new connection each time, so either worker may take it
-            statuses.append(httpx.post(base + MATCH, headers=headers, timeout=30,
-                                       json=parameters(by_name_and_dob(record))).status_code)
-
-    try:
-        wait_for_both(before)
-        askers = [threading.Thread(target=ask, args=(10,)) for _ in range(3)]
-        for asker in askers:
-            asker.start()
-        for asker in askers:
-            asker.join()
-        assert statuses == [200] * 30
-        ran = linkage("-q", "run", "--config", config)
-        assert ran.returncode == 0, ran.stderr
-        after, _ = run_ids()
-        assert after > before
-        wait_for_both(after)
-        assert {httpx.get(base + "/health").json()["run_id"] for _ in range(10)} == {after}
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-        reader.join(timeout=10)
-    assert process.returncode == 0, "".join(lines)
-    assert logged() - logged_before == 30  # every access, none lost at the stop
     assert not list(config.parent.glob(".linkage-serve-*"))
 
 

@@ -3,23 +3,19 @@ long it took. Never a query value, a token or an identifier from an answer.
 
 It is a table in its own DuckDB file beside the store (`<store>.access.duckdb`), not in the
 store: DuckDB lets one process write a file at a time, and the service must never hold the
-lock a nightly run needs. The service's worker processes put their accesses on one queue
-(`AccessLog.recorder`); the process that started them is the file's only writer and
-appends from a background thread, opening the file for each batch (a second apart at most),
-so `linkage access-log` can read it meanwhile.
+lock a nightly run needs. The service appends from a background thread, opening the file
+for each batch (a second apart at most), so `linkage access-log` can read it meanwhile.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import multiprocessing
 import queue
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
@@ -57,64 +53,53 @@ class Access:
     latency_ms: float
 
 
-class AccessRecorder:
-    """Where a worker process records its accesses: the writer's queue."""
-
-    def __init__(self, accesses: Any) -> None:
-        self._accesses = accesses
-
-    def record(self, consumer: str | None, endpoint: str, status: int, results: int,
-               seconds: float) -> None:
-        self._accesses.put(Access(dt.datetime.now(dt.UTC).replace(tzinfo=None), consumer,
-                                  endpoint, status, results, round(seconds * 1000, 3)))
-
-
 class AccessLog:
-    """The log file's one writer: appends what the recorders put on its queue, from a
-    background thread; `close` (after the workers have stopped) writes the rest."""
+    """Appends accesses to the log file from a background thread; `close` flushes."""
 
-    def __init__(self, path: Path, context: Any = None) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self._queue = (context or multiprocessing.get_context("spawn")).Queue()
-        self._pending: list[Access] = []  # taken from the queue, not yet written
+        self._queue: queue.Queue[Access] = queue.Queue()
         self._stop = threading.Event()
         self._write([])  # create the table now: a bad path fails at start, not later
         self._thread = threading.Thread(target=self._run, name="access-log", daemon=True)
         self._thread.start()
 
-    def recorder(self) -> AccessRecorder:
-        """A recorder for a worker (picklable: it travels to a spawned process)."""
-        return AccessRecorder(self._queue)
+    def record(self, consumer: str | None, endpoint: str, status: int, results: int,
+               seconds: float) -> None:
+        self._queue.put(Access(dt.datetime.now(dt.UTC).replace(tzinfo=None), consumer,
+                               endpoint, status, results, round(seconds * 1000, 3)))
 
     def close(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)
         self._flush(final=True)
-        self._queue.close()
 
     def _run(self) -> None:
         while not self._stop.wait(FLUSH_SECONDS):
             self._flush()
 
     def _flush(self, final: bool = False) -> None:
+        batch = []
         while True:
             try:
-                self._pending.append(self._queue.get(timeout=0.05 if final else 0))
+                batch.append(self._queue.get_nowait())
             except queue.Empty:
                 break
-        if not self._pending:
+        if not batch:
             return
         for attempt in range(20 if final else 1):
             try:
-                self._write(self._pending)
-                self._pending = []
+                self._write(batch)
                 return
-            except StoreBusyError:  # a reader holds the file: kept for the next flush
+            except StoreBusyError:
                 if final:
                     time.sleep(0.1)
-        if final:
+        if not final:  # a reader holds the file: keep the batch for the next flush
+            for access in batch:
+                self._queue.put(access)
+        else:
             log.warning("access log: %d accesses not written (the log file stayed busy)",
-                        len(self._pending))
+                        len(batch))
 
     def _write(self, batch: list[Access]) -> None:
         with _open(self.path, read_only=False) as con:

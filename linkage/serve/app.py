@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import signal
-import socket
 import sys
 import time
 from pathlib import Path
@@ -27,10 +25,9 @@ from fastapi.responses import JSONResponse
 
 from linkage.config import RunConfig
 from linkage.errors import LinkageError, StoreError
-from linkage.search.query import PersonQuery
 from linkage.serve import fhir, reads
-from linkage.serve.access_log import AccessLog, AccessRecorder, access_log_path
-from linkage.serve.committed import CommittedStore, check_store
+from linkage.serve.access_log import AccessLog, access_log_path
+from linkage.serve.committed import CommittedStore
 from linkage.serve.consumers import Consumer, authenticate, load_consumers
 
 log = logging.getLogger(__name__)
@@ -45,9 +42,8 @@ def _fhir(status: int, content: dict[str, Any]) -> JSONResponse:
 
 
 def create_app(config: RunConfig, committed: CommittedStore, consumers: list[Consumer],
-               access: AccessRecorder) -> FastAPI:
-    """The service over an opened committed store; the caller starts and closes it.
-    Accesses go to `access` (AccessLog.recorder)."""
+               access: AccessLog) -> FastAPI:
+    """The service over an opened committed store; the caller starts and closes both."""
     app = FastAPI(title="linkage person search", docs_url=None, redoc_url=None,
                   openapi_url=None)
     certain, probable = config.linking.review_high, config.linking.review_low
@@ -101,17 +97,17 @@ def create_app(config: RunConfig, committed: CommittedStore, consumers: list[Con
                 raise fhir.FhirError("the Patient gives nothing to search by: a name with a "
                                      "birthDate, or an identifier, phone or e-mail")
             with committed.borrow() as searcher:
-                # As plain records, not a pandas frame (1.5 ms of CPU a search, 0.1 ms).
-                found = searcher.search_records(PersonQuery(**wanted.fields),
-                                                limit=wanted.count, sources=consumer.sources)
-                members = reads.members(searcher.store, [row["enterprise_id"] for row in found],
+                found = searcher.search(**wanted.fields, limit=wanted.count,
+                                        sources=consumer.sources)
+                members = reads.members(searcher.store, list(found.enterprise_id),
                                         consumer.sources)
             entries = []
-            for row in found:
-                enterprise_id, probability = row["enterprise_id"], row["match_probability"]
-                grade = fhir.grade(probability, certain, probable)
+            for enterprise_id, probability in zip(found.enterprise_id, found.match_probability,
+                                                  strict=True):
+                grade = fhir.grade(float(probability), certain, probable)
                 if enterprise_id in members and (grade == "certain" or not wanted.only_certain):
-                    entries.append((enterprise_id, members[enterprise_id], probability, grade))
+                    entries.append((enterprise_id, members[enterprise_id], float(probability),
+                                    grade))
             return _fhir(200, fhir.searchset(entries)), len(entries)
 
         return await _in_thread(answer, request, MATCH, handle)
@@ -146,25 +142,22 @@ def _stopped(signum: int, frame: object) -> None:
     raise _Stopped
 
 
-def _listen(host: str, port: int) -> socket.socket:
-    """The service's listening socket, bound once here and shared by every worker; a port
-    already taken is one clear line, before any store is copied."""
+def _check_port(host: str, port: int) -> None:
+    """A port already taken is one clear line, before the store is copied."""
+    import socket
+
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
         raise LinkageError(f"serve: cannot resolve host {host!r}") from None
     family, kind, proto, _, address = infos[0]
-    listener = socket.socket(family, kind, proto)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        listener.bind(address)
-        listener.listen(2048)
-    except OSError as error:
-        listener.close()
-        raise LinkageError(f"serve: cannot listen on {host}:{port} "
-                           f"({error.strerror or error.__class__.__name__})") from None
-    listener.set_inheritable(True)
-    return listener
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise LinkageError(f"serve: cannot listen on {host}:{port} "
+                               f"({error.strerror or error.__class__.__name__})") from None
 
 
 async def _capped_body(request: Request) -> bytes | None:
@@ -189,103 +182,38 @@ async def _in_thread(function, *args):
     return await run_in_threadpool(function, *args)
 
 
-def default_workers() -> int:
-    """Worker processes by default: one per CPU this process may run on."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
-        (os.cpu_count() or 1)
-
-
 def serve(config: RunConfig, *, host: str = "127.0.0.1", port: int = 8000,
-          refresh_seconds: float = 1.0, workers: int | None = None) -> None:
-    """Answer on host:port until interrupted (Ctrl-C or SIGTERM), with `workers` processes
-    (default: one per CPU).
-
-    A search holds the GIL for its Python and numpy steps, so one process answers about one
-    query at a time whatever its threads. Each worker is a process of its own with its own
-    committed-store copy and searcher (about 0.9 GB per million records), all accepting on
-    the one socket bound here. This process only watches them and is the access log's one
-    writer: the workers put their accesses on its queue. If a worker stops unasked, the
-    others are stopped and the service exits with an error."""
-    import multiprocessing
-    from multiprocessing.connection import wait
-
-    workers = workers or default_workers()
-    consumers = load_consumers(config)  # a missing token fails here, once
-    check_store(Path(config.store))
-    listener = _listen(host, port)
-    # Spawned, not forked: this process has DuckDB's threads running (the access log).
-    context = multiprocessing.get_context("spawn")
-    access, processes = None, []
-    previous = signal.signal(signal.SIGTERM, _stopped)
-    try:
-        access = AccessLog(access_log_path(config.store), context)
-        processes = [context.Process(target=_work, name=f"linkage-serve-{number}",
-                                     args=(config, listener, access.recorder(), number,
-                                           refresh_seconds))
-                     for number in range(1, workers + 1)]
-        for process in processes:
-            process.start()
-        print(f"serve: {workers} worker{'s' if workers > 1 else ''} on http://{host}:{port} "
-              f"({len(consumers)} consumers)", file=sys.stderr, flush=True)
-        wait([process.sentinel for process in processes])
-        stopped = [p for p in processes if p.exitcode is not None]
-        raise LinkageError(f"serve: worker {stopped[0].name.rsplit('-', 1)[-1]} stopped "
-                           f"(exit code {stopped[0].exitcode}); the service stopped with it")
-    except (_Stopped, KeyboardInterrupt):
-        pass
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        listener.close()
-        _stop_workers(processes)
-        if access is not None:
-            access.close()
-
-
-def _stop_workers(processes: list) -> None:
-    """SIGTERM to each worker still running (uvicorn finishes its requests), then wait."""
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    deadline = time.monotonic() + 60
-    for process in processes:
-        process.join(timeout=max(0.0, deadline - time.monotonic()))
-        if process.is_alive():
-            log.warning("serve: %s did not stop in time; killed", process.name)
-            process.kill()
-            process.join()
-
-
-def _work(config: RunConfig, listener: socket.socket, access: AccessRecorder, number: int,
-          refresh_seconds: float) -> None:
-    """One worker process: its own committed-store copy and searcher, answering on the
-    shared socket until SIGTERM or Ctrl-C."""
+          refresh_seconds: float = 1.0, workers: int = 2) -> None:
+    """Answer on host:port until interrupted (Ctrl-C or SIGTERM)."""
     import uvicorn
 
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    committed = None
-    previous = signal.signal(signal.SIGTERM, _stopped)
+    consumers = load_consumers(config)
+    _check_port(host, port)
+    committed = CommittedStore(Path(config.store), Path(config.model),
+                               refresh_seconds=refresh_seconds, workers=workers)
+    access = None
     try:
-        consumers = load_consumers(config)
-        committed = CommittedStore(
-            Path(config.store), Path(config.model), refresh_seconds=refresh_seconds,
-            on_renew=lambda run_id: print(f"serve: worker {number} answering from run "
-                                          f"{run_id}", file=sys.stderr, flush=True))
+        access = AccessLog(access_log_path(config.store))
+        print("serve: opening the store's committed state", file=sys.stderr, flush=True)
         committed.start()
-        if committed.state is None:  # interrupted while waiting for a run
+        state = committed.state
+        if state is None:  # interrupted while waiting for a run
             return
         server = uvicorn.Server(uvicorn.Config(
-            create_app(config, committed, consumers, access), log_level="warning",
-            access_log=False, lifespan="off"))
-        # uvicorn stops gracefully on SIGTERM or SIGINT, then raises it again: handled
-        # here as a normal stop, so the store copy is removed.
-        server.run(sockets=[listener])
-    except (_Stopped, KeyboardInterrupt):
-        pass
-    except LinkageError as error:  # one line, as the CLI says its errors
-        print(f"error: serve: worker {number}: {error}", file=sys.stderr, flush=True)
-        sys.exit(error.exit_code)
+            create_app(config, committed, consumers, access), host=host, port=port,
+            log_level="warning", access_log=False, lifespan="off"))
+        print(f"serve: answering from run {state.run_id} on http://{host}:{port} "
+              f"({len(consumers)} consumers)", file=sys.stderr, flush=True)
+        # uvicorn stops gracefully on SIGTERM, then raises it again: handled here as a
+        # normal stop, so the store copy is removed and the access log flushed.
+        previous = signal.signal(signal.SIGTERM, _stopped)
+        try:
+            server.run()
+        except _Stopped:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        if committed is not None:
-            committed.close()
+        committed.close()
+        if access is not None:
+            access.close()

@@ -11,11 +11,10 @@ service only *tests* for it (fcntl F_GETLK, which takes no lock) and keeps answe
 the copy it has. A copy is kept only if the file did not change while it was copied and
 no run took the lock meanwhile, so a copy is always a committed state.
 
-Each of the service's worker processes has its own CommittedStore. The cost, per worker:
-disk for one copy of the store (about 480 bytes a record), memory for each searcher's
-preloaded records and key index (linkage.search.Searcher: about 800 MB per million
-records), and the copy and preload after each run (20-40 s at a million records on a busy
-2-core machine, while the previous state answers).
+The cost: disk for one copy of the store (about 480 bytes a record), memory for each
+worker's preloaded records and key index (linkage.search.Searcher: about 800 MB per
+million records), and the copy and preload after each run (20-40 s at a million records
+on a busy 2-core machine, while the previous state answers).
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,19 +78,10 @@ def _signature(path: Path) -> tuple:
     return tuple(parts)
 
 
-def check_store(store: Path) -> None:
-    """A StoreError unless `store` is a DuckDB store file the service can serve."""
-    if is_snapshot_store(store) or store.is_dir():
-        raise StoreError(f"{store}: `linkage serve` reads a DuckDB store file; a Parquet "
-                         "(Spark) store is not supported by the service yet")
-    if not store.exists():
-        raise StoreError(f"{store}: store not found (run `linkage run` first)")
-
-
 @dataclass
 class State:
-    """One committed state, opened: its searchers (all reading the one store copy) and the
-    run it holds."""
+    """One committed state, opened: its searchers (one per worker, all reading the one
+    store copy) and the run it holds."""
 
     searchers: list[Searcher]
     run_id: int | None
@@ -108,19 +98,21 @@ class CommittedStore:
     """The current committed state, and a thread that renews it after each run.
 
     Each request borrows one of the state's searchers (`borrow`): a DuckDB connection is
-    for one query at a time, and `searchers` of them answer that many requests at once. A
+    for one query at a time, and `workers` of them answer that many requests at once. A
     renewal opens the new state beside the old and swaps; the old one's searchers close as
     their requests finish, and its copy is removed after the last.
     """
 
     def __init__(self, store: Path, model: Path, *, refresh_seconds: float = 1.0,
-                 searchers: int = 1,
-                 on_renew: Callable[[int | None], None] | None = None) -> None:
-        check_store(store)
+                 workers: int = 2) -> None:
+        if is_snapshot_store(store) or store.is_dir():
+            raise StoreError(f"{store}: `linkage serve` reads a DuckDB store file; a Parquet "
+                             "(Spark) store is not supported by the service yet")
+        if not store.exists():
+            raise StoreError(f"{store}: store not found (run `linkage run` first)")
         self.store, self.model = store, model
         self.refresh_seconds = refresh_seconds
-        self.searchers = searchers
-        self._on_renew = on_renew  # told each new state's run id
+        self.workers = workers
         self._changed = threading.Condition()
         with private_umask():
             self._folder = Path(tempfile.mkdtemp(prefix=".linkage-serve-", dir=store.parent))
@@ -191,10 +183,9 @@ class CommittedStore:
             return False
         searchers: list[Searcher] = []
         try:
-            for _ in range(self.searchers):
+            for _ in range(self.workers):
                 searchers.append(Searcher.open(copy, self.model, preload=True))
                 reads.prepare_members(searchers[-1].store)
-                reads.search_on_one_thread(searchers[-1].store)
             run_id = reads.last_run_id(searchers[0].store)
         except BaseException:
             for searcher in searchers:
@@ -207,8 +198,6 @@ class CommittedStore:
                 self._retire(old)
             self._changed.notify_all()
         log.info("serve: answering from run %s", run_id)
-        if self._on_renew is not None:
-            self._on_renew(run_id)
         return True
 
     @staticmethod

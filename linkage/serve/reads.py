@@ -30,13 +30,6 @@ FROM crosswalk WHERE valid_to_run IS NULL ORDER BY enterprise_id"""),
     ])
 
 
-def search_on_one_thread(store: Store) -> None:
-    """One DuckDB thread for the searches, once the preload is done: a search's statements
-    run over a handful of rows and cost mostly binding and optimizing, so more threads
-    only wait for one another, and for the other workers (one process per CPU)."""
-    store.run_step(STAGE, Step("one_thread", "SET threads = 1"))
-
-
 def members(store: Store, enterprise_ids: Collection[str],
             sources: Collection[str]) -> dict[str, list[tuple[str, str]]]:
     """Each EID's active records of `sources`: (source_system, source_record_id), sorted.
