@@ -26,6 +26,7 @@ from linkage.charts import Chart, heatmap, write_owner_only
 from linkage.crosswalk import resolve_enterprise_id
 from linkage.errors import LinkageError
 from linkage.link import active_persons, load_model, model_fingerprint, population_model
+from linkage.link.full_names import common_full_names, pair_bits
 from linkage.link.model import MODEL_COLUMNS
 from linkage.link.splink_session import splink_linker
 from linkage.store import Step, Store
@@ -213,13 +214,20 @@ WHERE p.record_key IN ($a, $b)""", {"a": record_a, "b": record_b}))}
     bars = chart.raw_records
     if html is not None:
         html = write_owner_only(chart.to_html(inline=True), Path(html))
+    comparisons = _comparison_weights(bars, show_values)
+    match_weight = scored[0]["match_weight"]
+    full_name = _full_name_weight(store, record_a, record_b)
+    if full_name is not None:
+        comparisons.append(full_name)
+        match_weight += full_name.match_weight
     return PairExplanation(
         record_a, record_b,
         prior_match_weight=next(bar["log2_bayes_factor"] for bar in bars
                                 if bar["column_name"] == _PRIOR),
-        comparisons=_comparison_weights(bars, show_values),
-        match_weight=scored[0]["match_weight"],
-        match_probability=scored[0]["match_probability"],
+        comparisons=comparisons,
+        match_weight=match_weight,
+        match_probability=(scored[0]["match_probability"] if full_name is None
+                           else 1 / (1 + 2 ** -match_weight)),
         match_threshold=match_threshold,
         stored_probability=_stored_probability(store, record_a, record_b),
         enterprise_ids=(found[record_a][1], found[record_b][1]),
@@ -243,6 +251,19 @@ def _comparison_weights(bars: list[dict], show_values: bool) -> list[ComparisonW
             name, bar["label_for_charts"], bar["log2_bayes_factor"] + adjustment, adjustment,
             bar["value_l"] if show_values else None, bar["value_r"] if show_values else None))
     return rows
+
+
+def _full_name_weight(store: Store, record_a: str, record_b: str) -> ComparisonWeight | None:
+    """What a run takes off a pair whose records bear one full name commoner in the
+    population than its given and family names apart (`link/full_names.py`), or None."""
+    join, bits = pair_bits("l", "r")
+    store.run_step(STAGE, common_full_names())
+    rows = store.run_step(STAGE, Step("full_name_bits", f"""
+SELECT {bits} FROM person AS l JOIN person AS r ON l.record_key = $a AND r.record_key = $b
+{join}""", {"a": record_a, "b": record_b}))
+    if not rows or not rows[0][0]:
+        return None
+    return ComparisonWeight("full_name", "full name commoner than its parts", rows[0][0])
 
 
 def _stored_probability(store: Store, record_a: str, record_b: str) -> float | None:

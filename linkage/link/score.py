@@ -18,6 +18,7 @@ from linkage.link.cluster_quality import ClusterShape, shape_clusters
 from linkage.link.clustering import Clustering
 from linkage.link.constraints import decisions_in_force, enforce_constraints
 from linkage.link.estimate import auto_thresholds, best_threshold, estimate, weigh_pairs
+from linkage.link.full_names import common_full_names, pair_bits
 from linkage.link.calibration import Calibration
 from linkage.link.prior import (PRIOR_FLOOR, PRIOR_KEY, estimate_prior, last_run_link,
                                 weight_shift)
@@ -73,19 +74,25 @@ def keep_pairs(store: Store, scored: str, run_id: int, linking: LinkingConfig,
                shift: float = 0.0, calibration: Calibration | None = None) -> None:
     """Append the pairs of table `scored` (a name from code: record_key_l, record_key_r,
     match_weight) to `pair_score` at or above the predict threshold: each weight moved by
-    `shift` to the population's prior, its probability calibrated when the model carries a
+    `shift` to the population's prior and down where both records bear a full name commoner
+    than its parts (`full_names.py`), its probability calibrated when the model carries a
     calibration."""
-    weight = "match_weight + $shift"
+    full_name, bits = pair_bits("l", "r")
+    weight = "match_weight"
     probability, params = (calibration.probability_sql(weight, "record_key_l", "record_key_r")
                            if calibration else (f"1 / (1 + pow(2, -({weight})))", {}))
-    store.run_step(STAGE, Step("insert_pairs", f"""
+    store.run_steps(STAGE, [common_full_names(), Step("insert_pairs", f"""
 INSERT INTO pair_score
-SELECT $run_id, record_key_l, record_key_r, weight, probability FROM (
-    SELECT record_key_l, record_key_r, {weight} AS weight, {probability} AS probability
-    FROM {scored})
+SELECT $run_id, record_key_l, record_key_r, {weight}, probability FROM (
+    SELECT record_key_l, record_key_r, {weight}, {probability} AS probability FROM (
+        SELECT s.record_key_l, s.record_key_r, s.match_weight + $shift + {bits} AS {weight}
+        FROM {scored} AS s
+        JOIN person AS l ON l.record_key = s.record_key_l
+        JOIN person AS r ON r.record_key = s.record_key_r
+        {full_name}))
 WHERE probability >= $predict_threshold""", {
         **params, "run_id": run_id, "shift": shift,
-        "predict_threshold": linking.predict_threshold}))
+        "predict_threshold": linking.predict_threshold})])
 
 
 def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
