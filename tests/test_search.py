@@ -275,3 +275,21 @@ def test_search_logs_carry_no_query_values(searcher, records, caplog):
                   record["standard_last"], record["dob"].isoformat(), record["ssn_last4"],
                   record["zip5"]):
         assert str(value) not in logged
+
+
+def test_a_full_name_commoner_than_its_parts_weighs_as_in_a_run(project, records):
+    """Search takes off what a run takes off a pair agreeing on a common full name."""
+    with project.searcher(preload=False) as own:
+        common = {(first, last): bits for first, last, bits in own.store.run_step(
+            "test", Step("common", "SELECT first_name, last_name, bits FROM common_full_name"))}
+        record = next(r for r in records
+                      if (r["standard_first"], r["standard_last"]) in common)
+        bits = common[(record["standard_first"], record["standard_last"])]
+        assert bits < 0
+        ask = {"first_name": record["first_name"], "last_name": record["last_name"],
+               "dob": record["dob"]}
+        weighed = own.search(**ask).set_index("enterprise_id").match_weight
+        own.store.run_step("test", Step("plain", "DELETE FROM common_full_name"))
+        plain = own.search(**ask).set_index("enterprise_id").match_weight
+    assert weighed[record["enterprise_id"]] == pytest.approx(
+        plain[record["enterprise_id"]] + bits)

@@ -59,11 +59,16 @@ def common_full_names() -> Step:
 
 def pair_bits(left: str, right: str) -> tuple[str, str]:
     """(a LEFT JOIN clause, the bits expression) for a pair whose records are the person
-    rows aliased `left` and `right` (names from code): the bits are 0 unless both names
-    agree and the full name is commoner than predicted."""
+    rows aliased `left` and `right` (names from code)."""
+    return names_bits(f"{left}.first_name", f"{right}.first_name",
+                      f"{left}.last_name", f"{right}.last_name")
+
+
+def names_bits(first_l: str, first_r: str, last_l: str, last_r: str) -> tuple[str, str]:
+    """(a LEFT JOIN clause, the bits expression) for a pair's given and family names (column
+    expressions from code): the bits are 0 unless both names agree and the full name is
+    commoner than predicted."""
     join = (f"LEFT JOIN {TABLE} AS full_name "
-            f"ON full_name.first_name = {left}.first_name "
-            f"AND full_name.first_name = {right}.first_name "
-            f"AND full_name.last_name = {left}.last_name "
-            f"AND full_name.last_name = {right}.last_name")
+            f"ON full_name.first_name = {first_l} AND full_name.first_name = {first_r} "
+            f"AND full_name.last_name = {last_l} AND full_name.last_name = {last_r}")
     return join, "coalesce(full_name.bits, 0)"

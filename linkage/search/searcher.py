@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from linkage.errors import LinkageError
+from linkage.link.full_names import common_full_names, names_bits
 from linkage.link.model_file import MODEL_COLUMNS, UNIQUE_ID, read_model, tf_columns
 from linkage.link.prior import population_model
 from linkage.search.blocking import (KEY_COLUMNS, KeyIndex, candidate_keys_sql, check_sql,
@@ -58,6 +59,8 @@ class Searcher:
         self._preloaded = preload
         self.seconds: dict[str, float] = {}  # the last search's time per step
         install_name_rules(store)
+        # A full name commoner than its parts weighs less, as in a run (full_names.py).
+        store.run_step(STAGE, common_full_names())
         if preload:
             self._preload()
 
@@ -185,6 +188,8 @@ FROM person WHERE NOT is_deleted AND {quote_identifier(column)} IS NOT NULL GROU
         agree = ", ".join(self._agrees(i, comparison, query)
                           for i, comparison in enumerate(self._comparisons))
         frequencies = ", ".join(self._term_frequency(column) for column in self._tf_columns)
+        full_name, full_name_bits = names_bits("p.first_name_l", "p.first_name_r",
+                                               "p.last_name_l", "p.last_name_r")
         sql = f"""
 WITH query AS (
     SELECT {', '.join(values)}
@@ -194,8 +199,8 @@ WITH query AS (
     FROM query AS q CROSS JOIN candidate AS c
 )
 SELECT record_key, enterprise_id, source_system, source_record_id, {levels}, {agree},
-    [{frequencies}]::DOUBLE[] AS term_frequencies
-FROM pair"""
+    {full_name_bits} AS full_name_bits, [{frequencies}]::DOUBLE[] AS term_frequencies
+FROM pair AS p {full_name}"""
         rows = self._store.run_step(STAGE, Step("score", sql, parameters(sql, params)))
         if candidates.sources is not None:
             # Filtered here, not in the statement: a condition on the source beside the
@@ -219,6 +224,7 @@ FROM pair"""
             weights[(gammas > 0) & (weights < 0) & agrees] = 0.0
             found[f"gamma_{i}"], found[f"weight_{i}"] = gammas, weights
             total += weights
+        total += np.array(columns[-2], dtype=np.float64)
         found["match_weight"] = total
         return _best_per_eid(found, limit)
 
