@@ -28,6 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from linkage.standardize.rules import float_digits
 from linkage.store import Step, Store
 
 STAGE = "standardize"
@@ -103,9 +104,7 @@ def format_shape(date_format: str) -> str:
 def _date_text(column: str) -> str:
     """The date part of `column` (a column name from code), upper case; a float's digits
     (19800315.0, as a typed extract holds a number)."""
-    whole = (f"CASE WHEN regexp_full_match(trim({column}), '[0-9]+[.]0+') "
-             f"THEN split_part(trim({column}), '.', 1) ELSE {column} END")
-    return f"regexp_replace(upper(trim({whole})), '{DATE_TIME_TAIL}', '')"
+    return f"regexp_replace(upper(trim({float_digits(column)})), '{DATE_TIME_TAIL}', '')"
 
 
 def _shape_reading(shapes, text: str) -> list[str]:

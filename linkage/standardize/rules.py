@@ -71,6 +71,15 @@ NO_VALUE_FIRST = "".join(sorted({token[0] for token in (*NO_VALUE_AS_WRITTEN, *N
                                 | {token[0].lower() for token in NO_VALUE_ANY_CASE}))
 assert all(len(token) <= 4 for token in (*NO_VALUE_AS_WRITTEN, *NO_VALUE_ANY_CASE))
 
+
+def float_digits(value: str) -> str:
+    """SQL of `value` (an expression from code) read as its digits when it is a whole number
+    a typed extract held as a float (Parquet or Excel: 9163214567.0, 95814.0, 19800315.0);
+    any other text is left as it is."""
+    return (f"CASE WHEN regexp_full_match(trim({value}), '[0-9]+[.]0+') "
+            f"THEN split_part(trim({value}), '.', 1) ELSE {value} END")
+
+
 MACROS = {
     # Upper case ASCII: accents stripped, letters strip_accents leaves alone folded by hand.
     "fold_ascii": """(value) AS replace(replace(replace(replace(translate(
@@ -97,10 +106,7 @@ MACROS = {
     # Surname parts: the words of a surname less its particles (GARCIA DE LOPEZ -> GARCIA, LOPEZ).
     "surname_parts": f"""(name) AS nullif(list_filter(string_split(name, ' '),
         lambda part: part NOT IN ({sql_list(SURNAME_PARTICLES)})), [])""",
-    # A number a typed extract held as a float (Parquet or Excel: 9163214567.0, 95814.0)
-    # is its digits; any other text is left as it is.
-    "float_digits": """(value) AS CASE WHEN regexp_full_match(trim(value), '[0-9]+[.]0+')
-        THEN split_part(trim(value), '.', 1) ELSE value END""",
+    "float_digits": f"(value) AS {float_digits('value')}",
     # Most values are passed over by their length or first character alone.
     "no_value": f"""(value) AS CASE
         WHEN length(value) > 4 OR NOT contains({sql_list([NO_VALUE_FIRST])}, left(value, 1))
