@@ -405,3 +405,22 @@ def test_rows_read_on_every_thread_keep_their_numbers_in_file_order(store, tmp_p
     assert store.con.execute("""SELECT count(*), min(source_row), max(source_row)
         FROM source_record WHERE source_row <> CAST(source_record_id AS BIGINT)""").fetchone() == (
         0, None, None)
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 5, 7, 64])
+def test_byte_copies_never_split_a_line_end_or_a_character_between_blocks(tmp_path,
+                                                                          monkeypatch, block):
+    from linkage.sources import pieces
+
+    monkeypatch.setattr(pieces, "_BLOCK", block)
+    mixed = tmp_path / "mixed.csv"
+    mixed.write_bytes(b"id,name\r\n1,ANA\r\n2,JOS\xc9\n3,PE\xc3\xb1A\r\n4,LI")
+    assert pieces.mixes_line_ends(mixed)
+    assert pieces.unix_line_ends(mixed, tmp_path / "lf.csv").read_bytes() == \
+        b"id,name\n1,ANA\n2,JOS\xc9\n3,PE\xc3\xb1A\n4,LI"
+    assert pieces.windows_1252_lines(mixed, tmp_path / "utf8.csv") == 1
+    assert (tmp_path / "utf8.csv").read_bytes().decode("utf-8") == \
+        "id,name\r\n1,ANA\r\n2,JOSÉ\n3,PEñA\r\n4,LI"
+    crlf = tmp_path / "crlf.csv"
+    crlf.write_bytes(b"id,name\r\n1,ANA\r\n2,BO\r\n")
+    assert not pieces.mixes_line_ends(crlf)

@@ -7,8 +7,10 @@ again). Whole blocks are copied, never parsed row by row in Python.
 from __future__ import annotations
 
 import codecs
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from linkage.errors import SourceError
 from linkage.sources.files import utf16_codec
@@ -37,36 +39,40 @@ def transcode_utf16(source: Path, target: Path) -> Path:
     return target
 
 
+def _whole_lines(reader: BinaryIO) -> Iterator[bytes]:
+    """The rest of `reader` in blocks of about _BLOCK bytes that each end at a line end (the
+    last one may not): a CRLF or a multi-byte character is never split between blocks."""
+    rest = b""
+    while block := reader.read(_BLOCK):
+        data = rest + block
+        end = data.rfind(b"\n") + 1
+        whole, rest = data[:end], data[end:]
+        if whole:
+            yield whole
+    if rest:
+        yield rest
+
+
 def mixes_line_ends(path: Path) -> bool:
     """Whether some lines of the file end in CRLF and others in a bare LF. A file without
     a CR (most) is passed over at the speed of a byte search."""
+    crlf = lf = 0
     with path.open("rb") as reader:
-        crlf = lf = 0
-        carried = b""
-        while block := reader.read(_BLOCK):
-            if not crlf and b"\r" not in block and not carried:
-                lf += block.count(b"\n")
-                continue
-            block = carried + block
-            carried = b"\r" if block.endswith(b"\r") else b""
-            crlf += block.count(b"\r\n")
+        for block in _whole_lines(reader):
             lf += block.count(b"\n")
+            if b"\r" in block:
+                crlf += block.count(b"\r\n")
             if crlf and lf > crlf:
                 return True
-    return bool(crlf) and lf > crlf
+    return False
 
 
 def unix_line_ends(source: Path, target: Path) -> Path:
     """Copy a CSV file to `target` with every CRLF line end as LF: a file whose lines end
     both ways stops DuckDB's reader. Lines keep their numbers."""
     with source.open("rb") as reader, target.open("wb") as writer:
-        carried = b""
-        while block := reader.read(_BLOCK):
-            block = carried + block
-            # A CR at a block's end may be the first half of a CRLF: keep it for the next.
-            carried = b"\r" if block.endswith(b"\r") else b""
-            writer.write(block[:len(block) - len(carried)].replace(b"\r\n", b"\n"))
-        writer.write(carried)
+        for block in _whole_lines(reader):
+            writer.write(block.replace(b"\r\n", b"\n"))
     return target
 
 
@@ -76,28 +82,19 @@ def windows_1252_lines(source: Path, target: Path) -> int:
     UTF-8; the number of lines so read. Blocks that are UTF-8 are copied as they are."""
     repaired = 0
     with source.open("rb") as reader, target.open("wb") as writer:
-        rest = b""
-        while True:
-            block = reader.read(_BLOCK)
-            data = rest + block
-            end = len(data) if not block else data.rfind(b"\n") + 1
-            if block and end == 0:  # a line longer than the block: read on
-                rest = data
-                continue
-            whole, rest = data[:end], data[end:]
+        for block in _whole_lines(reader):
             try:
-                whole.decode("utf-8")
-                writer.write(whole)
+                block.decode("utf-8")
+                writer.write(block)
             except UnicodeDecodeError:
-                for line in whole.splitlines(keepends=True):
+                for line in block.splitlines(keepends=True):
                     try:
                         line.decode("utf-8")
                         writer.write(line)
                     except UnicodeDecodeError:
                         repaired += 1
                         writer.write(_windows_1252(line).encode("utf-8"))
-            if not block:
-                return repaired
+    return repaired
 
 
 def _windows_1252(line: bytes) -> str:
