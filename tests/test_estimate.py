@@ -208,3 +208,25 @@ def test_the_estimate_counts_the_matches_the_predict_threshold_left_out(sample_c
     assert eids_low == eids_high  # the same clusters: only what is stored differs
     assert 0 < left_low < left_high
     assert recall_high == pytest.approx(recall_low, abs=0.001)
+
+
+def test_auto_estimated_on_a_sample_of_clusters_agrees_with_the_whole(sample_copy, monkeypatch):
+    """Above AUTO_SAMPLE_RECORDS, `auto` estimates each threshold on whole clusters drawn to
+    that size; the left-out matches are scaled to the sample, so its estimates stay near
+    the whole population's."""
+    from linkage.link import score
+
+    def estimates(store_name: str) -> dict[str, float]:
+        store = sample_copy.with_name(store_name)
+        assert cli("--quiet", "run", "--config", sample_copy, "--store", store) == 0
+        with Project.open(sample_copy, store=store).store(read_only=True) as opened:
+            summary = json.loads(opened.con.sql(
+                "SELECT summary FROM run ORDER BY run_id DESC LIMIT 1").fetchall()[0][0])
+        return summary["link"]["threshold_estimates"]
+
+    whole = estimates("whole.duckdb")
+    monkeypatch.setattr(score, "AUTO_SAMPLE_RECORDS", 500)
+    sampled = estimates("sampled.duckdb")
+    assert set(sampled) == set(whole)
+    for threshold, f1 in whole.items():
+        assert sampled[threshold] == pytest.approx(f1, abs=0.01)
