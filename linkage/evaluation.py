@@ -38,7 +38,6 @@ from linkage.link.estimate import (ClusterAccuracy, Estimate, estimate, f1_of,
                                    weigh_pairs)
 from linkage.link.labels import csv_columns
 from linkage.link.model import MODEL_COLUMNS
-from linkage.link.prior import last_run_link
 from linkage.link.score import cluster_scored_pairs
 from linkage.link.splink_session import active_persons, splink_linker
 from linkage.store import Step, Store
@@ -138,13 +137,12 @@ def estimated_sweep(store: Store, linking: LinkingConfig, deduplicated_sources: 
     crosswalk, and of the stored pair scores clustered at each threshold as a run would
     (linkage.link.estimate). The store is not changed."""
     weigh_pairs(store, deduplicated_sources)
-    left_out = float(last_run_link(store).get("expected_matches_left_out", 0.0))
-    current = estimate(store, ACTIVE_CROSSWALK_MEMBERSHIP, left_out)
+    current = estimate(store, ACTIVE_CROSSWALK_MEMBERSHIP)
     results = []
     for threshold in thresholds:
         at = linking.model_copy(update={"match_threshold": threshold})
         shape = cluster_scored_pairs(store, at, deduplicated_sources)
-        results.append((threshold, estimate(store, left_out=left_out), shape))
+        results.append((threshold, estimate(store), shape))
     return current, results
 
 

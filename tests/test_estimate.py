@@ -184,36 +184,9 @@ def test_labels_with_an_unknown_match_value_are_refused(sample_copy, tmp_path, c
     assert "perhaps" not in capsys.readouterr().err
 
 
-def test_the_estimate_counts_the_matches_the_predict_threshold_left_out(sample_copy, capsys):
-    """Pairs the model scored below the predict threshold are not stored; a run sums their
-    probabilities, so the estimated recall does not rise when fewer pairs are kept."""
-    recalls = {}
-    for predict in (0.5, 0.9):
-        config = sample_copy.with_name(f"predict_{predict}.yaml")
-        config.write_text(sample_copy.read_text()
-                          .replace("predict_threshold: 0.5",
-                                   f"predict_threshold: {predict}\n  review_low: 0.9")
-                          .replace("match_threshold: auto", "match_threshold: 0.95")
-                          .replace("store.duckdb", f"predict_{predict}.duckdb"))
-        assert cli("--quiet", "run", "--config", config) == 0
-        project = Project.open(config)
-        with project.store(read_only=True) as store:
-            summary = json.loads(store.con.sql(
-                "SELECT summary FROM run ORDER BY run_id DESC LIMIT 1").fetchall()[0][0])
-        left_out = summary["link"]["expected_matches_left_out"]
-        estimated, _ = project.estimate((0.95,))
-        recalls[predict] = (left_out, estimated.recall, estimated.enterprise_ids)
-    (left_low, recall_low, eids_low), (left_high, recall_high, eids_high) = \
-        recalls[0.5], recalls[0.9]
-    assert eids_low == eids_high  # the same clusters: only what is stored differs
-    assert 0 < left_low < left_high
-    assert recall_high == pytest.approx(recall_low, abs=0.001)
-
-
 def test_auto_estimated_on_a_sample_of_clusters_agrees_with_the_whole(sample_copy, monkeypatch):
     """Above AUTO_SAMPLE_RECORDS, `auto` estimates each threshold on whole clusters drawn to
-    that size; the left-out matches are scaled to the sample, so its estimates stay near
-    the whole population's."""
+    that size: its estimates stay near the whole population's."""
     from linkage.link import score
 
     def estimates(store_name: str) -> dict[str, float]:

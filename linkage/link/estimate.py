@@ -13,10 +13,8 @@ match, a reviewer's must-link is. Then, for a clustering of the active records:
 - expected true pairs are those plus the summed probability of scored pairs the
   clustering leaves apart.
 
-Pairs the model scored below the predict threshold are not stored, but a run sums their
-probabilities (its summary's `expected_matches_left_out`) and they count as missed. Pairs
-the blocking rules never produced count as non-matches, so recall is estimated over the
-pairs the model could find; and a
+Pairs the blocking rules never produced and pairs below the predict threshold count as
+non-matches, so recall is estimated over the pairs the model could find; and a
 Fellegi-Sunter model is overconfident where its comparisons are not independent, which
 makes the precision estimate optimistic. Both errors are measured against truth on every
 benchmark population (benchmarks/RESULTS.md).
@@ -24,8 +22,7 @@ benchmark population (benchmarks/RESULTS.md).
 B-cubed is estimated the same way per record: the expected number of its cluster's
 records that are the same person, over its cluster's size (precision) and over the
 expected number of records of its person (recall); true persons are estimated as the sum
-over records of one over that expected number (the pairs left out by the predict
-threshold, known only as a sum, are not among them).
+over records of one over that expected number.
 """
 
 from __future__ import annotations
@@ -153,16 +150,14 @@ def weigh_pairs(store: Store, deduplicated_sources: Sequence[str] = ()) -> None:
                                {"deduplicated": list(deduplicated_sources)}))
 
 
-def estimate(store: Store, membership: str = CLUSTER_MEMBERSHIP,
-             left_out: float = 0.0) -> Estimate:
+def estimate(store: Store, membership: str = CLUSTER_MEMBERSHIP) -> Estimate:
     """The expected accuracy of `membership` (CLUSTER_MEMBERSHIP or ACTIVE_CROSSWALK), from
-    `pair_evidence` (`weigh_pairs`) and the matches expected among the scored pairs the
-    predict threshold `left_out` of the store (missed by any clustering)."""
+    `pair_evidence` (`weigh_pairs`)."""
     row = store.run_step(STAGE, Step("estimate_accuracy", _estimate_sql(membership)))[0]
     records, persons, clusters, true_positives, apart, predicted, b_precision, b_recall = row
     if not records:
         return Estimate(0, 0.0, 0, 0.0, 0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0)
-    true_positives, apart = float(true_positives or 0), float(apart or 0) + left_out
+    true_positives, apart = float(true_positives or 0), float(apart or 0)
     true_pairs = true_positives + apart
     precision = true_positives / predicted if predicted else 1.0
     recall = true_positives / true_pairs if true_pairs else 1.0

@@ -19,7 +19,7 @@ from linkage import progress
 from linkage.config import LinkingConfig
 from linkage.link.constraints import Components, add_to_membership
 from linkage.link.calibration import Calibration
-from linkage.link.prior import PRIOR_FLOOR, PRIOR_KEY, last_run_link
+from linkage.link.prior import PRIOR_FLOOR, PRIOR_KEY
 from linkage.link.clustering import Clustering
 from linkage.link.frequencies import STALE, drop_stale_pairs, stale_records
 from linkage.link.score import Linked, finish_clusters, keep_pairs
@@ -47,13 +47,10 @@ SELECT count(*) FROM person WHERE NOT is_deleted
 DELETE FROM pair_score WHERE record_key_l IN ({changed.keys()})
     OR record_key_r IN ({changed.keys()})"""))
     kept = stale = 0
-    # Scored down to the floor: a calibration may raise a probability past the predict
-    # threshold, and the pairs left below it are counted for the label-free estimate.
-    floor = min(PRIOR_FLOOR, linking.predict_threshold)
-    # Of the matches the last run left out, those among records this delivery did not
-    # change (as a share of the pairs), and the new pairs' own.
-    last_left_out = float(last_run_link(store).get("expected_matches_left_out", 0.0))
-    left_out = last_left_out * (others * (others - 1)) / max(records * (records - 1), 1)
+    # A calibration may raise a probability: scoring down to the floor keeps the pairs it
+    # might raise past the predict threshold.
+    floor = min(PRIOR_FLOOR, linking.predict_threshold) if calibration else \
+        linking.predict_threshold
     if changed_active:
         splink = store.splink_engine()
         with splink.linker(model, persons_sql()) as linker:
@@ -92,9 +89,7 @@ DELETE FROM pair_score WHERE record_key_l IN ({changed.keys()})
             drop_stale_pairs(store)
         before = store.scalar(STAGE, "count_pairs", "SELECT count(*) FROM pair_score")
         try:
-            left_out += keep_pairs(store, "new_pairs", run_id, linking,
-                                   calibration=calibration,
-                                   deduplicated_sources=deduplicated_sources)
+            keep_pairs(store, "new_pairs", run_id, linking, calibration=calibration)
         finally:
             splink.release("new_pairs")
         kept = store.scalar(STAGE, "count_pairs", "SELECT count(*) FROM pair_score") - before
@@ -103,9 +98,7 @@ DELETE FROM pair_score WHERE record_key_l IN ({changed.keys()})
     if stale:
         store.run_step(STAGE, Step("drop_stale", f"DROP TABLE {STALE}"))
     counts = finish_clusters(store, linking, deduplicated_sources, records, compared, kept)
-    return Linked(dataclasses.replace(counts, prior=float(model[PRIOR_KEY]),
-                                      expected_matches_left_out=round(left_out, 3)),
-                  Clustering())
+    return Linked(dataclasses.replace(counts, prior=float(model[PRIOR_KEY])), Clustering())
 
 
 def _rebuild_touched_clusters(store: Store, changed: ChangedRecords, threshold: float,

@@ -16,7 +16,7 @@ from linkage import progress
 from linkage.config import LinkingConfig
 from linkage.link.cluster_quality import ClusterShape, shape_clusters
 from linkage.link.clustering import Clustering
-from linkage.link.constraints import conflict_sql, decisions_in_force, enforce_constraints
+from linkage.link.constraints import decisions_in_force, enforce_constraints
 from linkage.link.estimate import auto_thresholds, best_threshold, estimate, weigh_pairs
 from linkage.link.full_names import common_full_names, pair_bits
 from linkage.link.calibration import Calibration
@@ -59,9 +59,6 @@ class LinkCounts:
     # Pairs each blocking rule produced (full runs), by the rule's SQL in the model's order;
     # a pair two rules produce counts under the first.
     pairs_by_rule: dict[str, int] = field(default_factory=dict)
-    # Matches the model expects among scored pairs below the predict threshold (never kept):
-    # the label-free estimate counts them as missed.
-    expected_matches_left_out: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -73,53 +70,29 @@ class Linked:
     clustering: Clustering
 
 
-# Left-out pairs below this probability are summed without looking for cannot-link
-# evidence: most scored pairs are there, and their sum changes by a few percent without it
-# (1,119 against 1,185 expected matches on a 100k-record population; measured in
-# benchmarks/RESULTS.md), where checking them all took 4 s at 1M records.
-LEFT_OUT_CHECKED_FROM = 0.05
-
-
 def keep_pairs(store: Store, scored: str, run_id: int, linking: LinkingConfig,
-               shift: float = 0.0, calibration: Calibration | None = None,
-               deduplicated_sources: Sequence[str] = ()) -> float:
+               shift: float = 0.0, calibration: Calibration | None = None) -> None:
     """Append the pairs of table `scored` (a name from code: record_key_l, record_key_r,
     match_weight) to `pair_score` at or above the predict threshold: each weight moved by
     `shift` to the population's prior and down where both records bear a full name commoner
     than its parts (`full_names.py`), its probability calibrated when the model carries a
-    calibration.
-
-    Return the matches expected among the pairs left out (below the predict threshold, with
-    no cannot-link evidence): true pairs that no clustering at a match threshold can join,
-    which the label-free estimate counts as missed (`estimate.py`)."""
+    calibration."""
     full_name, bits = pair_bits("l", "r")
     weight = "match_weight"
     probability, params = (calibration.probability_sql(weight, "record_key_l", "record_key_r")
                            if calibration else (f"1 / (1 + pow(2, -({weight})))", {}))
-    store.run_steps(STAGE, [common_full_names(), Step("weigh_pairs", f"""
-CREATE OR REPLACE TEMP TABLE weighed_pair AS
-SELECT record_key_l, record_key_r, {weight}, {probability} AS probability FROM (
-    SELECT s.record_key_l, s.record_key_r, s.match_weight + $shift + {bits} AS {weight}
-    FROM {scored} AS s
-    JOIN person AS l ON l.record_key = s.record_key_l
-    JOIN person AS r ON r.record_key = s.record_key_r
-    {full_name})""", {**params, "shift": shift}), Step("insert_pairs", """
+    store.run_steps(STAGE, [common_full_names(), Step("insert_pairs", f"""
 INSERT INTO pair_score
-SELECT $run_id, record_key_l, record_key_r, match_weight, probability FROM weighed_pair
+SELECT $run_id, record_key_l, record_key_r, {weight}, probability FROM (
+    SELECT record_key_l, record_key_r, {weight}, {probability} AS probability FROM (
+        SELECT s.record_key_l, s.record_key_r, s.match_weight + $shift + {bits} AS {weight}
+        FROM {scored} AS s
+        JOIN person AS l ON l.record_key = s.record_key_l
+        JOIN person AS r ON r.record_key = s.record_key_r
+        {full_name}))
 WHERE probability >= $predict_threshold""", {
-        "run_id": run_id, "predict_threshold": linking.predict_threshold})])
-    left_out = store.scalar(STAGE, "expected_matches_left_out", f"""
-SELECT (SELECT coalesce(sum(probability), 0) FROM weighed_pair
-        WHERE probability < least($checked_from, $predict_threshold))
-    + (SELECT coalesce(sum(w.probability), 0) FROM weighed_pair AS w
-       JOIN person AS l ON l.record_key = w.record_key_l
-       JOIN person AS r ON r.record_key = w.record_key_r
-       WHERE w.probability >= $checked_from AND w.probability < $predict_threshold
-           AND {conflict_sql()} IS NULL)""", {
-        "predict_threshold": linking.predict_threshold, "checked_from": LEFT_OUT_CHECKED_FROM,
-        "deduplicated": list(deduplicated_sources)})
-    store.run_step(STAGE, Step("drop_weighed", "DROP TABLE weighed_pair"))
-    return float(left_out or 0.0)
+        **params, "run_id": run_id, "shift": shift,
+        "predict_threshold": linking.predict_threshold})])
 
 
 def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
@@ -158,20 +131,17 @@ def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
         with progress.step("estimate_prior"):
             prior = estimate_prior(store, "scored_pairs", records, model_prior)
         store.run_step(STAGE, Step("clear_pairs", "DELETE FROM pair_score"))
-        left_out = keep_pairs(store, "scored_pairs", run_id, linking,
-                              weight_shift(prior, model_prior), calibration,
-                              deduplicated_sources)
+        keep_pairs(store, "scored_pairs", run_id, linking, weight_shift(prior, model_prior),
+                   calibration)
     finally:
         splink.release("scored_pairs")
     pairs_kept = store.scalar(STAGE, "count_kept", "SELECT count(*) FROM pair_score")
     with progress.step("cluster"):
-        linking, estimates = _choose_threshold(store, linking, deduplicated_sources, left_out)
+        linking, estimates = _choose_threshold(store, linking, deduplicated_sources)
     counts = finish_clusters(store, linking, deduplicated_sources, records, pairs_compared,
                              pairs_kept)
     return Linked(dataclasses.replace(counts, prior=prior, threshold_estimates=estimates,
-                                      pairs_by_rule=by_rule,
-                                      expected_matches_left_out=round(left_out, 3)),
-                  Clustering())
+                                      pairs_by_rule=by_rule), Clustering())
 
 
 def pairs_by_rule(model: dict, by_match_key: dict[str, int]) -> dict[str, int]:
@@ -208,8 +178,8 @@ def _fixed_threshold(linking: LinkingConfig) -> float:
     return AUTO_DEFAULT if threshold == "auto" else threshold
 
 
-def _choose_threshold(store: Store, linking: LinkingConfig, deduplicated_sources: Sequence[str],
-                      left_out: float = 0.0) -> tuple[LinkingConfig, dict[str, float]]:
+def _choose_threshold(store: Store, linking: LinkingConfig, deduplicated_sources: Sequence[str]
+                      ) -> tuple[LinkingConfig, dict[str, float]]:
     """`linking` with a numeric match threshold, and `cluster_membership` as connected
     components at it. With `auto`, each candidate threshold is clustered under the run's
     constraints and estimated; the best estimated F1 wins (the threshold in force, while
@@ -221,9 +191,6 @@ def _choose_threshold(store: Store, linking: LinkingConfig, deduplicated_sources
     candidates = auto_thresholds(linking)
     graph = PairGraph.load(store, min(candidates))
     sample = graph.sample(AUTO_SAMPLE_RECORDS, candidates[0])
-    # Left-out pairs join records of different components: as many of them fall within a
-    # sample of whole components as pairs of its records do.
-    left_out *= (len(sample.records) / len(graph.records)) ** 2 if len(graph.records) else 0.0
     decisions = decisions_in_force(store)
     estimates = []
     for threshold in candidates:
@@ -231,7 +198,7 @@ def _choose_threshold(store: Store, linking: LinkingConfig, deduplicated_sources
         sample.cluster(store, threshold)
         enforce_constraints(store, decisions, threshold, deduplicated_sources)
         shape_clusters(store, at, decisions)
-        estimates.append((threshold, estimate(store, left_out=left_out)))
+        estimates.append((threshold, estimate(store)))
         log.info("match threshold %s: estimated F1 %.4f", threshold, estimates[-1][1].f1)
     in_force = last_run_link(store).get("match_threshold")
     chosen = linking.model_copy(update={"match_threshold": best_threshold(estimates, in_force)})
