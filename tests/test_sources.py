@@ -370,6 +370,27 @@ def test_fhir_names_as_text_maiden_names_and_the_ssn_oid_land(store):
     ]
 
 
+def test_fhir_values_written_as_one_where_fhir_says_a_list_land(store):
+    # Other EHRs' exports: `given` and `line` as one string, `name`, `address`, `telecom`,
+    # `identifier` and a type's `coding` as one object, a whole name as a string, DSTU2's
+    # `family` as a list, identifiers told by their type's text, codes in capitals.
+    land(store, source("ehr_fhir", CORPUS / "fhir_single_values.ndjson"))
+    rows = store.con.execute("""
+        SELECT source_record_id, first_name, middle_name, last_name, dob, ssn, sex, street,
+            zip, phone, email, alias_names
+        FROM source_record ORDER BY source_record_id""").fetchall()
+    assert rows == [
+        ("M2", "Eva", None, "Diaz Ruiz", "1980-03-04T00:00:00Z", None, None, None, None, None,
+         None, None),
+        ("M3", "Ana", "Maria", "Lopez", None, "524-71-9043", None, None, None, None, None, None),
+        ("p1", "Ana", None, "Lopez", None, None, "FEMALE", "1 Main St", "93701", "213-555-0134",
+         None, None),
+        ("p4", "Min", "Jun", "Kim", None, None, None, None, None, None, "min@example.org",
+         '["Min Park"]'),
+        ("p5", "5", None, None, None, None, None, None, None, None, None, None),
+    ]
+
+
 def test_header_names_match_the_layout_by_case_and_spacing_only_when_unambiguous():
     from linkage.sources.files import matching_renames
 
