@@ -166,7 +166,7 @@ def test_names_in_every_script_are_cleaned_as_on_duckdb(spark_store):
 
     names = ["José García-López", "O'Brien Jr.", "Иван", "Пётр", "Ελένη", "李小龍", "محمد",
              "Nguyễn Thị", "がくせい", "देवनागरी", "한국", "Иван Petrov", "😀😀", "Ana\u0000",
-             "ǅemal", "ß", None]
+             "ǅemal", "ß", "\u001bAN\u0000A\u0007", "Lo\u200bpez", "\u202eЛо\u00adпез", None]
     params = {f"n_{i}": name for i, name in enumerate(names)}
     setup = Step("raw_names", "CREATE OR REPLACE TEMP TABLE raw_names AS SELECT * FROM "
                  f"(VALUES {', '.join(f'($n_{i})' for i in range(len(names)))}) AS t(raw)", params)

@@ -111,7 +111,12 @@ CONTACT_CASES = [
     ({"first_name": "Nguyễn Thị", "last_name": "Phạm"},
      {"first_name": "NGUYEN THI", "last_name": "PHAM"}),
     ({"first_name": "😀😀", "last_name": "Lee"}, {"first_name": None, "last_name": "LEE"}),
+    # Characters no one sees join the letters around them; tabs and line ends split words.
     ({"first_name": "Ana\u0000", "last_name": "Ruiz\t\n"}, {"first_name": "ANA", "last_name": "RUIZ"}),
+    ({"first_name": "\u001bAN\u0000A\u0007", "last_name": "Lo\u200bpez\u200f"},
+     {"first_name": "ANA", "last_name": "LOPEZ"}),
+    ({"first_name": "Ana\nMaria", "last_name": "\u202eЛо\u00adпез"},
+     {"first_name": "ANA MARIA", "last_name": "ЛОПЕЗ"}),
     ({"phone": "1-213-555-0134"}, {"phone": "2135550134"}),
     ({"phone": "0000000000"}, {"phone": None}),
     ({"phone": "9999999999"}, {"phone": None}),

@@ -75,6 +75,9 @@ assert all(len(token) <= 4 for token in (*NO_VALUE_AS_WRITTEN, *NO_VALUE_ANY_CAS
 # Additional), and one outside Latin, Greek and Cyrillic: RE2 and Java read both patterns.
 NOT_LATIN_LETTER = "[^\\P{L}\\x{0}-\\x{24F}\\x{1E00}-\\x{1EFF}]"
 NOT_EUROPEAN_LETTER = "[^\\P{L}\\x{0}-\\x{52F}\\x{1E00}-\\x{1FFF}]"
+# Characters dropped from a name before it is split into words: apostrophes, periods,
+# invisible format characters and control characters other than tab and line ends.
+NAME_JOINERS = "[''`’.\\p{Cf}\\x{0}-\\x{8}\\x{B}\\x{C}\\x{E}-\\x{1F}\\x{7F}]"
 
 MACROS = {
     # Upper case ASCII: accents stripped, letters strip_accents leaves alone folded by hand.
@@ -90,11 +93,12 @@ MACROS = {
             ELSE fold_ascii(value) END,
         '[^\\p{{L}}\\p{{M}}0-9 ]', ' ', 'g'), ' +', ' ', 'g')), '')""",
     # Names: apostrophes and periods join (O'BRIEN -> OBRIEN, ST. JOHN -> ST JOHN handled
-    # by the space that follows); hyphens, commas and slashes split parts. A name with a
-    # letter of another script than Latin keeps its letters (script_text).
+    # by the space that follows), and so do the characters no one sees (NUL padding, a
+    # zero-width space, a direction mark); hyphens, commas and slashes split parts. A name
+    # with a letter of another script than Latin keeps its letters (script_text).
     "name_text": f"""(value) AS CASE WHEN regexp_matches(value, '{NOT_LATIN_LETTER}')
-        THEN script_text(regexp_replace(value, '[''`’.]', '', 'g'))
-        ELSE std_text(regexp_replace(value, '[''`’.]', '', 'g')) END""",
+        THEN script_text(regexp_replace(value, '{NAME_JOINERS}', '', 'g'))
+        ELSE std_text(regexp_replace(value, '{NAME_JOINERS}', '', 'g')) END""",
     "is_name_placeholder": f"""(text) AS text IN ({sql_list(NAME_PLACEHOLDERS)})
         OR string_split(text, ' ')[1] IN ({sql_list(NAME_PLACEHOLDER_LEADS)})
         OR regexp_full_match(text, 'X+|ZZ.*|[0-9 ]+')
