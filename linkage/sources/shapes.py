@@ -424,7 +424,8 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("hmis", "HUD HMIS CSV export folder (FY2020 to FY2026, told by Client.csv's header)",
          ("",), tuple(f"hmis_fy{year}" for year in sorted(HMIS_VERSIONS))),
     Kind("ehr_csv", "flat EHR patient demographics", (".csv",), ("ehr_csv",), ("columns",)),
-    Kind("ehr_fhir", "FHIR R4 Patient resources, one per line (Bulk Data $export NDJSON)",
+    Kind("ehr_fhir", "FHIR R4 Patient resources, one per line (Bulk Data $export NDJSON), "
+         "or a Bundle of them (a FHIR search's page)",
          (".ndjson", ".jsonl"), ("ehr_fhir",)),
     Kind("person", "any other flat person extract (WIC, behavioral health, justice, plan "
          "enrollment): its columns mapped onto the person fields by config",
