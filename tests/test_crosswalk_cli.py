@@ -196,3 +196,21 @@ def test_a_version_4_store_gains_the_nickname_forms_of_its_kept_records(sample_c
                                  "first_name AND list_contains(first_name_forms, "
                                  "first_name_canonical)").fetchone()
     assert missing == 0 and canonical > 0
+
+
+def test_a_feed_written_as_csv_shows_formulas_as_text(tmp_path):
+    # A record id that a spreadsheet would run (=HYPERLINK, +, -, @) gets an apostrophe
+    # first in CSV; Parquet and other cells keep their values.
+    import pandas as pd
+
+    from linkage.export.frames import write_frame
+
+    frame = pd.DataFrame({"source_record_id": ['=HYPERLINK("http://x","y")', "@SUM(1)", "A-1", None],
+                          "run_id": [1, -2, 3, 4]})
+    write_frame(frame, tmp_path / "feed.csv")
+    write_frame(frame, tmp_path / "feed.parquet")
+    with open(tmp_path / "feed.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))[1:]
+    assert rows == [["'=HYPERLINK(\"http://x\",\"y\")", "1"], ["'@SUM(1)", "-2"], ["A-1", "3"],
+                    ["", "4"]]
+    assert pd.read_parquet(tmp_path / "feed.parquet").equals(frame)

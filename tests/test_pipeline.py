@@ -127,8 +127,9 @@ def store_state(store) -> list:
         (data / "ehr" / "patients.ndjson").read_text() + '{"resourceType": "Observation"}\n'),
      r"ehr/patients.ndjson: line \d+ is an Observation resource; expected NDJSON"),
     (lambda data: (data / "ehr" / "patients.ndjson").write_text(
-        '{"resourceType": "Bundle", "type": "collection", "entry": []}\n'),
-     r"ehr/patients.ndjson: line 1 is a Bundle resource; expected NDJSON"),
+        '{"resourceType": "Bundle", "type": "collection", "entry": '
+        '[{"resource": {"resourceType": "Observation"}}]}\n'),
+     r"ehr/patients.ndjson: a FHIR Bundle without Patient entries; expected NDJSON"),
 ])
 def test_bad_input_stops_the_run_before_the_store_changes(sample_copy, capfd, damage, expected):
     code, _ = run_and_capture(sample_copy, capfd)

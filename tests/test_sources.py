@@ -73,10 +73,13 @@ def test_file_level_problem_is_reported_before_anything_lands(case, kind, name, 
 
 # Problems found while streaming the file: the transaction rolls back, nothing changes.
 LANDING_ERRORS = [
-    ("FHIR Bundle pretty-printed", "ehr_fhir", "bundle_pretty.ndjson", {},
-     "bundle_pretty.ndjson: line 1 is not a complete JSON object; expected NDJSON"),
-    ("FHIR Bundle on one line", "ehr_fhir", "bundle_one_line.ndjson", {},
-     "bundle_one_line.ndjson: line 1 is a Bundle resource; expected NDJSON, one FHIR Patient"),
+    ("a Bundle without Patients", "ehr_fhir", "fhir_bundle_no_patients.json", {},
+     "fhir_bundle_no_patients.json: a FHIR Bundle without Patient entries; expected NDJSON"),
+    ("a pretty-printed document cut short", "ehr_fhir", "fhir_document_cut.json", {},
+     "fhir_document_cut.json: not a complete JSON document; expected NDJSON"),
+    ("one Patient pretty-printed", "ehr_fhir", "fhir_patient_pretty.json", {},
+     "fhir_patient_pretty.json: a JSON document but not a FHIR Bundle; expected NDJSON, one "
+     "FHIR Patient resource per line, or one Bundle of Patients"),
     ("first line a JSON object but no resource", "ehr_fhir", "fhir_first_not_resource.ndjson", {},
      "fhir_first_not_resource.ndjson: line 1 is not a FHIR resource; expected NDJSON"),
     ("Observation resource", "ehr_fhir", "observation.ndjson", {},
@@ -140,6 +143,13 @@ ROW_OUTCOMES = [
     ("FHIR Patient without an MR identifier", "ehr_fhir", "fhir_without_mr.ndjson", {},
      ["p1", "M2"], []),
     ("blank lines in NDJSON", "ehr_fhir", "fhir_blank_lines.ndjson", {}, ["M1", "M2"], []),
+    # A Bundle (a FHIR search's page, a converter's output) lands its Patients by entry.
+    ("FHIR Bundle pretty-printed", "ehr_fhir", "bundle_pretty.ndjson", {}, ["M1"], []),
+    ("FHIR Bundle on one line", "ehr_fhir", "bundle_one_line.ndjson", {}, ["M1"], []),
+    ("FHIR searchset Bundle: an outcome left out, an entry without a resource rejected",
+     "ehr_fhir", "fhir_searchset_bundle.json", {}, ["p1", "p3"], [(3, "malformed_json")]),
+    ("FHIR Bundle after a byte order mark", "ehr_fhir", "fhir_bundle_bom.json", {},
+     ["p1", "p3"], [(3, "malformed_json")]),
     ("empty NDJSON: a delivery of no patients", "ehr_fhir", "empty.ndjson", {}, [], []),
     ("county column names mapped by config", "ehr_csv", "county_column_names.csv", {"columns": {
         "MRN": "mrn", "AUTH": "assigning_authority", "LNAME": "last_name", "FNAME": "first_name",
@@ -367,6 +377,27 @@ def test_fhir_names_as_text_maiden_names_and_the_ssn_oid_land(store):
         ("p4", "Annie", None, "Lopez", None, "5 Shelter Way", None),
         ("p5", None, None, "Cher", None, None, None),
         ("p6", "John", "Q", "Smith", None, "1 Main", None),
+    ]
+
+
+def test_fhir_values_written_as_one_where_fhir_says_a_list_land(store):
+    # Other EHRs' exports: `given` and `line` as one string, `name`, `address`, `telecom`,
+    # `identifier` and a type's `coding` as one object, a whole name as a string, DSTU2's
+    # `family` as a list, identifiers told by their type's text, codes in capitals.
+    land(store, source("ehr_fhir", CORPUS / "fhir_single_values.ndjson"))
+    rows = store.con.execute("""
+        SELECT source_record_id, first_name, middle_name, last_name, dob, ssn, sex, street,
+            zip, phone, email, alias_names
+        FROM source_record ORDER BY source_record_id""").fetchall()
+    assert rows == [
+        ("M2", "Eva", None, "Diaz Ruiz", "1980-03-04T00:00:00Z", None, None, None, None, None,
+         None, None),
+        ("M3", "Ana", "Maria", "Lopez", None, "524-71-9043", None, None, None, None, None, None),
+        ("p1", "Ana", None, "Lopez", None, None, "FEMALE", "1 Main St", "93701", "213-555-0134",
+         None, None),
+        ("p4", "Min", "Jun", "Kim", None, None, None, None, None, None, "min@example.org",
+         '["Min Park"]'),
+        ("p5", "5", None, None, None, None, None, None, None, None, None, None),
     ]
 
 

@@ -159,6 +159,27 @@ def test_name_suffix_forms_map_one_to_one_as_on_duckdb(spark_store):
     assert rows(spark_store, read) == rows(duck, read) == sorted(NAME_SUFFIXES.items(), key=repr)
 
 
+def test_names_in_every_script_are_cleaned_as_on_duckdb(spark_store):
+    """Latin names folded to A-Z, other scripts kept (Java's and RE2's Unicode classes and
+    upper case agree on them)."""
+    from linkage.standardize.names import build_name_values, install_name_rules
+
+    names = ["José García-López", "O'Brien Jr.", "Иван", "Пётр", "Ελένη", "李小龍", "محمد",
+             "Nguyễn Thị", "がくせい", "देवनागरी", "한국", "Иван Petrov", "😀😀", "Ana\u0000",
+             "ǅemal", "ß", "\u001bAN\u0000A\u0007", "Lo\u200bpez", "\u202eЛо\u00adпез", None]
+    params = {f"n_{i}": name for i, name in enumerate(names)}
+    setup = Step("raw_names", "CREATE OR REPLACE TEMP TABLE raw_names AS SELECT * FROM "
+                 f"(VALUES {', '.join(f'($n_{i})' for i in range(len(names)))}) AS t(raw)", params)
+    duck = DuckDBStore(connect(), ":memory:")
+    for store in (duck, spark_store):
+        install_name_rules(store)
+        store.run_step("t", setup)
+        build_name_values(store, "SELECT raw FROM raw_names")
+    read = "SELECT raw, name, parts FROM name_value"
+    assert ("Пётр", "ПЕТР", ["ПЕТР"]) in rows(duck, read)
+    assert rows(spark_store, read) == rows(duck, read)
+
+
 def test_macros_and_updates_run_as_in_duckdb(spark_store):
     steps = [
         "CREATE OR REPLACE TEMP MACRO twice(x) AS x || x",

@@ -97,6 +97,32 @@ DOB_CASES = [
 ]
 CONTACT_CASES = [
     ({"phone": "(213) 555-0134"}, {"phone": "2135550134"}),
+    # Names in other scripts keep their letters: upper case where the script has case,
+    # accents folded in Greek and Cyrillic, marks kept where they are part of the letter.
+    # Their phonetic keys are those of their Latin spelling: ИВАН sounds like IVAN.
+    ({"first_name": "Иван", "last_name": "Пётр"},
+     {"first_name": "ИВАН", "last_name": "ПЕТР", "first_name_phonetic": "IFN",
+      "last_name_phonetic": "PTR"}),
+    ({"first_name": "Ivan", "last_name": "Petr"},
+     {"first_name_phonetic": "IFN", "last_name_phonetic": "PTR"}),
+    ({"first_name": "Ελένη"}, {"first_name": "ΕΛΕΝΗ", "first_name_canonical": "ΕΛΕΝΗ"}),
+    ({"first_name": "ΕΛΕΝΗ"}, {"first_name": "ΕΛΕΝΗ"}),
+    ({"first_name": "小龍", "last_name": "李"}, {"first_name": "小龍", "last_name": "李"}),
+    ({"first_name": "محمد", "last_name": "عبد الله"},
+     {"first_name": "محمد", "last_name": "عبد الله", "surname_parts": ["عبد", "الله"],
+      "first_name_phonetic": "MHMT"}),
+    ({"first_name": "Mohammed"}, {"first_name_phonetic": "MHMT"}),
+    ({"first_name": "がくせい"}, {"first_name": "がくせい"}),
+    ({"first_name": "देवनागरी"}, {"first_name": "देवनागरी"}),
+    ({"first_name": "Nguyễn Thị", "last_name": "Phạm"},
+     {"first_name": "NGUYEN THI", "last_name": "PHAM"}),
+    ({"first_name": "😀😀", "last_name": "Lee"}, {"first_name": None, "last_name": "LEE"}),
+    # Characters no one sees join the letters around them; tabs and line ends split words.
+    ({"first_name": "Ana\u0000", "last_name": "Ruiz\t\n"}, {"first_name": "ANA", "last_name": "RUIZ"}),
+    ({"first_name": "\u001bAN\u0000A\u0007", "last_name": "Lo\u200bpez\u200f"},
+     {"first_name": "ANA", "last_name": "LOPEZ"}),
+    ({"first_name": "Ana\nMaria", "last_name": "\u202eЛо\u00adпез"},
+     {"first_name": "ANA MARIA", "last_name": "ЛОПЕЗ"}),
     ({"phone": "1-213-555-0134"}, {"phone": "2135550134"}),
     ({"phone": "0000000000"}, {"phone": None}),
     ({"phone": "9999999999"}, {"phone": None}),

@@ -292,3 +292,21 @@ def test_known_addresses_are_in_the_form_standardize_produces(tmp_path):
     for row in known:
         person = people[record_id({"street": row["street"], "zip": row["zip5"]})]
         assert (person["street"], person["address_kind"]) == (row["street"], row["kind"])
+
+
+def test_a_csv_for_people_shows_formulas_as_text(tmp_path):
+    # CSV injection: a value a spreadsheet would run (=HYPERLINK, +, -, @) is written with
+    # an apostrophe first in CSV, and as it is in Parquet.
+    store_path = tmp_path / "store.duckdb"
+    standardize_all(store_path, [{"first_name": "Ana", "mrn": '=HYPERLINK("http://x","y")'},
+                                 {"first_name": "Luis", "mrn": "-2+3"},
+                                 {"first_name": "Eva", "mrn": "A-1=2"}])
+    with open_store(store_path) as store:
+        for suffix in (".csv", ".parquet"):
+            write_standardized(store, tmp_path / f"person{suffix}")
+        read = "SELECT mrn FROM {}(?, all_varchar = true) ORDER BY first_name"
+        in_csv = store.con.execute(read.format("read_csv"), [str(tmp_path / "person.csv")]).fetchall()
+        in_parquet = store.con.execute("SELECT mrn FROM read_parquet(?) ORDER BY first_name",
+                                       [str(tmp_path / "person.parquet")]).fetchall()
+    assert in_csv == [("'=HYPERLINK(\"HTTP://X\",\"Y\")",), ("A-1=2",), ("'-2+3",)]
+    assert in_parquet == [('=HYPERLINK("HTTP://X","Y")',), ("A-1=2",), ("-2+3",)]

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 
 from linkage.errors import LinkageError
 from linkage.outputs import output_file
+from linkage.store.core import FORMULA_START
 
 SUFFIXES = (".csv", ".parquet")
 
@@ -23,7 +24,21 @@ def write_frame(frame: pd.DataFrame, out: Path, suffixes: tuple[str, ...] = SUFF
         raise LinkageError(f"{out}: unsupported format; use a {' or '.join(suffixes)} file name")
     with output_file(out, what) as scratch:
         if suffix == ".csv":
-            frame.to_csv(scratch, index=False, date_format="%Y-%m-%d %H:%M:%S")
+            spreadsheet_safe_frame(frame).to_csv(scratch, index=False,
+                                                 date_format="%Y-%m-%d %H:%M:%S")
         else:
             pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), scratch)
     return len(frame)
+
+
+def spreadsheet_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with each text cell a spreadsheet would run as a formula written with an
+    apostrophe first (as linkage.store.core.spreadsheet_safe does for a query's CSV)."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object:
+            text = safe[column]
+            formula = text.str.match(FORMULA_START, na=False)
+            if formula.any():
+                safe[column] = text.where(~formula, "'" + text.astype(str))
+    return safe

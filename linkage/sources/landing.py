@@ -37,7 +37,10 @@ STAGE = "land"
 # 5: an over-long value no longer rejects its record (only an over-long key does); FHIR
 #    names given only as text, maiden names as aliases, the SSN by its OID; CalSAWS county
 #    and person numbers typed as numbers get their leading zeros back.
-LANDING_VERSION = "5"
+# 6: FHIR values written as one where FHIR says a list (a `given` string, a `name` or
+#    `address` object), DSTU2's `family` list, identifiers told by their type's text; a
+#    file holding one FHIR Bundle lands its Patients.
+LANDING_VERSION = "6"
 MAX_FIELD_LENGTH = 1000
 # Person evidence; a record key (an MRN) alone cannot be linked to anyone.
 _IDENTIFYING = ("first_name", "last_name", "dob", "ssn", "cin")

@@ -53,6 +53,16 @@ def _whole_lines(reader: BinaryIO) -> Iterator[bytes]:
         yield rest
 
 
+def opens_json_document(path: Path) -> bool:
+    """Whether a JSON file's first line that is not blank is a lone `{`: a pretty-printed
+    document (a FHIR Bundle) rather than NDJSON, whose lines are whole objects. Only the
+    first block is read."""
+    with path.open("rb") as reader:
+        head = reader.read(_BLOCK).removeprefix(b"\xef\xbb\xbf")
+    first = next((line.strip() for line in head.splitlines() if line.strip()), b"")
+    return first == b"{"
+
+
 def mixes_line_ends(path: Path) -> bool:
     """Whether some lines of the file end in CRLF and others in a bare LF. A file without
     a CR (most) is passed over at the speed of a byte search."""

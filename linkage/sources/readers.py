@@ -52,6 +52,24 @@ def ndjson_lines_reader(encoding: str) -> str:
             f"rejects_table = '{CSV_REJECTS}', rejects_scan = '{CSV_SCANS}'))")
 
 
+# A JSON file's text, less the byte order mark some Windows tools write first.
+BUNDLE_TEXT = "SELECT ltrim(content, chr(65279)) AS content FROM read_text($file)"
+
+
+def fhir_bundle_reader() -> str:
+    """A FHIR Bundle file (one JSON document, as a FHIR search or a C-CDA converter writes
+    it), as `ndjson_lines_reader` gives lines: each entry's resource as one line, numbered
+    by its entry. Entries of other resource types (an OperationOutcome, an included
+    Practitioner) are not records and are left out; an entry without a resource is a line
+    that is no resource (one `malformed_json` reject)."""
+    entries = """from_json(json(content) -> 'entry', '[{"resource":"JSON"}]')"""
+    return (f"(SELECT CAST(coalesce(e.entry.resource, 'null') AS VARCHAR) AS __line, "
+            f"e.entry.number AS __source_row FROM (SELECT unnest(list_transform({entries}, "
+            f"lambda entry, number: {{'resource': entry.resource, 'number': number}})) AS entry "
+            f"FROM ({BUNDLE_TEXT})) AS e "
+            f"WHERE coalesce(e.entry.resource ->> 'resourceType', 'Patient') = 'Patient')")
+
+
 def _with_shape_names(scan: str, header: list[str], renames: dict[str, str],
                       optional: tuple[str, ...], cast: bool = False,
                       digits: dict[str, int] | None = None, numbered: bool = True) -> str:

@@ -24,9 +24,9 @@ from typing import TYPE_CHECKING
 
 from linkage.errors import SourceError, StoreError
 from linkage.sources.files import SourceFile
-from linkage.sources.pieces import (cut_at_row, line_at, mixes_line_ends, transcode_utf16,
-                                    unix_line_ends, windows_1252_lines)
-from linkage.sources.readers import CSV_REJECTS, CSV_SCANS
+from linkage.sources.pieces import (cut_at_row, line_at, mixes_line_ends, opens_json_document,
+                                    transcode_utf16, unix_line_ends, windows_1252_lines)
+from linkage.sources.readers import BUNDLE_TEXT, CSV_REJECTS, CSV_SCANS, fhir_bundle_reader
 from linkage.store import LANDED_COLUMNS, Step, Store
 
 if TYPE_CHECKING:
@@ -56,7 +56,8 @@ def read_file(store: Store, delivery: Delivery, read: FileRead) -> int:
                       for key, path in params.items()}
         params.update(delivery.shape.values)
         if delivery.shape.reader == "ndjson":
-            _Reading(store, read.file, delivery.source.name, select, params).ndjson()
+            bundle = delivery.shape.select({"": fhir_bundle_reader()})
+            _Reading(store, read.file, delivery.source.name, select, params).ndjson(bundle)
             return 0
         text_encoding = "latin-1" if delivery.source.encoding == "latin-1" else "utf-8"
         # DuckDB's CSV reader takes one kind of line end per file: a file whose lines end
@@ -227,12 +228,51 @@ WHERE s.file_path = $part
 GROUP BY r.line""", {**self.lineage, "part": part, "lines_before": lines_before}))
 
     # -- NDJSON ------------------------------------------------------------------------------
-    def ndjson(self) -> None:
+    def ndjson(self, bundle_select: str) -> None:
+        """The file's lines, or, when it holds one FHIR Bundle (pretty-printed, or on one
+        line), the Bundle's entries read with `bundle_select`."""
         part = self.params["file"]
+        if not opens_json_document(Path(part)):
+            self._insert(part, 0)
+            if self._rejects("s.file_path = $part", "r.line", {"part": part}):
+                self._ndjson_rejects(part)
+            if not self._first_line_is_bundle():
+                _check_fhir(self.store, self.file)
+                return
+            self.discard()
+        self._bundle(part, bundle_select)
+
+    def _first_line_is_bundle(self) -> bool:
+        return bool(self.store.scalar(STAGE, "fhir_first_bundle", """
+SELECT parse_problem IS NULL AND (raw ->> 'resourceType') = 'Bundle' FROM landing_read
+WHERE source_file = $path ORDER BY source_row LIMIT 1""", {"path": self.lineage["path"]}))
+
+    def _bundle(self, part: str, bundle_select: str) -> None:
+        """A file that is one JSON document lands the Patients of its entries if it is a
+        Bundle, numbered by entry; any other document is refused."""
+        try:
+            kind, entries, patients = self.store.run_step(STAGE, Step("fhir_document", f"""
+WITH document AS (
+    SELECT CASE WHEN json_valid(content) THEN json(content) END AS json FROM ({BUNDLE_TEXT})
+), entry AS (
+    SELECT json, from_json(json -> 'entry', '[{{"resource":"JSON"}}]') AS entries FROM document
+)
+SELECT CASE WHEN json IS NULL THEN 'invalid' ELSE coalesce(json ->> 'resourceType', '') END,
+    len(entries), len(list_filter(entries, lambda e: (e.resource ->> 'resourceType') = 'Patient'))
+FROM entry""", {"file": part}))[0]
+        except StoreError as error:
+            raise SourceError(f"{self.file.path}: not text in the configured encoding; "
+                              f"{_ENCODING_HINT}") from error
+        expected = "expected NDJSON, one FHIR Patient resource per line, or one Bundle of Patients"
+        if kind != "Bundle":
+            found = ("not a complete JSON document" if kind == "invalid"
+                     else "a JSON document but not a FHIR Bundle")
+            raise SourceError(f"{self.file.path}: {found}; {expected}")
+        if entries and not patients:  # an empty Bundle is a delivery of no patients
+            raise SourceError(f"{self.file.path}: a FHIR Bundle without Patient entries; "
+                              f"{expected}")
+        self.select = bundle_select
         self._insert(part, 0)
-        if self._rejects("s.file_path = $part", "r.line", {"part": part}):
-            self._ndjson_rejects(part)
-        _check_fhir(self.store, self.file)
 
     def _ndjson_rejects(self, part: str) -> None:
         """Lines the reader could not take: the line numbers of the lines after them are put

@@ -226,10 +226,38 @@ LEFT JOIN (
 ) AS e ON e.PersonalID = c.PersonalID"""
 
 
-_FHIR_IDENTIFIERS = '[{"system":"VARCHAR","value":"VARCHAR","type":{"coding":[{"system":"VARCHAR","code":"VARCHAR"}]}}]'
-_FHIR_NAMES = '[{"use":"VARCHAR","text":"VARCHAR","family":"VARCHAR","given":["VARCHAR"],"suffix":["VARCHAR"]}]'
-_FHIR_ADDRESSES = '[{"use":"VARCHAR","line":["VARCHAR"],"city":"VARCHAR","state":"VARCHAR","postalCode":"VARCHAR"}]'
+# Each list element's fields; values FHIR readers in the wild get in several shapes are read
+# as JSON first and put right by _fhir_list and _fhir_texts.
+_FHIR_IDENTIFIERS = '[{"system":"VARCHAR","value":"VARCHAR","type":"JSON"}]'
+_FHIR_NAMES = '[{"use":"VARCHAR","text":"VARCHAR","family":"JSON","given":"JSON","suffix":"JSON"}]'
+_FHIR_ADDRESSES = '[{"use":"VARCHAR","line":"JSON","city":"VARCHAR","state":"VARCHAR","postalCode":"VARCHAR"}]'
 _FHIR_TELECOM = '[{"system":"VARCHAR","value":"VARCHAR","use":"VARCHAR"}]'
+_FHIR_CODINGS = '[{"code":"VARCHAR"}]'
+_JSON_SCALARS = "('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE')"
+
+
+def _fhir_list(value: str) -> str:
+    """SQL: the JSON `value` as a list: a list as it is, one object (or text) as a list of
+    it, JSON null or nothing as NULL. Exports write a single `name`, `address` or
+    `identifier` as an object where FHIR says a list of one."""
+    return (f"CASE WHEN json_type({value}) = 'ARRAY' THEN {value} "
+            f"WHEN json_type({value}) <> 'NULL' THEN json_array({value}) END")
+
+
+def _fhir_texts(value: str) -> str:
+    """SQL: the JSON `value` as a list of its non-empty texts: `given` or `line` written as
+    one string where FHIR says a list of strings."""
+    return (f"list_filter(CASE WHEN json_type({value}) = 'ARRAY' THEN from_json({value}, '[\"VARCHAR\"]') "
+            f"WHEN json_type({value}) IN {_JSON_SCALARS} THEN [{value} ->> '$'] END, "
+            f"lambda t: trim(t) <> '')")
+
+
+def _fhir_text(value: str) -> str:
+    """SQL: the JSON `value` as one text: `family` as a string, or as a list of words (as
+    FHIR DSTU2 wrote it)."""
+    return f"nullif(array_to_string({_fhir_texts(value)}, ' '), '')"
+
+
 SSN_SYSTEM = "http://hl7.org/fhir/sid/us-ssn"
 # The SSN's OID, which many EHRs (and C-CDA-derived exports) put in place of the URL.
 SSN_OID = "urn:oid:2.16.840.1.113883.4.1"
@@ -258,17 +286,29 @@ WITH line AS (
     WHERE trim(coalesce(__line, '')) <> ''
 ), patient AS (
     SELECT __source_row, parse_problem, json,
-        from_json(json -> 'identifier', '{_FHIR_IDENTIFIERS}') AS identifiers,
-        from_json(json -> 'name', '{_FHIR_NAMES}') AS names,
-        from_json(json -> 'address', '{_FHIR_ADDRESSES}') AS addresses,
-        from_json(json -> 'telecom', '{_FHIR_TELECOM}') AS telecom
+        list_transform(from_json({_fhir_list("json -> 'identifier'")}, '{_FHIR_IDENTIFIERS}'),
+            lambda i: {{'system': i.system, 'value': i.value, 'type_text': upper(trim(i.type ->> 'text')),
+                'codes': list_transform(from_json({_fhir_list("i.type -> 'coding'")}, '{_FHIR_CODINGS}'),
+                    lambda c: upper(trim(c.code)))}}) AS identifiers,
+        -- A name written as text alone ("name": "Ana Lopez") is that name's text.
+        list_transform(from_json(CASE WHEN json_type(json -> 'name') = 'VARCHAR'
+                THEN json_array(json_object('text', json ->> 'name'))
+                ELSE {_fhir_list("json -> 'name'")} END, '{_FHIR_NAMES}'),
+            lambda n: {{'use': lower(trim(n.use)), 'text': n.text, 'family': {_fhir_text('n.family')},
+                'given': {_fhir_texts('n.given')}, 'suffix': {_fhir_texts('n.suffix')}}}) AS names,
+        list_transform(from_json({_fhir_list("json -> 'address'")}, '{_FHIR_ADDRESSES}'),
+            lambda a: {{'use': lower(trim(a.use)), 'line': {_fhir_texts('a.line')}, 'city': a.city,
+                'state': a.state, 'postalCode': a.postalCode}}) AS addresses,
+        list_transform(from_json({_fhir_list("json -> 'telecom'")}, '{_FHIR_TELECOM}'),
+            lambda t: {{'system': lower(trim(t.system)), 'value': t.value}}) AS telecom
     FROM line
 ), picked AS (
     SELECT *,
-        list_filter(identifiers, lambda i: list_contains(
-            list_transform(i.type.coding, lambda c: c.code), 'MR'))[1] AS mr,
+        list_filter(identifiers, lambda i: list_contains(i.codes, 'MR')
+            OR i.type_text IN ('MR', 'MRN', 'MEDICAL RECORD NUMBER'))[1] AS mr,
         list_filter(identifiers, lambda i: i.system IN ('{SSN_SYSTEM}', '{SSN_OID}')
-            OR list_contains(list_transform(i.type.coding, lambda c: c.code), 'SS'))[1].value AS ssn,
+            OR list_contains(i.codes, 'SS')
+            OR i.type_text IN ('SS', 'SSN', 'SOCIAL SECURITY NUMBER'))[1].value AS ssn,
         coalesce(list_filter(names, lambda n: n.use = 'official')[1],
                  list_filter(names, lambda n: coalesce(n.use, 'usual') = 'usual')[1],
                  list_filter(names, lambda n: n.use NOT IN ('old', 'maiden', 'anonymous'))[1])
@@ -384,7 +424,8 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     Kind("hmis", "HUD HMIS CSV export folder (FY2020 to FY2026, told by Client.csv's header)",
          ("",), tuple(f"hmis_fy{year}" for year in sorted(HMIS_VERSIONS))),
     Kind("ehr_csv", "flat EHR patient demographics", (".csv",), ("ehr_csv",), ("columns",)),
-    Kind("ehr_fhir", "FHIR R4 Patient resources, one per line (Bulk Data $export NDJSON)",
+    Kind("ehr_fhir", "FHIR R4 Patient resources, one per line (Bulk Data $export NDJSON), "
+         "or a Bundle of them (a FHIR search's page)",
          (".ndjson", ".jsonl"), ("ehr_fhir",)),
     Kind("person", "any other flat person extract (WIC, behavioral health, justice, plan "
          "enrollment): its columns mapped onto the person fields by config",

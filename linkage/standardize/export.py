@@ -10,7 +10,7 @@ from linkage.standardize.person import PERSON_COLUMNS
 from linkage.store import Step, Store
 
 STAGE = "standardize"
-_FORMATS = {".csv": "(FORMAT csv, HEADER true)", ".parquet": "(FORMAT parquet)"}
+_FORMATS = {".csv": "csv", ".parquet": "parquet"}
 
 
 def write_standardized(store: Store, out: Path) -> int:
@@ -19,11 +19,10 @@ def write_standardized(store: Store, out: Path) -> int:
     The file holds PII, so it is created readable by its owner only. Returns the rows written.
     """
     out = Path(out)
-    options = _FORMATS.get(out.suffix.lower())
-    if options is None:
+    kind = _FORMATS.get(out.suffix.lower())
+    if kind is None:
         raise LinkageError(f"{out}: unsupported format '{out.suffix}'; expected .csv or .parquet")
     with output_file(out, "standardized records") as scratch:
-        store.run_step(STAGE, Step("write_standardized", f"""
-COPY (SELECT {", ".join(PERSON_COLUMNS)} FROM person ORDER BY record_key)
-TO $path {options}""", {"path": str(scratch)}))
+        store.write_file(STAGE, Step("write_standardized", f"""
+SELECT {", ".join(PERSON_COLUMNS)} FROM person ORDER BY record_key"""), scratch, kind)
     return store.scalar(STAGE, "count_person", "SELECT count(*) FROM person")

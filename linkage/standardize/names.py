@@ -2,8 +2,9 @@
 
 `name_value(raw, name, suffix)`: a raw first, middle or last name cleaned (DESIGN §5):
 upper case ASCII, punctuation dropped, a courtesy title and a trailing suffix split off,
-digits dropped, placeholders null. `phonetic(name, metaphone)`: the one per-value Python
-function (jellyfish's metaphone, no set-based form), once per distinct clean name.
+digits dropped, placeholders null; a name in another script keeps its letters.
+`phonetic(name, metaphone)`: the one per-value Python function (jellyfish's metaphone of
+the name in Latin letters, no set-based form), once per distinct clean name.
 Dates of birth are read the same way, in dates.py.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import jellyfish
 import pyarrow as pa
+from anyascii import anyascii
 
 from linkage.standardize.nickname_tables import load_nicknames
 from linkage.standardize.rules import MACROS, NAME_SUFFIXES
@@ -73,8 +75,16 @@ def build_name_values(store: Store, raw_names_sql: str) -> None:
 
 
 def metaphone(name: str | None) -> str | None:
-    """A clean name's phonetic key (jellyfish's metaphone), as `phonetic` holds it."""
-    return (jellyfish.metaphone(name) or None) if name is not None else None
+    """A clean name's phonetic key (jellyfish's metaphone), as `phonetic` holds it. A name
+    in another script is written in Latin letters first (anyascii: ИВАН -> IVAN, محمد ->
+    MHMD), so it sounds like its Latin spelling and the two meet.
+
+    >>> metaphone("ИВАН") == metaphone("IVAN"), metaphone("محمد") == metaphone("MOHAMMED")
+    (True, True)
+    """
+    if name is None:
+        return None
+    return jellyfish.metaphone(name if name.isascii() else anyascii(name).upper()) or None
 
 
 def add_phonetic_keys(store: Store, names_sql: str) -> None:

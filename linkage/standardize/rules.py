@@ -80,15 +80,35 @@ def float_digits(value: str) -> str:
             f"THEN split_part(trim({value}), '.', 1) ELSE {value} END")
 
 
+# A letter outside the Latin blocks (Basic Latin to Latin Extended-B, Latin Extended
+# Additional), and one outside Latin, Greek and Cyrillic: RE2 and Java read both patterns.
+NOT_LATIN_LETTER = "[^\\P{L}\\x{0}-\\x{24F}\\x{1E00}-\\x{1EFF}]"
+NOT_EUROPEAN_LETTER = "[^\\P{L}\\x{0}-\\x{52F}\\x{1E00}-\\x{1FFF}]"
+# Characters dropped from a name before it is split into words: apostrophes, periods,
+# invisible format characters and control characters other than tab and line ends.
+NAME_JOINERS = "[''`’.\\p{Cf}\\x{0}-\\x{8}\\x{B}\\x{C}\\x{E}-\\x{1F}\\x{7F}]"
+
+
 MACROS = {
     # Upper case ASCII: accents stripped, letters strip_accents leaves alone folded by hand.
     "fold_ascii": """(value) AS replace(replace(replace(replace(translate(
         upper(strip_accents(value)), 'ŁØĐÞ', 'LODT'), 'ß', 'SS'), 'Æ', 'AE'), 'Œ', 'OE'), 'ẞ', 'SS')""",
     "std_text": """(value) AS nullif(trim(regexp_replace(
         regexp_replace(fold_ascii(value), '[^A-Z0-9 ]', ' ', 'g'), ' +', ' ', 'g')), '')""",
+    # Text in other scripts: upper case where the script has case, accents folded where
+    # every letter is Latin, Greek or Cyrillic (ΕΛΈΝΗ -> ΕΛΕΝΗ, Ё -> Е); elsewhere marks are
+    # part of the letter (Devanagari vowel signs, kana voicing) and stay.
+    "script_text": f"""(value) AS nullif(trim(regexp_replace(regexp_replace(
+        CASE WHEN regexp_matches(value, '{NOT_EUROPEAN_LETTER}') THEN upper(value)
+            ELSE fold_ascii(value) END,
+        '[^\\p{{L}}\\p{{M}}0-9 ]', ' ', 'g'), ' +', ' ', 'g')), '')""",
     # Names: apostrophes and periods join (O'BRIEN -> OBRIEN, ST. JOHN -> ST JOHN handled
-    # by the space that follows); hyphens, commas and slashes split parts.
-    "name_text": """(value) AS std_text(regexp_replace(value, '[''`’.]', '', 'g'))""",
+    # by the space that follows), and so do the characters no one sees (NUL padding, a
+    # zero-width space, a direction mark); hyphens, commas and slashes split parts. A name
+    # with a letter of another script than Latin keeps its letters (script_text).
+    "name_text": f"""(value) AS CASE WHEN regexp_matches(value, '{NOT_LATIN_LETTER}')
+        THEN script_text(regexp_replace(value, '{NAME_JOINERS}', '', 'g'))
+        ELSE std_text(regexp_replace(value, '{NAME_JOINERS}', '', 'g')) END""",
     "is_name_placeholder": f"""(text) AS text IN ({sql_list(NAME_PLACEHOLDERS)})
         OR string_split(text, ' ')[1] IN ({sql_list(NAME_PLACEHOLDER_LEADS)})
         OR regexp_full_match(text, 'X+|ZZ.*|[0-9 ]+')

@@ -109,7 +109,7 @@ class DuckDBStore(Store):
         with self._timed(stage, step):
             relation = self.con.sql(step.sql, params=step.params)
             if kind == "csv":
-                relation.write_csv(str(path), header=True)
+                spreadsheet_safe(relation).write_csv(str(path), header=True)
             else:
                 relation.write_parquet(str(path))
 
@@ -330,6 +330,22 @@ def migrate(store: Store) -> list[int]:
                 [str(version + 1)]))
         done.append(version + 1)
     return done
+
+
+# A cell a spreadsheet runs as a formula: one starting with =, +, -, @, a tab or a carriage
+# return (CSV injection: =HYPERLINK(...) in a name or a record id).
+FORMULA_START = "^[=+@\\t\\r-]"
+
+
+def spreadsheet_safe(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    """`relation` with each text cell that a spreadsheet would run as a formula written with
+    an apostrophe first, as OWASP advises for CSV files people open: Excel and LibreOffice
+    then show it as the text it is. Other cells are as they are."""
+    columns = [quote_identifier(name) for name in relation.columns]
+    return relation.project(", ".join(
+        f"CASE WHEN regexp_matches({column}, '{FORMULA_START}') THEN '''' || {column} "
+        f"ELSE {column} END AS {column}" if str(dtype) == "VARCHAR" else column
+        for column, dtype in zip(columns, relation.dtypes, strict=True)))
 
 
 def quote_identifier(name: str) -> str:

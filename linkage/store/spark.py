@@ -41,7 +41,7 @@ from linkage import progress
 from linkage.errors import ConfigError, LinkageError, StoreError, database_message
 from linkage.outputs import hold_private_umask, release_private_umask
 from linkage.store.connection import connect
-from linkage.store.core import DuckDBStore
+from linkage.store.core import DuckDBStore, spreadsheet_safe
 from linkage.store.engine import Step, Store
 from linkage.store.schema import SCHEMA_VERSION, TABLES
 from linkage.store.snapshots import Manifest, Snapshots
@@ -304,7 +304,7 @@ class SparkStore(Store):
         with connect() as con:
             relation = con.from_arrow(rows)
             if kind == "csv":
-                relation.write_csv(str(path), header=True)
+                spreadsheet_safe(relation).write_csv(str(path), header=True)
             else:
                 relation.write_parquet(str(path))
 
