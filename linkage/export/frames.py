@@ -36,7 +36,8 @@ def spreadsheet_safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
     apostrophe first (as linkage.store.core.spreadsheet_safe does for a query's CSV)."""
     safe = frame.copy()
     for column in safe.columns:
-        if safe[column].dtype == object:
+        # Text is `object` before pandas 3 and a string dtype from it.
+        if safe[column].dtype == object or isinstance(safe[column].dtype, pd.StringDtype):
             text = safe[column]
             formula = text.str.match(FORMULA_START, na=False)
             if formula.any():
