@@ -9,7 +9,7 @@ record, names in other scripts, control characters and emoji, spreadsheet formul
 100,000-character values, placeholder SSNs), delivers a file another way (a byte order
 mark, line breaks inside quoted fields, a header alone, zero bytes, a FHIR Bundle), or
 writes the same records as other export tools do (pipe and tab delimiters, a header in
-capitals, CRLF and LF lines joined, NULL for every empty value, a typed Parquet file), runs
+capitals, CRLF and LF lines joined, bare CR lines, a trailing comma on every line, NULL for every empty value, a typed Parquet file), runs
 `linkage run --json` on it and reports per case: the exit code, whether a traceback
 appeared, per source rows read, landed and rejected with the reject reasons and value
 warnings (counts only, never values), the records given an EID, the crosswalk's pair F1
@@ -474,6 +474,21 @@ def mixed_line_ends(folder: Path) -> None:
     lines = path.read_bytes().split(b"\r\n")
     half = len(lines) // 2
     path.write_bytes(b"\r\n".join(lines[:half]) + b"\r\n" + b"\n".join(lines[half:]))
+
+
+@case
+def mac_line_ends(folder: Path) -> None:
+    """Excel for Mac's "CSV (Macintosh)": every line ends in a bare CR."""
+    path = folder / "calsaws.csv"
+    path.write_bytes(path.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r"))
+
+
+@case
+def trailing_commas(folder: Path) -> None:
+    """Every line, the header too, ends in a comma: an empty, unnamed last column."""
+    for path in (folder / "ehr.csv", folder / "hmis/Client.csv"):
+        header, rows = read_csv(path)
+        write_csv(path, [*header, ""], [[*row, ""] for row in rows])
 
 
 @case

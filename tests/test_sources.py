@@ -455,3 +455,22 @@ def test_byte_copies_never_split_a_line_end_or_a_character_between_blocks(tmp_pa
     crlf = tmp_path / "crlf.csv"
     crlf.write_bytes(b"id,name\r\n1,ANA\r\n2,BO\r\n")
     assert not pieces.mixes_line_ends(crlf)
+    mac = tmp_path / "mac.csv"
+    mac.write_bytes(b"id,name\r1,ANA\r2,PE\xc3\xb1A\r")
+    assert pieces.mixes_line_ends(mac)
+    assert pieces.unix_line_ends(mac, tmp_path / "mac_lf.csv").read_bytes() == \
+        b"id,name\n1,ANA\n2,PE\xc3\xb1A\n"
+
+
+def test_a_mac_csv_with_a_trailing_comma_on_every_line_lands(store, tmp_path):
+    # Excel for Mac's "CSV (Macintosh)" ends lines in a bare CR; many exports end every line
+    # with a comma, an empty header cell kept as an unnamed column.
+    path = tmp_path / "people.csv"
+    path.write_bytes(b"id,first_name,last_name,\r1,Ana,Lopez,\r2,Min,Kim,x\r")
+    count = land(store, source("person", path, key=["id"],
+                               columns={"first_name": "first_name", "last_name": "last_name"}))
+    assert (count.rows_landed, count.rows_rejected) == (2, 0)
+    rows = store.con.execute("SELECT source_record_id, first_name, last_name, raw "
+                             "FROM source_record ORDER BY 1").fetchall()
+    assert [row[:3] for row in rows] == [("1", "Ana", "Lopez"), ("2", "Min", "Kim")]
+    assert json.loads(rows[1][3])["column_4"] == "x"

@@ -141,17 +141,19 @@ def utf16_codec(head: bytes) -> str:
 def _first_line(data: bytes, encoding: str, whole_file: bool) -> tuple[str, bytes] | None:
     """The codec and the bytes of the first line of `data` (BOM and line end removed), or
     None when `data` is only part of the file and holds no complete line."""
-    codec, start, newline = {"utf-8": "utf-8-sig", "latin-1": "latin-1"}.get(encoding), 0, b"\n"
+    codec, start = {"utf-8": "utf-8-sig", "latin-1": "latin-1"}.get(encoding), 0
     if encoding == "utf-16":
         codec = utf16_codec(data)
         start = 2 if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else 0
-        newline = "\n".encode(codec)
-    end = data.find(newline, start)
-    while end >= 0 and (end - start) % len(newline):  # a newline byte inside a code unit
-        end = data.find(newline, end + 1)
-    if end < 0:
-        return (codec, data[start:]) if whole_file else None
-    return codec, data[start:end]
+    # A file whose lines end in a bare CR (Excel for Mac's "CSV (Macintosh)") has no LF.
+    for newline in (("\n".encode(codec), "\r".encode(codec)) if encoding == "utf-16"
+                    else (b"\n", b"\r")):
+        end = data.find(newline, start)
+        while end >= 0 and (end - start) % len(newline):  # a newline byte inside a code unit
+            end = data.find(newline, end + 1)
+        if end >= 0:
+            return codec, data[start:end]
+    return (codec, data[start:]) if whole_file else None
 
 
 def read_header(con: duckdb.DuckDBPyConnection, file: SourceFile,
@@ -206,10 +208,28 @@ def read_header(con: duckdb.DuckDBPyConnection, file: SourceFile,
                           f"{MAX_COLUMNS:,} are supported")
     if not any(header):
         raise SourceError(f"{file.path}: first line is not a header row")
+    header = _named(header)
     duplicates = sorted(column for column, seen in Counter(header).items() if seen > 1)
     if duplicates:
         raise SourceError(f"{file.path}: header repeats column '{duplicates[0]}'")
     return header, delimiter
+
+
+# A header cell left empty (a trailing comma on every line, a spreadsheet's blank column)
+# is kept, named by its place, so its values stay in the raw record: column_12.
+UNNAMED = "column_"
+
+
+def _named(header: list[str]) -> list[str]:
+    taken, named = set(header), []
+    for place, column in enumerate(header, start=1):
+        if not column:
+            column = f"{UNNAMED}{place}"
+            while column in taken:
+                column += "_"
+            taken.add(column)
+        named.append(column)
+    return named
 
 
 def number_columns(con: duckdb.DuckDBPyConnection, file: SourceFile) -> set[str]:

@@ -63,26 +63,41 @@ def opens_json_document(path: Path) -> bool:
     return first == b"{"
 
 
+def _blocks(reader: BinaryIO) -> Iterator[bytes]:
+    """The rest of `reader` in blocks of about _BLOCK bytes, none ending in a CR (so a CRLF
+    is never split between two)."""
+    rest = b""
+    while block := reader.read(_BLOCK):
+        data = rest + block
+        rest = b"\r" if data.endswith(b"\r") else b""
+        if data[:len(data) - len(rest)]:
+            yield data[:len(data) - len(rest)]
+    if rest:
+        yield rest
+
+
 def mixes_line_ends(path: Path) -> bool:
-    """Whether some lines of the file end in CRLF and others in a bare LF. A file without
-    a CR (most) is passed over at the speed of a byte search."""
-    crlf = lf = 0
+    """Whether some lines of the file end in CRLF and others in a bare LF, or every line
+    in a bare CR (Excel for Mac's "CSV (Macintosh)"): DuckDB's reader takes CRLF or LF, one
+    per file. A file without a CR (most) is passed over at the speed of a byte search."""
+    crlf = lf = cr = 0
     with path.open("rb") as reader:
-        for block in _whole_lines(reader):
+        for block in _blocks(reader):
             lf += block.count(b"\n")
             if b"\r" in block:
+                cr += block.count(b"\r")
                 crlf += block.count(b"\r\n")
             if crlf and lf > crlf:
                 return True
-    return False
+    return cr > 0 and lf == 0
 
 
 def unix_line_ends(source: Path, target: Path) -> Path:
-    """Copy a CSV file to `target` with every CRLF line end as LF: a file whose lines end
-    both ways stops DuckDB's reader. Lines keep their numbers."""
+    """Copy a CSV file to `target` with every CRLF and bare CR line end as LF. Lines keep
+    their numbers."""
     with source.open("rb") as reader, target.open("wb") as writer:
-        for block in _whole_lines(reader):
-            writer.write(block.replace(b"\r\n", b"\n"))
+        for block in _blocks(reader):
+            writer.write(block.replace(b"\r\n", b"\n").replace(b"\r", b"\n"))
     return target
 
 
