@@ -77,9 +77,6 @@ LANDING_ERRORS = [
      "fhir_bundle_no_patients.json: a FHIR Bundle without Patient entries; expected NDJSON"),
     ("a pretty-printed document cut short", "ehr_fhir", "fhir_document_cut.json", {},
      "fhir_document_cut.json: not a complete JSON document; expected NDJSON"),
-    ("one Patient pretty-printed", "ehr_fhir", "fhir_patient_pretty.json", {},
-     "fhir_patient_pretty.json: a JSON document but not a FHIR Bundle; expected NDJSON, one "
-     "FHIR Patient resource per line, or one Bundle of Patients"),
     ("first line a JSON object but no resource", "ehr_fhir", "fhir_first_not_resource.ndjson", {},
      "fhir_first_not_resource.ndjson: line 1 is not a FHIR resource; expected NDJSON"),
     ("Observation resource", "ehr_fhir", "observation.ndjson", {},
@@ -150,6 +147,12 @@ ROW_OUTCOMES = [
      "ehr_fhir", "fhir_searchset_bundle.json", {}, ["p1", "p3"], [(3, "malformed_json")]),
     ("FHIR Bundle after a byte order mark", "ehr_fhir", "fhir_bundle_bom.json", {},
      ["p1", "p3"], [(3, "malformed_json")]),
+    ("one Patient pretty-printed (a FHIR read saved)", "ehr_fhir", "fhir_patient_pretty.json",
+     {}, ["p1"], []),
+    # A simulator's output folder (Synthea): one transaction Bundle per patient, among other
+    # resources, and a Bundle of hospitals without a Patient, passed over.
+    ("a folder of Bundles, one per patient", "ehr_fhir", "fhir_bundle_per_patient", {},
+     ["M1", "M2"], []),
     ("empty NDJSON: a delivery of no patients", "ehr_fhir", "empty.ndjson", {}, [], []),
     ("county column names mapped by config", "ehr_csv", "county_column_names.csv", {"columns": {
         "MRN": "mrn", "AUTH": "assigning_authority", "LNAME": "last_name", "FNAME": "first_name",

@@ -70,6 +70,12 @@ def fhir_bundle_reader() -> str:
             f"WHERE coalesce(e.entry.resource ->> 'resourceType', 'Patient') = 'Patient')")
 
 
+def fhir_resource_reader() -> str:
+    """A file holding one FHIR Patient as one JSON document (a FHIR read, `GET Patient/123`,
+    saved pretty-printed), as `ndjson_lines_reader` gives lines: one line, number 1."""
+    return f"(SELECT CAST(json(content) AS VARCHAR) AS __line, 1 AS __source_row FROM ({BUNDLE_TEXT}))"
+
+
 def _with_shape_names(scan: str, header: list[str], renames: dict[str, str],
                       optional: tuple[str, ...], cast: bool = False,
                       digits: dict[str, int] | None = None, numbered: bool = True) -> str:

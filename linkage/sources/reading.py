@@ -26,7 +26,8 @@ from linkage.errors import SourceError, StoreError
 from linkage.sources.files import SourceFile
 from linkage.sources.pieces import (cut_at_row, line_at, mixes_line_ends, opens_json_document,
                                     transcode_utf16, unix_line_ends, windows_1252_lines)
-from linkage.sources.readers import BUNDLE_TEXT, CSV_REJECTS, CSV_SCANS, fhir_bundle_reader
+from linkage.sources.readers import (BUNDLE_TEXT, CSV_REJECTS, CSV_SCANS, fhir_bundle_reader,
+                                     fhir_resource_reader)
 from linkage.store import LANDED_COLUMNS, Step, Store
 
 if TYPE_CHECKING:
@@ -56,8 +57,10 @@ def read_file(store: Store, delivery: Delivery, read: FileRead) -> int:
                       for key, path in params.items()}
         params.update(delivery.shape.values)
         if delivery.shape.reader == "ndjson":
-            bundle = delivery.shape.select({"": fhir_bundle_reader()})
-            _Reading(store, read.file, delivery.source.name, select, params).ndjson(bundle)
+            documents = {"Bundle": delivery.shape.select({"": fhir_bundle_reader()}),
+                         "Patient": delivery.shape.select({"": fhir_resource_reader()})}
+            _Reading(store, read.file, delivery.source.name, select, params).ndjson(
+                documents, among_others=len(delivery.reads) > 1)
             return 0
         text_encoding = "latin-1" if delivery.source.encoding == "latin-1" else "utf-8"
         # DuckDB's CSV reader takes one kind of line end per file: a file whose lines end
@@ -228,9 +231,11 @@ WHERE s.file_path = $part
 GROUP BY r.line""", {**self.lineage, "part": part, "lines_before": lines_before}))
 
     # -- NDJSON ------------------------------------------------------------------------------
-    def ndjson(self, bundle_select: str) -> None:
-        """The file's lines, or, when it holds one FHIR Bundle (pretty-printed, or on one
-        line), the Bundle's entries read with `bundle_select`."""
+    def ndjson(self, documents: dict[str, str], among_others: bool) -> None:
+        """The file's lines, or, when it holds one JSON document (pretty-printed, or on one
+        line), that document read with the select `documents` gives its resource type: a
+        FHIR Bundle's entries, or one Patient. `among_others`: the file is one of a folder
+        or glob (a FHIR server's pages, a simulator's one Bundle per patient)."""
         part = self.params["file"]
         if not opens_json_document(Path(part)):
             self._insert(part, 0)
@@ -240,16 +245,18 @@ GROUP BY r.line""", {**self.lineage, "part": part, "lines_before": lines_before}
                 _check_fhir(self.store, self.file)
                 return
             self.discard()
-        self._bundle(part, bundle_select)
+        self._document(part, documents, among_others)
 
     def _first_line_is_bundle(self) -> bool:
         return bool(self.store.scalar(STAGE, "fhir_first_bundle", """
 SELECT parse_problem IS NULL AND (raw ->> 'resourceType') = 'Bundle' FROM landing_read
 WHERE source_file = $path ORDER BY source_row LIMIT 1""", {"path": self.lineage["path"]}))
 
-    def _bundle(self, part: str, bundle_select: str) -> None:
+    def _document(self, part: str, documents: dict[str, str], among_others: bool) -> None:
         """A file that is one JSON document lands the Patients of its entries if it is a
-        Bundle, numbered by entry; any other document is refused."""
+        Bundle, numbered by entry, or itself if it is a Patient; any other document is
+        refused. A Bundle holding other resources only (a simulator's file of hospitals or
+        practitioners) is refused on its own and passed over among other files."""
         try:
             kind, entries, patients = self.store.run_step(STAGE, Step("fhir_document", f"""
 WITH document AS (
@@ -263,15 +270,20 @@ FROM entry""", {"file": part}))[0]
         except StoreError as error:
             raise SourceError(f"{self.file.path}: not text in the configured encoding; "
                               f"{_ENCODING_HINT}") from error
-        expected = "expected NDJSON, one FHIR Patient resource per line, or one Bundle of Patients"
-        if kind != "Bundle":
+        expected = ("expected NDJSON, one FHIR Patient resource per line, one Bundle of "
+                    "Patients or one Patient")
+        if kind not in documents:
             found = ("not a complete JSON document" if kind == "invalid"
-                     else "a JSON document but not a FHIR Bundle")
+                     else "a JSON document but not a FHIR Bundle or Patient")
             raise SourceError(f"{self.file.path}: {found}; {expected}")
-        if entries and not patients:  # an empty Bundle is a delivery of no patients
+        if kind == "Bundle" and entries and not patients:
+            if among_others:
+                return
+            # An empty Bundle is a delivery of no patients; one of other resources is the
+            # wrong file.
             raise SourceError(f"{self.file.path}: a FHIR Bundle without Patient entries; "
                               f"{expected}")
-        self.select = bundle_select
+        self.select = documents[kind]
         self._insert(part, 0)
 
     def _ndjson_rejects(self, part: str) -> None:

@@ -425,8 +425,8 @@ KINDS: dict[str, Kind] = {kind.name: kind for kind in (
          ("",), tuple(f"hmis_fy{year}" for year in sorted(HMIS_VERSIONS))),
     Kind("ehr_csv", "flat EHR patient demographics", (".csv",), ("ehr_csv",), ("columns",)),
     Kind("ehr_fhir", "FHIR R4 Patient resources, one per line (Bulk Data $export NDJSON), "
-         "or a Bundle of them (a FHIR search's page)",
-         (".ndjson", ".jsonl"), ("ehr_fhir",)),
+         "or a Bundle of them (a FHIR search's page, a simulator's Bundle per patient), or "
+         "one Patient per .json file", (".ndjson", ".jsonl", ".json"), ("ehr_fhir",)),
     Kind("person", "any other flat person extract (WIC, behavioral health, justice, plan "
          "enrollment): its columns mapped onto the person fields by config",
          (".csv", ".parquet"), (), ("key", "columns", "constants")),
