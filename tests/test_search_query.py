@@ -37,6 +37,9 @@ QUERIES = [
     PersonQuery(phone="(213) 555-1212 x 12"),
     PersonQuery(email="none@none.com", first_name="Ana", zip5="00000"),
     PersonQuery(first_name="Lupe", last_name="Hernandez y Garcia", dob="1960-02-29", zip5="9001"),
+    # ASCII names skip the rules for other scripts: control characters, joiners, digits.
+    PersonQuery(first_name="Ana\x00\x1f", last_name="St. John-O'Neil 3rd", dob="1980-03-15"),
+    PersonQuery(first_name="Ana", last_name="Ivanova \u0418\u0432\u0430\u043d\u043e\u0432\u0430", dob="1980-03-15"),
 ]
 
 

@@ -107,11 +107,12 @@ STANDARDIZED_COLUMNS = ("first_name", "middle_name", "last_name", "name_suffix",
                         "street", "zip5", "phone", "email")
 
 
-@functools.lru_cache(maxsize=64)
-def standardized_sql(given: frozenset[str]) -> str:
+@functools.lru_cache(maxsize=128)
+def standardized_sql(given: frozenset[str], ascii_names: bool = False) -> str:
     """One SELECT of the standardized query from the landed fields `given` (bound as
     $first_name, $dob ...). Only the rules of the fields given are in it: binding the
-    rules costs more than running them on one row."""
+    rules costs more than running them on one row. `ascii_names`: the names given are
+    ASCII (linkage.standardize.names.name_value_sql)."""
     values = {column: f"NULL::{COLUMN_TYPES.get(column, 'VARCHAR')}"
               for column in STANDARDIZED_COLUMNS}
     values["first_name_forms"] = "[NULL::VARCHAR]"  # a record's forms: its own name, here none
@@ -122,7 +123,7 @@ def standardized_sql(given: frozenset[str]) -> str:
         first = "f.name" if "first_name" in given else "NULL::VARCHAR"
         last_name = "l.name" if "last_name" in given else "NULL::VARCHAR"
         last = ("l" if "last_name" in given else None)
-        ctes.append(f"name_value AS ({name_value_sql(raw)}\n)")
+        ctes.append(f"name_value AS ({name_value_sql(raw, ascii_only=ascii_names)}\n)")
         ctes.append(f"""named AS (
     -- JOHN/JANE DOE is a placeholder as a whole, not a real first or last name.
     SELECT ({first} IN ('JOHN', 'JANE') AND {last_name} = 'DOE') IS TRUE AS doe,
@@ -169,8 +170,12 @@ def standardize_query(store: Store, query: PersonQuery, *, check: bool = True) -
     without the value, for a field given that standardizes to nothing."""
     landed = query.landed()
     given = {field: value for field, value in landed.items() if value is not None}
-    rows = store.run_records(STAGE, Step("standardize_query",
-                                         standardized_sql(frozenset(given)), given))
+    ascii_names = all(given.get(field, "").isascii() for field in ("first_name", "last_name"))
+    # One row through many rules: planning it costs more than running it, and the
+    # optimizer has nothing to gain on one row.
+    with store.unoptimized():
+        rows = store.run_records(STAGE, Step("standardize_query", standardized_sql(
+            frozenset(given), ascii_names), given))
     row = rows[0]
     row["first_name_phonetic"] = metaphone(row["first_name"])
     row["last_name_phonetic"] = metaphone(row["last_name"])

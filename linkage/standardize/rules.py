@@ -106,9 +106,10 @@ MACROS = {
     # by the space that follows), and so do the characters no one sees (NUL padding, a
     # zero-width space, a direction mark); hyphens, commas and slashes split parts. A name
     # with a letter of another script than Latin keeps its letters (script_text).
-    "name_text": f"""(value) AS CASE WHEN regexp_matches(value, '{NOT_LATIN_LETTER}')
-        THEN script_text(regexp_replace(value, '{NAME_JOINERS}', '', 'g'))
-        ELSE std_text(regexp_replace(value, '{NAME_JOINERS}', '', 'g')) END""",
+    "name_joined": f"""(value) AS regexp_replace(value, '{NAME_JOINERS}', '', 'g')""",
+    "joined_name_text": f"""(joined) AS CASE WHEN regexp_matches(joined, '{NOT_LATIN_LETTER}')
+        THEN script_text(joined) ELSE std_text(joined) END""",
+    "name_text": """(value) AS joined_name_text(name_joined(value))""",
     "is_name_placeholder": f"""(text) AS text IN ({sql_list(NAME_PLACEHOLDERS)})
         OR string_split(text, ' ')[1] IN ({sql_list(NAME_PLACEHOLDER_LEADS)})
         OR regexp_full_match(text, 'X+|ZZ.*|[0-9 ]+')

@@ -79,6 +79,16 @@ class DuckDBStore(Store):
             except duckdb.Error:
                 pass  # a failed step aborted the transaction; the run stops and closes us
 
+    @contextmanager
+    def unoptimized(self) -> Iterator[None]:
+        """Statements inside the block are planned without DuckDB's optimizer: for a query
+        of one row through many rules, where planning is most of the time."""
+        self.con.execute("PRAGMA disable_optimizer")
+        try:
+            yield
+        finally:
+            self.con.execute("PRAGMA enable_optimizer")
+
     def run_step(self, stage: str, step: Step) -> list[tuple]:
         """Run one step and return its rows (drained, so the connection is free again)."""
         with self._timed(stage, step):

@@ -107,6 +107,12 @@ class Store(ABC):
         """Forget a table given to `register`."""
 
     @contextmanager
+    def unoptimized(self) -> Iterator[None]:
+        """Statements inside the block are planned without the engine's optimizer, where it
+        has one to turn off (a query of one row through many rules)."""
+        yield
+
+    @contextmanager
     def registered(self, name: str, table: pa.Table) -> Iterator[None]:
         """The Arrow `table` readable in SQL as `name` inside the block only."""
         self.register(name, table)
