@@ -9,7 +9,7 @@ record, names in other scripts, control characters and emoji, spreadsheet formul
 100,000-character values, placeholder SSNs), delivers a file another way (a byte order
 mark, line breaks inside quoted fields, a header alone, zero bytes, a FHIR Bundle), or
 writes the same records as other export tools do (pipe and tab delimiters, a header in
-capitals, CRLF and LF lines joined, bare CR lines, a trailing comma on every line, NULL for every empty value, a typed Parquet file), runs
+capitals, CRLF and LF lines joined, bare CR lines, a trailing comma on every line, secondary columns left out, NULL for every empty value, a typed Parquet file), runs
 `linkage run --json` on it and reports per case: the exit code, whether a traceback
 appeared, per source rows read, landed and rejected with the reject reasons and value
 warnings (counts only, never values), the records given an EID, the crosswalk's pair F1
@@ -489,6 +489,19 @@ def trailing_commas(folder: Path) -> None:
     for path in (folder / "ehr.csv", folder / "hmis/Client.csv"):
         header, rows = read_csv(path)
         write_csv(path, [*header, ""], [[*row, ""] for row in rows])
+
+
+@case
+def secondary_columns_absent(folder: Path) -> None:
+    """Another county system's layouts: no CIN, unit or mailing address in the CalSAWS
+    extract, no assigning authority, suffix, second line or e-mail in the EHR's."""
+    for path, absent in ((folder / "calsaws.csv", {"cin", "res_unit", "mail_street", "mail_city",
+                                                   "mail_state", "mail_zip"}),
+                         (folder / "ehr.csv", {"assigning_authority", "suffix", "address_line2",
+                                               "email"})):
+        header, rows = read_csv(path)
+        keep = [i for i, column in enumerate(header) if column not in absent]
+        write_csv(path, [header[i] for i in keep], [[row[i] for i in keep] for row in rows])
 
 
 @case

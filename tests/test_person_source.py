@@ -142,7 +142,9 @@ def test_person_config_mistakes_are_named(tmp_path, settings, message):
 def test_sources_command_lists_each_kind_with_its_columns():
     result = CliRunner().invoke(app, ["sources"])
     assert result.exit_code == 0, result.output
-    assert "optional columns: mail_street, mail_city, mail_state, mail_zip" in result.output
+    assert ("required columns: county_code, case_number, person_number, first_name, last_name, "
+            "dob") in result.output
+    assert "res_zip, phone, mail_street, mail_city, mail_state, mail_zip\n" in result.output
     assert "person: any other flat person extract" in result.output
     assert "settings: key, columns, constants" in result.output
     kinds = json.loads(CliRunner().invoke(app, ["sources", "--json"]).output)["kinds"]

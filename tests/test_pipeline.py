@@ -118,8 +118,8 @@ def store_state(store) -> list:
     (lambda data: (data / "hmis" / "Enrollment.csv").unlink(),
      r"hmis/Enrollment.csv: file not found"),
     (lambda data: (data / "ehr" / "patients.csv").write_text(
-        (data / "ehr" / "patients.csv").read_text().replace("assigning_authority", "authority", 1)),
-     r"ehr/patients.csv: missing required column 'assigning_authority'"),
+        (data / "ehr" / "patients.csv").read_text().replace("mrn", "record", 1)),
+     r"ehr/patients.csv: missing required column 'mrn'"),
     (lambda data: (data / "hmis" / "Client.csv").write_text(
         (data / "hmis" / "Client.csv").read_text().replace("PersonalID", "ClientID", 1)),
      r"hmis/Client.csv: missing required column 'PersonalID'"),

@@ -477,3 +477,26 @@ def test_a_mac_csv_with_a_trailing_comma_on_every_line_lands(store, tmp_path):
                              "FROM source_record ORDER BY 1").fetchall()
     assert [row[:3] for row in rows] == [("1", "Ana", "Lopez"), ("2", "Min", "Kim")]
     assert json.loads(rows[1][3])["column_4"] == "x"
+
+
+def test_an_extract_without_a_layouts_secondary_columns_lands_and_says_which(store, tmp_path):
+    # Another county's EHR export: no assigning authority, suffix, second address line or
+    # e-mail. Its fields land empty, counted per field as `column_absent`; the key, names and
+    # birth date stay required.
+    path = tmp_path / "patients.csv"
+    path.write_text("MRN,Last Name,First Name,Middle Name,DOB,Gender,SSN,Address Line1,City,"
+                    "State,Zip,Phone\n"
+                    "00451234,Lopez,Ana,M,1980-03-04,F,,1 Main St,Fresno,CA,93701,\n"
+                    "00451235,Kim,Min,,1975-11-30,M,,,,,,\n", encoding="utf-8")
+    count = land(store, source("ehr_csv", path))
+    assert (count.rows_landed, count.rows_rejected) == (2, 0)
+    assert {field: reasons["column_absent"] for field, reasons in count.warnings.items()
+            if "column_absent" in reasons} == {
+        "assigning_authority": 2, "suffix": 2, "address_line2": 2, "email": 2}
+    assert store.con.execute("SELECT source_record_id, first_name, dob, zip, email "
+                             "FROM source_record ORDER BY 1").fetchall() == [
+        ("00451234", "Ana", "1980-03-04", "93701", None),
+        ("00451235", "Min", "1975-11-30", None, None)]
+    (tmp_path / "no_dob.csv").write_text("mrn,last_name,first_name\n1,Lopez,Ana\n")
+    with pytest.raises(SourceError, match="missing required column 'dob' for source 'src'"):
+        check_sources([source("ehr_csv", tmp_path / "no_dob.csv")])

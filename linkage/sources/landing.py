@@ -53,6 +53,8 @@ class FileRead:
     file: source_files.SourceFile
     readers: dict[str, str]
     params: dict[str, str]
+    # The layout's optional columns the file lacks: their fields land empty.
+    absent: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,7 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
         for path in paths:
             file = source_files.fingerprint(path)
             hashed.append(file)
+            absent: tuple[str, ...] = ()
             if shape.reader == "ndjson":
                 # NDJSON has no header: an empty file is a delivery of no patients.
                 if file.bytes == 0:
@@ -157,6 +160,8 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
                     {old: new for old, new in configured.items() if old in header})
                 source_files.check_columns(file, header, shape.required[""], renames,
                                            source, shape.kind)
+                present = {renames.get(column, column) for column in header}
+                absent = tuple(column for column in shape.optional if column not in present)
                 # A flat file's rows are numbered as they are inserted (one pass, every thread).
                 if file.is_parquet:
                     numbers = source_files.number_columns(con, file)
@@ -168,7 +173,7 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
                 else:
                     reader = csv_reader(header, reader_encoding, renames, shape.optional,
                                         delimiter=delimiter, numbered=False)
-            reads.append(FileRead(file, {"": reader}, {"file": str(file.path)}))
+            reads.append(FileRead(file, {"": reader}, {"file": str(file.path)}, absent))
     settings = {"kind": shape.kind, "columns": source.columns, "encoding": encoding,
                 "date_format": source.date_format, "version": LANDING_VERSION}
     if kind.name == "person":  # the built-in kinds' hashes stay as they were
@@ -219,6 +224,8 @@ ORDER BY delivery_id DESC LIMIT 1""", {"source": name, "delta": delta})
         windows_1252 = sum(read_file(reader, delivery, read) for read in delivery.reads)
         _classify(reader)
         count.warnings = _null_overlong_values(reader)
+        for field_name, rows in _absent_columns(reader, delivery).items():
+            count.warnings.setdefault(field_name, {})["column_absent"] = rows
         if windows_1252:
             count.warnings["text"] = {"windows_1252_lines": windows_1252}
     lineage = {"run_id": run_id, "source_system": name, "kind": delivery.shape.kind,
@@ -281,6 +288,18 @@ CREATE OR REPLACE TEMP TABLE landing_read (
     {columns},
     raw JSON, reject_reason VARCHAR
 )"""
+
+
+def _absent_columns(reader: Store, delivery: Delivery) -> dict[str, int]:
+    """Per optional column of the layout, the rows read from files that lack it."""
+    rows: dict[str, int] = {}
+    for read in delivery.reads:
+        if read.absent:
+            read_rows = reader.scalar(STAGE, "rows_of_file", """
+SELECT count(*) FROM landing_read WHERE source_file = $path""", {"path": str(read.file.path)})
+            for column in read.absent:
+                rows[column] = rows.get(column, 0) + int(read_rows)
+    return {column: count for column, count in rows.items() if count}
 
 
 def _null_overlong_values(reader: Store) -> dict[str, dict[str, int]]:

@@ -345,16 +345,26 @@ SELECT __source_row AS source_row, parse_problem,
 FROM parts"""
 
 
+# A built-in flat layout requires its key and the name and birth-date columns: a file
+# without them is the wrong file, or one whose columns were renamed (stop, and say so).
+# Any other column an extract may lack (another county system leaves out the CIN, the unit,
+# the e-mail): a file without it lands with the field empty, and the run counts the rows
+# as a `column_absent` warning of that field.
 CALSAWS_COLUMNS = (
     "county_code", "case_number", "person_number", "cin", "ssn", "first_name", "middle_name",
     "last_name", "name_suffix", "dob", "sex", "res_street", "res_unit", "res_city", "res_state",
     "res_zip", "phone",
 )
-CALSAWS_OPTIONAL = ("mail_street", "mail_city", "mail_state", "mail_zip")
+CALSAWS_REQUIRED = ("county_code", "case_number", "person_number", "first_name", "last_name",
+                    "dob")
+CALSAWS_OPTIONAL = (*(column for column in CALSAWS_COLUMNS if column not in CALSAWS_REQUIRED),
+                    "mail_street", "mail_city", "mail_state", "mail_zip")
 EHR_CSV_COLUMNS = (
     "mrn", "assigning_authority", "last_name", "first_name", "middle_name", "suffix", "dob",
     "gender", "ssn", "address_line1", "address_line2", "city", "state", "zip", "phone", "email",
 )
+EHR_CSV_REQUIRED = ("mrn", "last_name", "first_name", "dob")
+EHR_CSV_OPTIONAL = tuple(column for column in EHR_CSV_COLUMNS if column not in EHR_CSV_REQUIRED)
 HMIS_CLIENT_COLUMNS = (
     "PersonalID", "FirstName", "MiddleName", "LastName", "NameSuffix", "NameDataQuality", "SSN",
     "SSNDataQuality", "DOB", "DOBDataQuality", "DateDeleted",
@@ -389,10 +399,10 @@ _HMIS_KEY = "PersonalID (Client.csv)"
 # Every built-in layout, by name. A kind with several layouts (HMIS FY2020 to FY2026) has
 # one entry per layout; `KINDS` says which layouts a kind reads.
 SHAPES: dict[str, Shape] = {
-    # Mailing address columns are optional: some county extracts carry the residence only.
-    "calsaws": Shape("calsaws", ("",), {"": CALSAWS_COLUMNS}, CALSAWS.select, CALSAWS_OPTIONAL,
+    "calsaws": Shape("calsaws", ("",), {"": CALSAWS_REQUIRED}, CALSAWS.select, CALSAWS_OPTIONAL,
                      key="county_code-case_number-person_number", digits={"ssn": SSN_DIGITS}),
-    "ehr_csv": Shape("ehr_csv", ("",), {"": EHR_CSV_COLUMNS}, EHR_CSV.select, key="mrn"),
+    "ehr_csv": Shape("ehr_csv", ("",), {"": EHR_CSV_REQUIRED}, EHR_CSV.select, EHR_CSV_OPTIONAL,
+                     key="mrn"),
     "ehr_fhir": Shape("ehr_fhir", ("",), {}, _ehr_fhir, reader="ndjson",
                       key="the MR identifier's value, else Patient.id"),
     # One HMIS layout per CSV version; Export.csv carries CSVVersion from FY2022 on.
