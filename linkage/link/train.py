@@ -16,9 +16,11 @@ from typing import Any
 
 import pyarrow as pa
 import splink
+from splink.internals.exceptions import EMTrainingException
 
 from linkage import progress
 from linkage.config import TrainingConfig
+from linkage.errors import LinkageError
 from linkage.link.model import (DETERMINISTIC_RULES, DISAGREEMENT_LEVELS, ELSE_M_CAP,
                                 ELSE_M_FLOOR, TRAINING_BLOCKING, UNSEEN_LEVEL_BAYES_FACTOR,
                                 settings)
@@ -96,10 +98,21 @@ def train(persons: pa.Table, training: TrainingConfig, out: Path,
         with progress.step("estimate_u"):
             linker.training.estimate_u_using_random_sampling(
                 max_pairs=training.max_pairs_u, seed=training.seed)
+        skipped = []
         for number, rule in enumerate(TRAINING_BLOCKING, start=1):
             with progress.step(f"estimate_m_em_{number}_of_{len(TRAINING_BLOCKING)}"):
-                linker.training.estimate_parameters_using_expectation_maximisation(
-                    rule, max_pairs=EM_MAX_PAIRS)
+                try:
+                    linker.training.estimate_parameters_using_expectation_maximisation(
+                        rule, max_pairs=EM_MAX_PAIRS)
+                except EMTrainingException:
+                    # No pairs agree on the rule's field (an extract without SSNs): the
+                    # other rounds estimate what this one would have.
+                    skipped.append(rule.get_blocking_rule("duckdb").blocking_rule_sql)
+                    log.warning("training rule %d of %d found no record pairs; skipped",
+                                number, len(TRAINING_BLOCKING))
+        if len(skipped) == len(TRAINING_BLOCKING):
+            raise LinkageError("train: no two records agree on a date of birth, a name or "
+                               "an SSN, so there is nothing to estimate the model from")
         model = linker.misc.save_model_to_json(None)
     bounded = bound_parameters(model)
 
@@ -127,6 +140,7 @@ def train(persons: pa.Table, training: TrainingConfig, out: Path,
                      "em_max_pairs": EM_MAX_PAIRS, "max_records": training.max_records,
                      "em_blocking_rules": [rule.get_blocking_rule("duckdb").blocking_rule_sql
                                            for rule in TRAINING_BLOCKING],
+                     "em_blocking_rules_without_pairs": skipped,
                      "deterministic_recall": DETERMINISTIC_RECALL},
         "settings_fingerprint": settings_fingerprint,
         "model_fingerprint": hashlib.sha256(text.encode()).hexdigest()[:16],
