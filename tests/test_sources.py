@@ -162,6 +162,8 @@ ROW_OUTCOMES = [
     ("HMIS data-quality codes and deletions", "hmis", "hmis_data_quality", {},
      ["A1", "A2", "A3", "A4"], []),
     ("HMIS FY2026 Sex column", "hmis", "hmis_fy2026", {}, ["A1", "A2", "A3"], []),
+    ("HMIS export's file names in lower case", "hmis", "hmis_file_names_lower", {},
+     ["A1", "A2", "A3"], []),
     ("HMIS FY2022 gender columns", "hmis", "hmis_fy2022_header", {}, ["A1"], []),
     ("HMIS header in capitals", "hmis", "hmis_header_case", {}, ["A1", "A2", "A3"], []),
     ("HMIS FY2020 Gender column, no CSVVersion", "hmis", "hmis_fy2020", {}, ["A1", "A2", "A3"],

@@ -53,12 +53,10 @@ def resolve_files(source: SourceConfig) -> list[Path]:
         if not path.is_dir():
             raise SourceError(f"{path}: source '{source.name}' (hmis) expects a folder holding a "
                               "HUD HMIS CSV export (Client.csv, Enrollment.csv, Export.csv)")
-        for name in HMIS_FILES:
-            if _file_type(path / name) is None:
-                raise SourceError(f"{path / name}: file not found for source '{source.name}' "
-                                  "(an HMIS export needs Client.csv, Enrollment.csv and Export.csv)")
-            _refuse_unless_regular(path / name, source)
-        return [path / name for name in HMIS_FILES]
+        files = [_hmis_file(path, name, source) for name in HMIS_FILES]
+        for file in files:
+            _refuse_unless_regular(file, source)
+        return files
     found = _file_type(path)
     if found == "folder":
         files = sorted(p for p in path.iterdir()
@@ -76,6 +74,22 @@ def resolve_files(source: SourceConfig) -> list[Path]:
     if not files:
         raise SourceError(f"{path}: {where} for source '{source.name}' ({kind})")
     return files
+
+
+def _hmis_file(folder: Path, name: str, source: SourceConfig) -> Path:
+    """An HMIS export's file `name` in `folder`, its name in any letter case (an export
+    tool may write client.csv or CLIENT.CSV); two files that differ in case only are
+    refused as ambiguous."""
+    if _file_type(folder / name) is not None:
+        return folder / name
+    found = sorted(p for p in folder.iterdir() if p.name.casefold() == name.casefold())
+    if not found:
+        raise SourceError(f"{folder / name}: file not found for source '{source.name}' "
+                          "(an HMIS export needs Client.csv, Enrollment.csv and Export.csv)")
+    if len(found) > 1:
+        raise SourceError(f"{folder / name}: {len(found)} files of this name in different "
+                          f"letter case for source '{source.name}'; keep one")
+    return found[0]
 
 
 def _file_type(path: Path) -> str | None:
