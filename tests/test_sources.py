@@ -502,3 +502,20 @@ def test_an_extract_without_a_layouts_secondary_columns_lands_and_says_which(sto
     (tmp_path / "no_dob.csv").write_text("mrn,last_name,first_name\n1,Lopez,Ana\n")
     with pytest.raises(SourceError, match="missing required column 'dob' for source 'src'"):
         check_sources([source("ehr_csv", tmp_path / "no_dob.csv")])
+
+
+def test_a_file_still_being_written_when_it_is_read_stops_the_run(store, tmp_path):
+    # An export that was still writing when the job checked the file: the rows read are not
+    # the delivery that was hashed, so nothing of it lands.
+    path = tmp_path / "people.csv"
+    path.write_text("id,first_name,last_name\n1,Ana,Lopez\n", encoding="utf-8")
+    config = source("person", path, key=["id"],
+                    columns={"first_name": "first_name", "last_name": "last_name"})
+    deliveries = check_sources([config])
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write("2,Min,Kim\n")
+    with pytest.raises(SourceError, match="people.csv: the file changed while the run read it"):
+        with store.transaction():
+            land_sources(store, deliveries, 1)
+    assert landed(store) == []
+    assert land(store, config).rows_landed == 2

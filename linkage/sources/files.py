@@ -39,6 +39,7 @@ class SourceFile:
     path: Path
     sha256: str
     bytes: int
+    modified_ns: int = 0  # the file's modification time when it was hashed
 
     @property
     def is_parquet(self) -> bool:
@@ -140,10 +141,30 @@ def fingerprint(path: Path) -> SourceFile:
             digest.update(head)
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
-            size = handle.tell()
+            size, after = handle.tell(), os.fstat(descriptor)
     except OSError as error:
         raise SourceError(f"{path}: cannot read file ({error.strerror})") from None
-    return SourceFile(path, digest.hexdigest(), size)
+    if after.st_size != size:
+        raise SourceError(_STILL_WRITTEN.format(path=path))
+    return SourceFile(path, digest.hexdigest(), size, after.st_mtime_ns)
+
+
+_STILL_WRITTEN = ("{path}: the file changed while the run read it (still being written?); "
+                  "run again once the delivery is complete")
+
+
+def check_unchanged(files: Iterable[SourceFile]) -> None:
+    """Raise SourceError if a file's size or modification time is no longer what it was when
+    it was hashed: rows read from a file that an export was still writing (or a copy that
+    replaced it meanwhile) are not the delivery its hash names."""
+    for file in files:
+        try:
+            now = file.path.stat()
+        except OSError:
+            raise SourceError(f"{file.path}: the file was removed while the run read it; "
+                              "run again once the delivery is complete") from None
+        if (now.st_size, now.st_mtime_ns) != (file.bytes, file.modified_ns):
+            raise SourceError(_STILL_WRITTEN.format(path=file.path))
 
 
 def utf16_codec(head: bytes) -> str:

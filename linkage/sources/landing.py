@@ -65,6 +65,8 @@ class Delivery:
     shape: Shape
     reads: list[FileRead]
     content_hash: str
+    # Every file the content hash covers (an HMIS export's three), as hashed.
+    hashed: tuple[source_files.SourceFile, ...] = ()
 
     @property
     def files(self) -> list[source_files.SourceFile]:
@@ -182,7 +184,7 @@ def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Deliv
     content = hashlib.sha256(settings.encode())
     for file in hashed:
         content.update(f"{file.path.name}:{file.sha256}".encode())
-    return Delivery(source, shape, reads, content.hexdigest())
+    return Delivery(source, shape, reads, content.hexdigest(), tuple(hashed))
 
 
 def land_sources(store: Store, deliveries: list[Delivery], run_id: int,
@@ -222,6 +224,7 @@ ORDER BY delivery_id DESC LIMIT 1""", {"source": name, "delta": delta})
 
     with store.reading_files("landing_read", _landing_table_sql()) as reader:
         windows_1252 = sum(read_file(reader, delivery, read) for read in delivery.reads)
+        source_files.check_unchanged(delivery.hashed)
         _classify(reader)
         count.warnings = _null_overlong_values(reader)
         for field_name, rows in _absent_columns(reader, delivery).items():
