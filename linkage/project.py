@@ -48,11 +48,12 @@ from linkage.link.labels import REVIEWER_LABELS, load_labels
 from linkage.link.train import calibrate_model, training_sample, write_card
 from linkage.sources import (LandingCount, apply_deletions, changed_records, check_sources,
                              land_sources, record_warnings)
-from linkage.standardize import standardize, value_warnings, write_standardized
 from linkage.progress import Report, Stages
 from linkage.review import (Decision, Recorded, decisions_in_force, export_review,
                             import_review, record_decisions, revoke_decision)
 from linkage.search import Searcher
+from linkage.standardize import standardize, value_warnings, write_standardized
+from linkage.standardize.dates import day_first_formats
 from linkage.store import Step, Store, migrate, open_store
 from linkage.store.resources import EngineLimits
 from linkage.synth import SOURCE_PATHS, generate_population
@@ -181,9 +182,15 @@ class Project:
                 if deleted is not None:
                     deletions = apply_deletions(store, deleted, run_id, changed)
             with clock.stage("standardize"):
-                persons = standardize(store, changed, date_formats=self._date_formats)
-                record_warnings(store, landed, value_warnings(
-                    store, [count.delivery_id for count in landed if not count.unchanged]))
+                formats, day_first = self._read_date_formats(store)
+                persons = standardize(store, changed, date_formats=formats)
+                warnings = value_warnings(
+                    store, [count.delivery_id for count in landed if not count.unchanged])
+                for count in landed:
+                    if count.source_system in day_first and not count.unchanged:
+                        warnings.setdefault(count.delivery_id, {}).setdefault("dob", {})[
+                            "read_day_first"] = count.rows_landed
+                record_warnings(store, landed, warnings)
             with clock.stage("link"):
                 if incremental:
                     # A delivery is scored and clustered as the last full run was.
@@ -223,11 +230,18 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
                                "one (the first run changes nothing it could compare)")
         return open_store(":memory:", create=True, engine=self.config.engine)
 
-    @property
-    def _date_formats(self) -> dict[str, str]:
-        """Each source's configured date format, by source_system."""
-        return {source.name: source.date_format for source in self.config.sources
-                if source.date_format}
+    def _read_date_formats(self, store: Store) -> tuple[dict[str, str], set[str]]:
+        """The date format each source is read with, by source_system: its configured one,
+        else a day-first one where its dates say so (linkage.standardize.dates); and the
+        sources read day first so."""
+        configured = {source.name: source.date_format for source in self.config.sources
+                      if source.date_format}
+        day_first = day_first_formats(store, sorted(
+            source.name for source in self.config.sources if not source.date_format))
+        if day_first:
+            log.info("dates of birth read day first (no date_format configured, and their "
+                     "values say so): %s", ", ".join(sorted(day_first)))
+        return {**day_first, **configured}, set(day_first)
 
     def _delta_sources(self, deliveries: dict[str, Path] | None) -> list[SourceConfig]:
         by_name = {source.name: source for source in self.config.sources}
@@ -277,7 +291,7 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             with clock.stage("standardize"):
                 sample = training_sample(scratch, self.config.training.max_records,
                                          self.config.training.seed)
-                standardize(scratch, sample, date_formats=self._date_formats)
+                standardize(scratch, sample, date_formats=self._read_date_formats(scratch)[0])
             persons = active_persons(scratch, "train")
             with clock.stage("train"):
                 card = train(persons, self.config.training, out, trained_on={
@@ -347,7 +361,7 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
             with clock.stage("land"):
                 land_sources(scratch, deliveries, run_id=0)
             with clock.stage("standardize"):
-                standardize(scratch, date_formats=self._date_formats)
+                standardize(scratch, date_formats=self._read_date_formats(scratch)[0])
             with clock.stage("write"):
                 return write_standardized(scratch, out)
 

@@ -18,6 +18,7 @@ from linkage.standardize import standardize
 from linkage.store import open_store
 
 D = dt.date
+MODEL = Path(__file__).resolve().parent.parent / "models" / "default.json"
 THIS_YEAR = dt.date.today().year
 
 # raw text -> (dob, dob_year, dob_quality), no date_format configured.
@@ -253,3 +254,56 @@ def test_a_day_first_file_is_read_with_its_configured_date_format(tmp_path, caps
     with out.open(newline="") as handle:
         dobs = {row["source_record_id"]: row["dob"] for row in csv.DictReader(handle)}
     assert dobs == {"1": "1985-02-13", "2": "1990-03-02", "3": "1991-07-04"}
+
+
+def _day_first(tmp_path, name: str, dobs: list[str]) -> dict[str, str]:
+    from linkage.standardize.dates import day_first_formats
+
+    path = tmp_path / f"{name}.csv"
+    path.write_text("id,dob\n" + "".join(f"{i},{dob}\n" for i, dob in enumerate(dobs)),
+                    encoding="utf-8")
+    config = SourceConfig(name=name, kind="person", path=path, key=["id"],
+                          columns={"dob": "dob"})
+    with open_store(tmp_path / f"{name}.duckdb", create=True) as store:
+        with store.transaction():
+            land_sources(store, check_sources([config]), 1)
+        return day_first_formats(store, [name])
+
+
+def test_a_source_whose_dates_say_they_are_day_first_is_read_day_first(tmp_path):
+    # A first number above 12 is no month: five such dates and none the other way round.
+    day_first = ["13/02/1985", "25/12/1990", "31/01/1970", "14/07/1999", "20/03/1960",
+                 "02/03/1990", "1991-07-04"]
+    assert _day_first(tmp_path, "clinic", day_first) == {"clinic": "%d/%m/%Y"}
+    assert _day_first(tmp_path, "dotted", [d.replace("/", ".") for d in day_first]) == {
+        "dotted": "%d.%m.%Y"}
+    assert _day_first(tmp_path, "short", [d[:6] + d[8:] for d in day_first[:5]]) == {
+        "short": "%d/%m/%y"}
+    # A month-first source with a slip or two, one that mixes both orders, and one with
+    # too few telling dates are read as before.
+    month_first = [f"{m:02d}/{d:02d}/1980" for m, d in zip([1, 2, 3, 4, 5, 6] * 5,
+                                                           range(1, 31), strict=True)]
+    assert _day_first(tmp_path, "us", [*month_first, "13/02/1985"]) == {}
+    assert _day_first(tmp_path, "mixed", [*day_first, "02/13/1985"] * 3) == {}
+    assert _day_first(tmp_path, "few", day_first[:4]) == {}
+
+
+def test_a_day_first_source_without_a_format_is_read_and_counted(tmp_path, capsys):
+    rows = "".join(f"{i},Ana,Lopez{i},{d:02d}/{m:02d}/19{50 + i}\n"
+                   for i, (d, m) in enumerate([(13, 2), (25, 12), (31, 1), (14, 7), (20, 3),
+                                               (2, 3)]))
+    (tmp_path / "wic.csv").write_text("id,first,last,dob\n" + rows, encoding="utf-8")
+    config = tmp_path / "run.yaml"
+    config.write_text(f"store: s.duckdb\nmodel: {MODEL}\nsources:\n"
+                      "  - {name: wic, kind: person, path: wic.csv, key: [id], "
+                      "columns: {first: first_name, last: last_name, dob: dob}}\n")
+    out = tmp_path / "person.csv"
+    assert cli("-q", "standardize", "--config", config, "--out", out) == 0
+    with out.open(newline="") as handle:
+        dobs = [row["dob"] for row in csv.DictReader(handle)]
+    assert sorted(dobs) == ["1950-02-13", "1951-12-25", "1952-01-31", "1953-07-14",
+                            "1954-03-20", "1955-03-02"]
+    capsys.readouterr()
+    assert cli("-q", "run", "--config", config, "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["sources"][0]["warnings"] == {"dob": {"read_day_first": 6}}
