@@ -176,6 +176,11 @@ def auto_thresholds(linking: LinkingConfig) -> tuple[float, ...]:
 # Estimated F1s closer than this are a tie: the estimate credits pairs in the uncertain band
 # with their (overconfident) probability, so it flatters low thresholds by about this much.
 TIE = 0.002
+# The threshold the store's clusters were formed at stays until another is estimated better
+# by more than this: a day's records move the estimates by about TIE (at 1M records a 1%
+# delivery moved 0.9's from 0.0017 to 0.0023 below the best), and a threshold that flips
+# at the edge of TIE re-cuts thousands of clusters for a gain the estimate cannot resolve.
+KEEP = 0.005
 
 
 def best_threshold(estimates: Sequence[tuple[float, Estimate]],
@@ -184,7 +189,7 @@ def best_threshold(estimates: Sequence[tuple[float, Estimate]],
     estimate cannot tell them apart, splitting is the safer error (a wrong merge publishes
     two people as one; a missed one leaves a person with two EIDs until the next match).
     The threshold `in_force` (the one the store's clusters were formed at) stays while it
-    is within TIE of the best: a scheduled run whose estimates moved by a hair must not
+    is within KEEP of the best: a scheduled run whose estimates moved by a hair must not
     re-cut every cluster near the threshold, and churn EIDs, for no measurable gain.
 
     >>> e = lambda f1: Estimate(10, 5.0, 5, 5.0, 5, 5.0, 1.0, 1.0, f1, 1.0, 1.0, 1.0)
@@ -192,10 +197,12 @@ def best_threshold(estimates: Sequence[tuple[float, Estimate]],
     0.9
     >>> best_threshold([(0.5, e(0.980)), (0.9, e(0.9785)), (0.99, e(0.975))], in_force=0.5)
     0.5
-    >>> best_threshold([(0.5, e(0.980)), (0.9, e(0.9785)), (0.99, e(0.975))], in_force=0.99)
+    >>> best_threshold([(0.5, e(0.980)), (0.9, e(0.9775)), (0.99, e(0.975))], in_force=0.9)
+    0.9
+    >>> best_threshold([(0.5, e(0.980)), (0.9, e(0.9785)), (0.99, e(0.974))], in_force=0.99)
     0.9
     """
     best = max(found.f1 for _, found in estimates)
-    if any(threshold == in_force and found.f1 >= best - TIE for threshold, found in estimates):
+    if any(threshold == in_force and found.f1 >= best - KEEP for threshold, found in estimates):
         return in_force
     return max(threshold for threshold, found in estimates if found.f1 >= best - TIE)
