@@ -114,10 +114,13 @@ def settings() -> SettingsCreator:
 
 
 def run_baseline(root: Path, truth: Path, seed: int = 42,
-                 sampler: Any = None) -> dict[str, Any]:
+                 sampler: Any = None, records_sql: str | None = None) -> dict[str, Any]:
     """Train, predict and cluster with the textbook model; metrics at the best threshold.
 
-    With a `memory.PeakRss` sampler each stage also reports its peak RSS.
+    With a `memory.PeakRss` sampler each stage also reports its peak RSS. `records_sql`
+    replaces the query of the synthetic population's four sources (`_records_sql(root)`)
+    for other files: its columns are those of `_records_sql`, the cleaning macros of
+    `_CLEAN` in scope.
     """
     stages: dict[str, dict[str, float]] = {}
     if sampler is None:
@@ -132,7 +135,7 @@ def run_baseline(root: Path, truth: Path, seed: int = 42,
         with timer("prepare"):
             con.execute(_CLEAN)
             con.execute(f"CREATE TABLE records AS SELECT source_system || ':' || "
-                        f"source_record_id AS record_key, * FROM ({_records_sql(root)})")
+                        f"source_record_id AS record_key, * FROM ({records_sql or _records_sql(root)})")
             con.execute("CREATE TABLE truth AS SELECT * FROM read_csv(?, header = true, "
                         "all_varchar = true)", [str(truth)])
             records = con.execute("SELECT count(*) FROM records").fetchall()[0][0]

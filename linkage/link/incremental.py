@@ -63,9 +63,9 @@ DELETE FROM pair_score WHERE record_key_l IN ({changed.keys()})
                     changed_frame, threshold_match_probability=floor,
                     warning_mode="never")]
             if others:
-                others_frame = splink.register(persons_sql(
+                others_frame = splink.register_rest(persons_sql(
                     f"AND record_key NOT IN ({changed.keys()})"),
-                    "other_records")
+                    "other_records", excluded="changed_records")
                 with progress.step("score_changed_against_others"):
                     results.append(linker.inference.predict_between(
                         changed_frame, others_frame,

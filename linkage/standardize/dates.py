@@ -223,19 +223,19 @@ def day_first_formats(store: Store, sources: Sequence[str]) -> dict[str, str]:
         return {}
     rows = store.run_step(STAGE, Step("day_first_evidence", f"""
 WITH numeric AS (
-    SELECT source_system, regexp_extract(dob, $shape, ['first', 'separator', 'second', 'year'])
-        AS part
+    SELECT source_system, CAST(regexp_extract(dob, $shape, 1) AS INTEGER) AS first,
+        regexp_extract(dob, $shape, 2) AS separator,
+        CAST(regexp_extract(dob, $shape, 3) AS INTEGER) AS second,
+        length(regexp_extract(dob, $shape, 4)) AS year_digits
     FROM source_record
     WHERE NOT is_deleted AND source_system IN (SELECT unnest($sources))
         AND regexp_full_match(dob, $shape)
 )
 SELECT source_system,
-    count(*) FILTER (WHERE CAST(part.first AS INTEGER) BETWEEN 13 AND 31
-        AND CAST(part.second AS INTEGER) <= 12) AS day_first,
-    count(*) FILTER (WHERE CAST(part.second AS INTEGER) BETWEEN 13 AND 31
-        AND CAST(part.first AS INTEGER) <= 12) AS month_first,
-    mode(part.separator) AS separator, mode(length(part.year)) AS year_digits
-FROM numeric GROUP BY ALL""", {"shape": _NUMERIC_DATE, "sources": list(sources)}))
+    count(*) FILTER (WHERE first BETWEEN 13 AND 31 AND second <= 12) AS day_first,
+    count(*) FILTER (WHERE second BETWEEN 13 AND 31 AND first <= 12) AS month_first,
+    mode(separator) AS separator, mode(year_digits) AS year_digits
+FROM numeric GROUP BY source_system""", {"shape": _NUMERIC_DATE, "sources": list(sources)}))
     return {source: f"%d{separator}%m{separator}{'%Y' if year_digits == 4 else '%y'}"
             for source, day_first, month_first, separator, year_digits in rows
             if day_first >= DAY_FIRST_EVIDENCE and month_first * DAY_FIRST_ODDS <= day_first}

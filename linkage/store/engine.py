@@ -164,6 +164,10 @@ class SplinkEngine(Protocol):
     def register(self, sql: str, name: str) -> Any:
         """The rows of `sql` as a Splink table named `name`, beside the Linker's input."""
 
+    def register_rest(self, sql: str, name: str, excluded: str) -> Any:
+        """The Linker's input rows but those of the table registered as `excluded` (the
+        rows `sql` selects), as a Splink table named `name`."""
+
     def count(self, frame: Any) -> int:
         """The rows of a Splink result."""
 

@@ -98,6 +98,7 @@ class DuckDBSplink:
         self.api: DuckDBAPI | None = None
         self._connection: duckdb.DuckDBPyConnection | None = None
         self._inputs = 0
+        self._physical: dict[str, str] = {}  # registered name -> table in Splink's database
 
     @contextmanager
     def linker(self, settings: SettingsCreator | dict, sql: str) -> Iterator[Linker]:
@@ -119,6 +120,20 @@ class DuckDBSplink:
         self._inputs += 1
         physical = f"input_rows_{self._inputs}"
         self._copy_in(sql, physical)
+        self._physical[name] = physical
+        return self.api.register(physical, dataset_display_name=name)
+
+    def register_rest(self, sql: str, name: str, excluded: str) -> Any:
+        """The linker's input rows but those registered as `excluded` (which `sql` selects
+        from the store): a view over the rows already copied in, not a second copy of a
+        million of them."""
+        self._inputs += 1
+        physical = f"input_rows_{self._inputs}"
+        with self.store._timed("link", Step(f"input_{physical}", "")):
+            self._connection.execute(f"""
+CREATE OR REPLACE VIEW {physical} AS SELECT * FROM person_rows
+WHERE record_key NOT IN (SELECT record_key FROM {self._physical[excluded]})""")
+        self._physical[name] = physical
         return self.api.register(physical, dataset_display_name=name)
 
     def _copy_in(self, sql: str, table: str) -> None:
@@ -177,6 +192,11 @@ class SparkSplink:
     def register(self, sql: str, name: str) -> Any:
         self.store.spark.catalog.dropTempView(name)
         return self.api.register(self.store.dataframe(sql), dataset_display_name=name)
+
+    def register_rest(self, sql: str, name: str, excluded: str) -> Any:
+        """The rows `sql` selects: the linker's input rows but those registered as
+        `excluded`."""
+        return self.register(sql, name)
 
     def count(self, frame: Any) -> int:
         return frame.as_spark_dataframe().count()
