@@ -46,6 +46,7 @@ from linkage.link.cluster_quality import flagged_params, flagged_sql
 from linkage.link.inspect import blocking_chart, blocking_counts, m_u_chart, match_weights_chart
 from linkage.link.labels import REVIEWER_LABELS, load_labels
 from linkage.link.train import calibrate_model, training_sample, write_card
+from linkage.link.wide_blocking import rules_in_force, with_rules
 from linkage.sources import (LandingCount, apply_deletions, changed_records, check_sources,
                              land_sources, record_warnings)
 from linkage.progress import Report, Stages
@@ -531,17 +532,21 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         return m_u_chart(load_model(self.config.model))
 
     def blocking_counts(self) -> pd.DataFrame:
-        """The pairs each of the model's prediction blocking rules adds over the active
-        records (rule, pairs_added, cumulative_pairs), in rule order; exact counts."""
+        """The pairs each of the run's prediction blocking rules (the model's, then the
+        wider ones the population afforded) adds over the active records (rule,
+        pairs_added, cumulative_pairs), in rule order; exact counts."""
         with self.store(read_only=True) as store:
             persons = active_persons(store, "inspect")
-        return blocking_counts(persons, load_model(self.config.model))
+            model = with_rules(load_model(self.config.model), rules_in_force(store))
+        return blocking_counts(persons, model)
 
     def blocking_chart(self) -> Chart:
-        """Splink's chart of the pairs each prediction blocking rule adds, cumulatively."""
+        """Splink's chart of the pairs each of the run's prediction blocking rules adds,
+        cumulatively."""
         with self.store(read_only=True) as store:
             persons = active_persons(store, "inspect")
-        return blocking_chart(persons, load_model(self.config.model))
+            model = with_rules(load_model(self.config.model), rules_in_force(store))
+        return blocking_chart(persons, model)
 
     def least_dense_clusters(self, limit: int = 10) -> pd.DataFrame:
         """Active EIDs of two or more records, least densely held together first (matched

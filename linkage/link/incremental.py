@@ -24,6 +24,7 @@ from linkage.link.clustering import Clustering
 from linkage.link.frequencies import STALE, drop_stale_pairs, stale_records
 from linkage.link.score import Linked, finish_clusters, keep_pairs
 from linkage.link.splink_session import persons_sql, tf_columns
+from linkage.link.wide_blocking import rules_in_force, with_rules
 from linkage.sources import ChangedRecords
 from linkage.store import Step, Store
 from linkage.store.relations import ACTIVE_MEMBER
@@ -36,7 +37,10 @@ def link_incremental(store: Store, changed: ChangedRecords, model: dict,
                      deduplicated_sources: Sequence[str] = (),
                      calibration: Calibration | None = None) -> Linked:
     """Score the `changed` records, update `pair_score`, and re-form the clusters they touch
-    into the run's Clustering."""
+    into the run's Clustering. Blocks with the wider rules the last full run could afford
+    (wide_blocking.py), so the delivery finds the pairs a full run would."""
+    wide = rules_in_force(store)
+    model = with_rules(model, wide)
     records = store.scalar(STAGE, "count_active",
                            "SELECT count(*) FROM person WHERE NOT is_deleted")
     changed_active = store.scalar(STAGE, "count_changed", f"""
@@ -98,7 +102,8 @@ DELETE FROM pair_score WHERE record_key_l IN ({changed.keys()})
     if stale:
         store.run_step(STAGE, Step("drop_stale", f"DROP TABLE {STALE}"))
     counts = finish_clusters(store, linking, deduplicated_sources, records, compared, kept)
-    return Linked(dataclasses.replace(counts, prior=float(model[PRIOR_KEY])), Clustering())
+    return Linked(dataclasses.replace(counts, prior=float(model[PRIOR_KEY]), wide_rules=wide),
+                  Clustering())
 
 
 def _rebuild_touched_clusters(store: Store, changed: ChangedRecords, threshold: float,

@@ -23,6 +23,7 @@ from linkage.link.calibration import Calibration
 from linkage.link.prior import (PRIOR_FLOOR, PRIOR_KEY, estimate_prior, last_run_link,
                                 weight_shift)
 from linkage.link.splink_session import persons_sql
+from linkage.link.wide_blocking import affordable_rules, with_rules
 from linkage.store import Step, Store
 
 STAGE = "link"
@@ -59,6 +60,8 @@ class LinkCounts:
     # Pairs each blocking rule produced (full runs), by the rule's SQL in the model's order;
     # a pair two rules produce counts under the first.
     pairs_by_rule: dict[str, int] = field(default_factory=dict)
+    # The wider rules the population could afford (wide_blocking.py), kept by deliveries.
+    wide_rules: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,8 @@ def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
         return Linked(LinkCounts(0, 0, 0, 0, 0, prior=model_prior,
                                  match_threshold=_fixed_threshold(linking)), Clustering())
 
+    wide = affordable_rules(store, records)
+    model = with_rules(model, wide)
     splink = store.splink_engine()
     with splink.linker(model, persons_sql()) as linker:
         # Materialised once and cached by Splink, so predict reuses it: the count is free.
@@ -141,7 +146,7 @@ def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
     counts = finish_clusters(store, linking, deduplicated_sources, records, pairs_compared,
                              pairs_kept)
     return Linked(dataclasses.replace(counts, prior=prior, threshold_estimates=estimates,
-                                      pairs_by_rule=by_rule), Clustering())
+                                      pairs_by_rule=by_rule, wide_rules=wide), Clustering())
 
 
 def pairs_by_rule(model: dict, by_match_key: dict[str, int]) -> dict[str, int]:
