@@ -127,11 +127,15 @@ def test_match_weights_and_m_u_charts_show_every_level_of_the_model(project):
 
 def test_blocking_counts_add_up_to_the_pairs_the_run_scored(project, linked_store):
     counts = project.blocking_counts()
-    rules = load_model(MODEL)["blocking_rules_to_generate_predictions"]
-    assert len(counts) == len(rules)
-    assert list(counts["cumulative_pairs"]) == list(counts["pairs_added"].cumsum())
     (summary,), = query(linked_store, "SELECT summary FROM run ORDER BY run_id DESC LIMIT 1")
-    assert counts["cumulative_pairs"].iloc[-1] == json.loads(summary)["link"]["pairs_scored"]
+    link = json.loads(summary)["link"]
+    # The model's rules, then the wider ones the sample's 5,000 records afford.
+    rules = load_model(MODEL)["blocking_rules_to_generate_predictions"]
+    assert link["wide_rules"] == ["l.dob = r.dob"]
+    assert len(counts) == len(rules) + len(link["wide_rules"])
+    assert list(counts["rule"])[-1] == "l.dob = r.dob"
+    assert list(counts["cumulative_pairs"]) == list(counts["pairs_added"].cumsum())
+    assert counts["cumulative_pairs"].iloc[-1] == link["pairs_scored"]
 
     chart = project.blocking_chart()
     assert [row["marginal_comparison_count"] for row in chart.rows] == list(counts["pairs_added"])
