@@ -32,11 +32,25 @@ from linkage.store import Step, Store
 STAGE = "cluster_studio"
 
 # Clusters shown when none is flagged: the least densely held together, then the largest.
+# Ties in density go to the cluster held by the weakest matched pair (the one a reviewer
+# should see first), then to the smallest record key: never to the EID label, which is
+# keyed by the store's own secret and so differs from store to store.
 _LEAST_DENSE = f"""
-SELECT cluster_id AS enterprise_id, records, round(density, 4) AS density,
+WITH dense AS ({density_sql(ACTIVE_MEMBERSHIP, 2)}),
+member AS (SELECT record_key, cluster_id FROM {ACTIVE_MEMBERSHIP}),
+weakest AS (
+    SELECT ml.cluster_id, min(s.match_probability) AS weakest
+    FROM pair_score AS s
+    JOIN member AS ml ON ml.record_key = s.record_key_l
+    JOIN member AS mr ON mr.record_key = s.record_key_r AND mr.cluster_id = ml.cluster_id
+    WHERE s.match_probability >= $threshold
+    GROUP BY ml.cluster_id
+),
+first_record AS (SELECT cluster_id, min(record_key) AS first_key FROM member GROUP BY cluster_id)
+SELECT d.cluster_id AS enterprise_id, d.records, round(d.density, 4) AS density,
     'least_dense' AS reason
-FROM ({density_sql(ACTIVE_MEMBERSHIP, 2)})
-ORDER BY density, records DESC, enterprise_id
+FROM dense AS d LEFT JOIN weakest AS w USING (cluster_id) JOIN first_record AS f USING (cluster_id)
+ORDER BY d.density, d.records DESC, w.weakest NULLS FIRST, f.first_key
 LIMIT $limit"""
 
 _MEMBERS = f"""
