@@ -2,7 +2,7 @@
 
 >>> kinds = {kind["kind"]: kind for kind in source_kinds()}
 >>> kinds["ehr_csv"]["layouts"][0]["files"][0]["required"][:3]
-['mrn', 'assigning_authority', 'last_name']
+['mrn', 'last_name', 'first_name']
 >>> kinds["person"]["settings"]
 ['key', 'columns', 'constants']
 """
