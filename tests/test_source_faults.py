@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from linkage.errors import SourceError
+from linkage.sources.files import looks_utf16
 from tests.conftest import cli
 from tests.test_sources import CORPUS, land, landed, rejected, source
 
@@ -165,6 +166,28 @@ def test_utf16_with_or_without_bom_lands_every_row(store, tmp_path, codec, bom):
     assert (count.rows_read, count.rows_landed) == (2, 2)
     assert store.con.execute("SELECT DISTINCT first_name, last_name FROM source_record"
                              ).fetchall() == [("José", "Núñez")]
+
+
+@pytest.mark.parametrize("codec, bom, delimiter", [("utf-16-le", b"\xff\xfe", "\t"),
+                                                   ("utf-16-be", b"\xfe\xff", ","),
+                                                   ("utf-16-le", b"", ",")])
+def test_utf16_file_of_a_source_left_at_utf8_is_read_as_utf16(store, tmp_path, codec, bom,
+                                                              delimiter):
+    # Excel's "Unicode Text" export: UTF-16 with a byte order mark, tab-delimited.
+    text = (CORPUS / "latin1.csv").read_bytes().decode("latin-1").replace("Lopez", "Núñez")
+    path = tmp_path / "patients.txt"
+    path.write_bytes(bom + text.replace(",", delimiter).encode(codec))
+    count = land(store, source("ehr_csv", path))
+    assert (count.rows_read, count.rows_landed) == (1, 1)
+    assert store.con.execute("SELECT first_name, last_name FROM source_record"
+                             ).fetchall() == [("José", "Núñez")]
+
+
+def test_utf16_is_told_by_its_bytes_not_guessed():
+    assert looks_utf16("mrn,first".encode("utf-16-le"))
+    assert not looks_utf16(b"mrn,first_name,last_name")
+    assert not looks_utf16(b"\xef\xbb\xbfmrn,first_name")  # a UTF-8 byte order mark
+    assert not looks_utf16(b"m\x00")  # too short to tell
 
 
 # -- bad bytes in NDJSON ------------------------------------------------------------------------

@@ -173,6 +173,33 @@ def utf16_codec(head: bytes) -> str:
     return "utf-16-be" if head.startswith(codecs.BOM_UTF16_BE) else "utf-16-le"
 
 
+def looks_utf16(head: bytes) -> bool:
+    """Whether a text file's first bytes are UTF-16: a UTF-16 byte order mark (never valid
+    UTF-8), or a little-endian ASCII header written without one (every second byte NUL),
+    as Excel's "Unicode Text" and Windows tools save a sheet."""
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return True
+    sample = head[:64]
+    return (len(sample) >= 8 and len(sample) % 2 == 0 and not any(sample[1::2])
+            and all(sample[0::2]))
+
+
+def source_encoding(source: SourceConfig, paths: Iterable[Path]) -> str:
+    """The encoding a source's text files are read in: the configured one, or UTF-16 where
+    a UTF-8 source's files (every one) are UTF-16, which no UTF-8 reader can read."""
+    paths = [path for path in paths if path.suffix.lower() != ".parquet"]
+    if source.encoding != "utf-8" or not paths:
+        return source.encoding
+    heads = []
+    for path in paths:
+        try:
+            with path.open("rb") as handle:
+                heads.append(handle.read(64))
+        except OSError:
+            return source.encoding  # fingerprint() says what is wrong with the file
+    return "utf-16" if all(looks_utf16(head) for head in heads) else source.encoding
+
+
 def _first_line(data: bytes, encoding: str, whole_file: bool) -> tuple[str, bytes] | None:
     """The codec and the bytes of the first line of `data` (BOM and line end removed), or
     None when `data` is only part of the file and holds no complete line."""

@@ -104,7 +104,9 @@ def check_sources(sources: list[SourceConfig]) -> list[Delivery]:
 
 def _check_source(con: duckdb.DuckDBPyConnection, source: SourceConfig) -> Delivery:
     paths = source_files.resolve_files(source)
-    encoding = source.encoding
+    encoding = source_files.source_encoding(source, paths)
+    if encoding != source.encoding:  # read as what the files are (reading.py reads this)
+        source = source.model_copy(update={"encoding": encoding})
     # UTF-16 files are transcoded to UTF-8 as they are read (linkage.sources.reading).
     reader_encoding = "utf-8" if encoding == "utf-16" else encoding
     kind = KINDS[source.kind.value]
