@@ -12,6 +12,7 @@ import duckdb
 import pytest
 
 from linkage.errors import SourceError
+from linkage.sources import check_sources
 from linkage.sources.files import looks_utf16
 from tests.conftest import cli
 from tests.test_sources import CORPUS, land, landed, rejected, source
@@ -137,7 +138,6 @@ def test_named_pipe_in_a_folder_is_skipped_and_named_as_a_path_is_refused(store,
     os.mkfifo(tmp_path / "pipe.csv")
     (tmp_path / "folder.csv").mkdir()
     (tmp_path / "link.csv").symlink_to(tmp_path / "patients.csv")
-    from linkage.sources import check_sources
 
     for path in (tmp_path, tmp_path / "*.csv"):
         files = check_sources([source("ehr_csv", path)])[0].files
@@ -147,7 +147,6 @@ def test_named_pipe_in_a_folder_is_skipped_and_named_as_a_path_is_refused(store,
 
 
 def test_symlink_loop_is_refused_as_not_a_regular_file(tmp_path):
-    from linkage.sources import check_sources
 
     (tmp_path / "loop.csv").symlink_to(tmp_path / "loop.csv")
     with pytest.raises(SourceError, match=r"loop.csv: not a regular file \(symlink loop\)"):
@@ -190,6 +189,18 @@ def test_utf16_is_told_by_its_bytes_not_guessed():
     assert not looks_utf16(b"m\x00")  # too short to tell
 
 
+def test_title_lines_above_the_header_are_named_in_the_error(tmp_path):
+    path = tmp_path / "patients.csv"
+    text = (CORPUS / "latin1.csv").read_bytes().decode("latin-1")
+    path.write_text("Patient extract, run 2026-12-01\n\n" + text, encoding="latin-1")
+    with pytest.raises(SourceError, match=r"missing required columns 'mrn', .*; line 3 holds "
+                                          r"them, so the lines above it look like a report's"):
+        check_sources([source("ehr_csv", path, encoding="latin-1")])
+    path.write_text("Patient extract\nmrn,first_name\n1,Ann\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"the file has 1 columns$"):
+        check_sources([source("ehr_csv", path)])
+
+
 # -- bad bytes in NDJSON ------------------------------------------------------------------------
 def test_bad_byte_on_one_ndjson_line_is_one_reject_and_the_others_keep_their_lines(store):
     count = land(store, source("ehr_fhir", CORPUS / "fhir_bad_byte.ndjson"))
@@ -218,7 +229,6 @@ HOSTILE = [
 
 @pytest.mark.parametrize("case, name, content, message", HOSTILE, ids=[c[0] for c in HOSTILE])
 def test_hostile_file_is_a_one_line_error(tmp_path, case, name, content, message):
-    from linkage.sources import check_sources
 
     (tmp_path / name).write_bytes(content)
     with pytest.raises(SourceError) as raised:
@@ -239,7 +249,6 @@ def test_parquet_check_reads_only_the_schema(tmp_path):
     with duckdb.connect() as con:
         con.execute(f"COPY (SELECT * FROM read_csv(?, all_varchar = true)) TO '{path}'",
                     [str(CORPUS / "key_separators.csv")])
-    from linkage.sources import check_sources
 
     assert check_sources([source("calsaws", path)])[0].files[0].bytes > 0
 

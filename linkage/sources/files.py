@@ -333,6 +333,34 @@ def check_columns(file: SourceFile, header: list[str], required: tuple[str, ...]
     missing = [column for column in required if column not in present]
     if missing:
         names = ", ".join(f"'{column}'" for column in missing)
+        below = None if file.is_parquet else _header_below(file, source, required, renames)
+        hint = (f"; line {below} holds them, so the lines above it look like a report's title: "
+                "remove them, the header must be the first line") if below else ""
         raise SourceError(
             f"{file.path}: missing required column{'s' if len(missing) > 1 else ''} {names} "
-            f"for source '{source.name}' ({what}); the file has {len(header)} columns")
+            f"for source '{source.name}' ({what}); the file has {len(header)} columns{hint}")
+
+
+_TITLE_LINES = 10
+
+
+def _header_below(file: SourceFile, source: SourceConfig, required: tuple[str, ...],
+                  renames: dict[str, str]) -> int | None:
+    """The number of the line among the first few after the first that holds every
+    required column (a report writer's title or blank lines above the header), or None."""
+    try:
+        with file.path.open("rb") as handle:
+            head = handle.read(1 << 16)
+    except OSError:
+        return None
+    codec = ({"latin-1": "latin-1", "utf-16": utf16_codec(head)}
+             .get(source.encoding, "utf-8-sig"))
+    lines = head.decode(codec, "replace").lstrip("\ufeff").splitlines()[1:_TITLE_LINES + 1]
+    for number, line in enumerate(lines, start=2):
+        delimiter = max((",", *OTHER_DELIMITERS), key=line.count)
+        columns = [column.strip() for column in next(csv.reader([line], delimiter=delimiter), [])]
+        named = matching_renames(columns, required, {old: new for old, new in renames.items()
+                                                     if old in columns})
+        if set(required) <= {named.get(column, column) for column in columns}:
+            return number
+    return None
