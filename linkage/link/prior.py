@@ -68,6 +68,25 @@ SELECT coalesce(sum(1 / (1 + pow(2, -(match_weight + $shift)))), 0) FROM {scored
     return prior
 
 
+# A full run keeps the prior in force (its last full run's) while its own estimate is
+# within this many bits of log-odds of it: a day's delivery moves the estimate by a few
+# hundredths of a bit, which moves every pair by as much and re-cuts the clusters whose
+# pairs sit at the threshold (a delivery, scored with the prior in force, left them as they
+# were). A population that grew or shrank by a tenth moves it by more.
+PRIOR_KEEP_BITS = 0.1
+
+
+def in_force_if_close(prior: float, in_force: float | None) -> float:
+    """`in_force` where `prior` is within PRIOR_KEEP_BITS of log-odds of it, else `prior`.
+
+    >>> in_force_if_close(1.02e-5, 1e-5), in_force_if_close(1.2e-5, 1e-5)
+    (1e-05, 1.2e-05)
+    """
+    if in_force is None or abs(logit2(prior) - logit2(in_force)) > PRIOR_KEEP_BITS:
+        return prior
+    return in_force
+
+
 def weight_shift(prior: float, model_prior: float) -> float:
     """What to add to a match weight scored under `model_prior` to score it under `prior`."""
     return logit2(prior) - logit2(model_prior)
@@ -98,5 +117,9 @@ def with_prior(model: dict[str, Any], prior: float | None) -> dict[str, Any]:
 
 
 def population_model(store: Store, model: dict[str, Any]) -> dict[str, Any]:
-    """The model as the store's latest run scored with it (its population's prior)."""
-    return with_prior(model, last_run_prior(store))
+    """The model as the store's latest run scored with it: its population's prior and the
+    name agreement it learnt (name_agreement.py)."""
+    from linkage.link.name_agreement import SUMMARY_KEY, with_name_agreement
+
+    link = last_run_link(store)
+    return with_name_agreement(with_prior(model, last_run_prior(store)), link.get(SUMMARY_KEY))

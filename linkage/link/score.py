@@ -20,8 +20,14 @@ from linkage.link.constraints import decisions_in_force, enforce_constraints
 from linkage.link.estimate import auto_thresholds, best_threshold, estimate, weigh_pairs
 from linkage.link.full_names import common_full_names, pair_bits
 from linkage.link.calibration import Calibration
+from linkage.link.name_agreement import LEVELS_TABLE as NAME_LEVELS
+from linkage.link.name_agreement import SUMMARY_KEY as NAME_AGREEMENT
+from linkage.link.name_agreement import compare_names, in_force_if_close
+from linkage.link.name_agreement import learn as learn_name_agreement
+from linkage.link.name_agreement import weight_change_sql
+from linkage.link.prior import in_force_if_close as prior_in_force_if_close
 from linkage.link.prior import (PRIOR_FLOOR, PRIOR_KEY, estimate_prior, last_run_link,
-                                weight_shift)
+                                last_run_prior, weight_shift)
 from linkage.link.splink_session import persons_sql
 from linkage.link.wide_blocking import affordable_rules, with_rules
 from linkage.store import Step, Store
@@ -62,6 +68,9 @@ class LinkCounts:
     pairs_by_rule: dict[str, int] = field(default_factory=dict)
     # The wider rules the population could afford (wide_blocking.py), kept by deliveries.
     wide_rules: list[str] = field(default_factory=list)
+    # The m the run learnt for the name comparisons' levels (name_agreement.py): per
+    # comparison, [label, model m, learnt m]; deliveries, search and explain score with them.
+    name_agreement: dict[str, list] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -130,23 +139,42 @@ def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
             predictions = linker.inference.predict(
                 threshold_match_probability=min(PRIOR_FLOOR, linking.predict_threshold),
                 warning_mode="never")
-            splink.keep("scored_pairs", [predictions], "record_key_l, record_key_r, match_weight")
+            splink.keep("scored_pairs", [predictions],
+                        "record_key_l, record_key_r, match_weight, match_key")
 
+    scored = "scored_pairs"
     try:
         with progress.step("estimate_prior"):
-            prior = estimate_prior(store, "scored_pairs", records, model_prior)
+            prior = estimate_prior(store, scored, records, model_prior)
+        with progress.step("learn_name_agreement"):
+            levels = compare_names(store, scored, model)
+            learnt = in_force_if_close(
+                learn_name_agreement(store, levels, model, weight_shift(prior, model_prior)),
+                last_run_link(store).get(NAME_AGREEMENT))
+            if learnt:
+                # The pairs' weights under the learnt m, and the prior again under them.
+                store.run_step(STAGE, Step("name_agreement_pairs", f"""
+CREATE OR REPLACE TEMP TABLE learnt_pairs AS
+SELECT record_key_l, record_key_r, match_weight + {weight_change_sql(learnt, model)} AS match_weight
+FROM {levels}"""))
+                scored = "learnt_pairs"
+                prior = estimate_prior(store, scored, records, model_prior)
+            prior = prior_in_force_if_close(prior, last_run_prior(store))
         store.run_step(STAGE, Step("clear_pairs", "DELETE FROM pair_score"))
-        keep_pairs(store, "scored_pairs", run_id, linking, weight_shift(prior, model_prior),
+        keep_pairs(store, scored, run_id, linking, weight_shift(prior, model_prior),
                    calibration)
     finally:
         splink.release("scored_pairs")
+        splink.release("learnt_pairs")
+        splink.release(NAME_LEVELS)
     pairs_kept = store.scalar(STAGE, "count_kept", "SELECT count(*) FROM pair_score")
     with progress.step("cluster"):
         linking, estimates = _choose_threshold(store, linking, deduplicated_sources)
     counts = finish_clusters(store, linking, deduplicated_sources, records, pairs_compared,
                              pairs_kept)
     return Linked(dataclasses.replace(counts, prior=prior, threshold_estimates=estimates,
-                                      pairs_by_rule=by_rule, wide_rules=wide), Clustering())
+                                      pairs_by_rule=by_rule, wide_rules=wide,
+                                      name_agreement=learnt), Clustering())
 
 
 def pairs_by_rule(model: dict, by_match_key: dict[str, int]) -> dict[str, int]:

@@ -1,0 +1,256 @@
+"""How often one person's records agree on their names, learnt from the population linked.
+
+The model's m probabilities for the name comparisons say how one person's two records
+compare on a first and a last name: exact, a nickname, a slip, or not at all. That is a
+property of the systems that wrote the records more than of people. One county system's
+intake copies names from an ID; another's records are typed from a phone call, misspelt
+and replaced at once (Febrl's duplicates disagree on both names several times as often as
+the model's training records did). A model fixed at its training population's rates
+splits the second system's people, however well the rest of their records agree.
+
+So a full run learns these m from its own pairs, by expectation maximisation over the
+name comparisons' m alone (u, the other comparisons and the prior stay as they are), on
+the pairs of the prediction rules that select by an SSN, a CIN or a birth date and name no
+name: a pair is in them for what it is, not for agreeing on a name, so how its names
+compare is not chosen by the blocking. (A phone, a street or an e-mail alone is a
+household's: its pairs are mostly family members with other first names, and EM reads some
+of them as one person.) Each round, a pair is a match with the probability its weight
+gives under the current m, and each level's m is the expected matches at that level over
+the expected matches. The model's m count as `PSEUDO_MATCHES` matches of their own (a
+Dirichlet prior), so a population with few such pairs keeps the model's m; no "else" level
+falls below the floor the model keeps it at (model.ELSE_M_FLOOR), and no level weighs less
+than its comparison's "else" level. Levels the model holds at no m stay as they are.
+
+The run records the m it learnt (`name_agreement` in its summary); deliveries, person
+search and explanations score with them, as with the population's prior (prior.py). A full
+run keeps the m in force while what it learns is within KEEP_BITS of them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from linkage.store import Step, Store
+
+STAGE = "link"
+COMPARISONS = ("first_name", "last_name")
+# A blocking rule whose SQL holds one of these selects its pairs by name.
+_NAME_COLUMNS = ("first_name", "last_name", "surname")
+# ...and one of these selects them by something of the person's own: a phone, a street or
+# an e-mail address alone is a household's, and its pairs are mostly family members.
+_PERSON_COLUMNS = ("ssn", "cin", "dob")
+PSEUDO_MATCHES = 500.0
+_ROUNDS = 50
+_TOLERANCE = 1e-4  # largest change of an m between rounds, in bits
+SUMMARY_KEY = "name_agreement"
+LEVELS_TABLE = "name_levels"
+# A full run keeps the m in force (its last full run's) while what it learns is within this
+# many bits of them at every level: a day's records move the rarer levels' m by a tenth or
+# two of a bit, and re-weighing every pair for that would re-cut clusters at the threshold
+# that a delivery, scored with the m in force, left as they were.
+KEEP_BITS = 0.25
+
+
+def name_free_rules(model: dict[str, Any]) -> list[str]:
+    """Splink match keys (rule positions) of the prediction rules that name no name.
+
+    >>> name_free_rules({"blocking_rules_to_generate_predictions": [
+    ...     {"blocking_rule": 'l."ssn" = r."ssn"'}, "l.dob = r.dob AND l.first_name = r.last_name",
+    ...     "l.street = r.street", "l.dob = r.dob"]})
+    ['0', '3']
+    """
+    rules = [rule["blocking_rule"] if isinstance(rule, dict) else str(rule)
+             for rule in model.get("blocking_rules_to_generate_predictions", [])]
+    return [str(index) for index, rule in enumerate(rules)
+            if not any(column in rule for column in _NAME_COLUMNS)
+            and any(column in rule for column in _PERSON_COLUMNS)]
+
+
+
+def compare_names(store: Store, scored: str, model: dict[str, Any]) -> str:
+    """Temporary table LEVELS_TABLE: the pairs of table `scored` (a name from code:
+    record_key_l, record_key_r, match_weight, match_key) with their level of each name
+    comparison (Splink's comparison vector value, gamma_<comparison>): the model's levels
+    as SQL, as person search reads them (linkage.search.scoring), since Splink's predict
+    output does not carry them."""
+    from linkage.search.scoring import comparisons, gamma_sql
+
+    found = [comparison for comparison in comparisons(model) if comparison.name in COMPARISONS]
+    columns = sorted({column for comparison in found for column in comparison.inputs})
+    sides = ", ".join(f"l.{column} AS {column}_l, r.{column} AS {column}_r"
+                      for column in columns)
+    levels = ", ".join(f"{gamma_sql(comparison)} AS gamma_{comparison.name}"
+                       for comparison in found)
+    store.run_step(STAGE, Step("name_levels", f"""
+CREATE OR REPLACE TEMP TABLE {LEVELS_TABLE} AS
+SELECT record_key_l, record_key_r, match_weight, match_key, {levels}
+FROM (SELECT s.*, {sides} FROM {scored} AS s
+      JOIN person AS l ON l.record_key = s.record_key_l
+      JOIN person AS r ON r.record_key = s.record_key_r)"""))
+    return LEVELS_TABLE
+
+
+def _levels(model: dict[str, Any], name: str) -> list[tuple[int, dict[str, Any]]]:
+    """The comparison's levels but its null level, with Splink's comparison vector value
+    (counting down to 0, the "else" level)."""
+    comparison = next(c for c in model["comparisons"] if c["output_column_name"] == name)
+    levels = [level for level in comparison["comparison_levels"] if not level.get("is_null_level")]
+    return [(len(levels) - 1 - index, level) for index, level in enumerate(levels)]
+
+
+def _m(level: dict[str, Any]) -> float | None:
+    value = level.get("m_probability")
+    return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+
+def learn(store: Store, scored: str, model: dict[str, Any], shift: float
+          ) -> dict[str, list[list[Any]]]:
+    """Per name comparison, [label, model m, learnt m] of each level whose m was learnt,
+    from table `scored` (a name from code: match_weight under the model's prior plus
+    `shift`, match_key and gamma_<comparison>). Empty when no pair informs it."""
+    from linkage.link.model import ELSE_M_FLOOR  # (Splink's comparison library: not at import)
+
+    free = name_free_rules(model)
+    if not free:
+        return {}
+    gammas = ", ".join(f"gamma_{name}" for name in COMPARISONS)
+    keys = {f"key_{index}": key for index, key in enumerate(free)}
+    table = store.run_arrow(STAGE, Step("name_free_pairs", f"""
+SELECT match_weight + $shift AS weight, {gammas} FROM {scored}
+WHERE match_key IN ({', '.join(f'${name}' for name in keys)})""", {"shift": shift, **keys}))
+    if table.num_rows == 0:
+        return {}
+    weight = table.column("weight").to_numpy()
+    gamma = {name: table.column(f"gamma_{name}").to_numpy().astype(np.int64)
+             for name in COMPARISONS}
+    start, learnable, u = {}, {}, {}
+    for name in COMPARISONS:
+        levels = _levels(model, name)
+        size = max(value for value, _ in levels) + 1
+        m0, u0 = np.zeros(size), np.zeros(size)
+        mask = np.zeros(size, dtype=bool)
+        for value, level in levels:
+            if (m := _m(level)) is not None:
+                m0[value], mask[value] = m, True
+            if isinstance(level.get("u_probability"), (int, float)):
+                u0[value] = float(level["u_probability"])
+        start[name], learnable[name], u[name] = m0, mask, u0
+    m = {name: start[name].copy() for name in COMPARISONS}
+    for _ in range(_ROUNDS):
+        shift_bits = np.zeros(len(weight))
+        for name in COMPARISONS:
+            ratio = np.zeros(len(m[name]))
+            mask = learnable[name]
+            ratio[mask] = np.log2(m[name][mask] / start[name][mask])
+            known = gamma[name] >= 0
+            shift_bits[known] += ratio[gamma[name][known]]
+        probability = 1 / (1 + np.exp2(-(weight + shift_bits)))
+        change = 0.0
+        for name in COMPARISONS:
+            updated = _update(gamma[name], probability, start[name], learnable[name],
+                              u[name], ELSE_M_FLOOR.get(name))
+            mask = learnable[name]
+            change = max(change, float(np.abs(np.log2(updated[mask] / m[name][mask])).max()))
+            m[name] = updated
+        if change <= _TOLERANCE:
+            break
+    return {name: [[level.get("label_for_charts", level["sql_condition"]),
+                    float(start[name][value]), float(f"{m[name][value]:.6g}")]
+                   for value, level in _levels(model, name) if learnable[name][value]]
+            for name in COMPARISONS}
+
+
+def _update(gamma: np.ndarray, probability: np.ndarray, start: np.ndarray,
+            learnable: np.ndarray, u: np.ndarray, floor: float | None) -> np.ndarray:
+    """One round's m of a comparison: expected matches by level, with the model's m as
+    PSEUDO_MATCHES matches, over the mass its learnable levels hold. The "else" level
+    (value 0) keeps `floor` at least, and no level weighs less than it: agreeing on part
+    of a name is never worse evidence than disagreeing (EM would take a level no match of
+    this population reached to nothing)."""
+    known = gamma >= 0
+    counts = np.bincount(gamma[known], weights=probability[known], minlength=len(start))
+    counts[~learnable] = 0.0
+    mass = start[learnable].sum()
+    m = start.copy()
+    m[learnable] = mass * (counts[learnable] + PSEUDO_MATCHES * start[learnable] / mass) / (
+        counts[learnable].sum() + PSEUDO_MATCHES)
+    for _ in range(len(m)):
+        least = np.zeros(len(m))
+        least[0] = max(floor or 0.0, 0.0)
+        if learnable[0] and u[0] > 0:
+            least[1:] = np.maximum(least[0], m[0]) * u[1:] / u[0]
+        low = learnable & (m < least * (1 - 1e-12))
+        if not low.any():
+            break
+        m[low] = least[low]
+        rest = learnable & ~low
+        m[rest] *= (mass - m[low].sum()) / m[rest].sum()
+    return m
+
+
+def in_force_if_close(learnt: dict[str, list[list[Any]]], in_force: Any
+                      ) -> dict[str, list[list[Any]]]:
+    """`in_force` (the m the last full run learnt) where `learnt` has the same levels of the
+    same model and differs from it by at most KEEP_BITS at each; else `learnt`.
+
+    >>> learnt = {"first_name": [["else", 0.011, 0.05]]}
+    >>> in_force_if_close(learnt, {"first_name": [["else", 0.011, 0.045]]})
+    {'first_name': [['else', 0.011, 0.045]]}
+    >>> in_force_if_close(learnt, {"first_name": [["else", 0.011, 0.03]]}) == learnt
+    True
+    """
+    if not isinstance(in_force, dict) or set(in_force) != set(learnt):
+        return learnt
+    for name, rows in learnt.items():
+        kept = in_force[name]
+        if not isinstance(kept, list) or len(kept) != len(rows):
+            return learnt
+        for (label, m0, m), row in zip(rows, kept, strict=True):
+            if not (isinstance(row, list) and len(row) == 3 and row[0] == label
+                    and isinstance(row[1], (int, float)) and math.isclose(row[1], m0)
+                    and isinstance(row[2], (int, float)) and row[2] > 0
+                    and abs(math.log2(m / row[2])) <= KEEP_BITS):
+                return learnt
+    return in_force
+
+
+def weight_change_sql(learnt: dict[str, list[list[Any]]], model: dict[str, Any]) -> str:
+    """SQL of what the learnt m add to a pair's match weight, from its gamma_<comparison>
+    columns (numbers from code, never input)."""
+    terms = []
+    for name, rows in learnt.items():
+        by_label = {label: (m0, m) for label, m0, m in rows}
+        cases = [f"WHEN {value} THEN {math.log2(by_label[label][1] / by_label[label][0])!r}"
+                 for value, level in _levels(model, name)
+                 if (label := level.get("label_for_charts", level["sql_condition"])) in by_label]
+        if cases:
+            terms.append(f"CASE gamma_{name} {' '.join(cases)} ELSE 0 END")
+    return " + ".join(terms) if terms else "0"
+
+
+def with_name_agreement(model: dict[str, Any], learnt: dict[str, Any] | None) -> dict[str, Any]:
+    """The model with the m a run learnt for its name levels, where the level is the one
+    the run learnt it for (same label, same model m); unchanged otherwise."""
+    if not isinstance(learnt, dict) or not learnt:
+        return model
+    comparisons = []
+    for comparison in model["comparisons"]:
+        rows = learnt.get(comparison["output_column_name"])
+        if not isinstance(rows, list):
+            comparisons.append(comparison)
+            continue
+        by_label = {row[0]: row[1:] for row in rows
+                    if isinstance(row, list) and len(row) == 3}
+        levels = []
+        for level in comparison["comparison_levels"]:
+            label = level.get("label_for_charts", level.get("sql_condition"))
+            found = by_label.get(label)
+            if found and _m(level) is not None and math.isclose(_m(level), found[0]) \
+                    and isinstance(found[1], (int, float)) and 0 < found[1] < 1:
+                level = {**level, "m_probability": float(found[1])}
+            levels.append(level)
+        comparisons.append({**comparison, "comparison_levels": levels})
+    return {**model, "comparisons": comparisons}
