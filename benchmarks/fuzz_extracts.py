@@ -458,6 +458,15 @@ def pipe_and_tab_delimited(folder: Path) -> None:
 
 
 @case
+def excel_unicode_text(folder: Path) -> None:
+    """Excel's "Unicode Text" export: UTF-16 with a byte order mark, tab-delimited, CRLF
+    lines, saved over the EHR CSV of a source left at `encoding: utf-8`."""
+    header, rows = read_csv(folder / "ehr.csv")
+    text = "".join("\t".join(row) + "\r\n" for row in [header, *rows])
+    (folder / "ehr.csv").write_bytes(text.encode("utf-16"))
+
+
+@case
 def header_in_capitals(folder: Path) -> None:
     """A database export's header: CalSAWS and HMIS in capitals, EHR words spaced."""
     rewrite_csv(folder / "calsaws.csv", header=lambda h: [c.upper() for c in h])
