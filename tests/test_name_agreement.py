@@ -91,6 +91,15 @@ def test_a_few_pairs_keep_the_models_m_and_no_else_level_falls_below_its_floor(t
         assert total == pytest.approx(sum(m0 for _, m0, _ in learnt["first_name"]), abs=1e-4)
 
 
+def test_a_model_without_a_name_comparison_learns_the_other(tmp_path):
+    own = {**MODEL, "comparisons": [c for c in MODEL["comparisons"]
+                                    if c["output_column_name"] != "first_name"]}
+    with open_store(tmp_path / "s.duckdb", create=True) as store:
+        _scored(store, {(40.0, 0, 0): 1000}, name_free_rules(own)[0])
+        learnt = learn(store, "levels", own, 0.0)
+    assert set(learnt) == {"last_name"} and _learnt_m(learnt, "last_name", ELSE) > 0.3
+
+
 def test_learnt_m_apply_only_to_the_levels_they_were_learnt_for():
     m0 = _levels(MODEL, "first_name")[-1]["m_probability"]
     learnt = {"first_name": [[ELSE, m0, 0.2]]}

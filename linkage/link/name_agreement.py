@@ -54,6 +54,12 @@ LEVELS_TABLE = "name_levels"
 KEEP_BITS = 0.25
 
 
+def learnt_comparisons(model: dict[str, Any]) -> list[str]:
+    """COMPARISONS the model has (a model of one's own may name them otherwise, or lack one)."""
+    names = {comparison.get("output_column_name") for comparison in model["comparisons"]}
+    return [name for name in COMPARISONS if name in names]
+
+
 def name_free_rules(model: dict[str, Any]) -> list[str]:
     """Splink match keys (rule positions) of the prediction rules that name no name.
 
@@ -78,7 +84,8 @@ def compare_names(store: Store, scored: str, model: dict[str, Any]) -> str:
     output does not carry them."""
     from linkage.search.scoring import comparisons, gamma_sql
 
-    found = [comparison for comparison in comparisons(model) if comparison.name in COMPARISONS]
+    names = learnt_comparisons(model)
+    found = [comparison for comparison in comparisons(model) if comparison.name in names]
     columns = sorted({column for comparison in found for column in comparison.inputs})
     sides = ", ".join(f"l.{column} AS {column}_l, r.{column} AS {column}_r"
                       for column in columns)
@@ -113,10 +120,11 @@ def learn(store: Store, scored: str, model: dict[str, Any], shift: float
     `shift`, match_key and gamma_<comparison>). Empty when no pair informs it."""
     from linkage.link.model import ELSE_M_FLOOR  # (Splink's comparison library: not at import)
 
+    names = learnt_comparisons(model)
     free = name_free_rules(model)
-    if not free:
+    if not free or not names:
         return {}
-    gammas = ", ".join(f"gamma_{name}" for name in COMPARISONS)
+    gammas = ", ".join(f"gamma_{name}" for name in names)
     keys = {f"key_{index}": key for index, key in enumerate(free)}
     table = store.run_arrow(STAGE, Step("name_free_pairs", f"""
 SELECT match_weight + $shift AS weight, {gammas} FROM {scored}
@@ -125,9 +133,9 @@ WHERE match_key IN ({', '.join(f'${name}' for name in keys)})""", {"shift": shif
         return {}
     weight = table.column("weight").to_numpy()
     gamma = {name: table.column(f"gamma_{name}").to_numpy().astype(np.int64)
-             for name in COMPARISONS}
+             for name in names}
     start, learnable, u = {}, {}, {}
-    for name in COMPARISONS:
+    for name in names:
         levels = _levels(model, name)
         size = max(value for value, _ in levels) + 1
         m0, u0 = np.zeros(size), np.zeros(size)
@@ -138,10 +146,10 @@ WHERE match_key IN ({', '.join(f'${name}' for name in keys)})""", {"shift": shif
             if isinstance(level.get("u_probability"), (int, float)):
                 u0[value] = float(level["u_probability"])
         start[name], learnable[name], u[name] = m0, mask, u0
-    m = {name: start[name].copy() for name in COMPARISONS}
+    m = {name: start[name].copy() for name in names}
     for _ in range(_ROUNDS):
         shift_bits = np.zeros(len(weight))
-        for name in COMPARISONS:
+        for name in names:
             ratio = np.zeros(len(m[name]))
             mask = learnable[name]
             ratio[mask] = np.log2(m[name][mask] / start[name][mask])
@@ -149,7 +157,7 @@ WHERE match_key IN ({', '.join(f'${name}' for name in keys)})""", {"shift": shif
             shift_bits[known] += ratio[gamma[name][known]]
         probability = 1 / (1 + np.exp2(-(weight + shift_bits)))
         change = 0.0
-        for name in COMPARISONS:
+        for name in names:
             updated = _update(gamma[name], probability, start[name], learnable[name],
                               u[name], ELSE_M_FLOOR.get(name))
             mask = learnable[name]
@@ -160,7 +168,7 @@ WHERE match_key IN ({', '.join(f'${name}' for name in keys)})""", {"shift": shif
     return {name: [[level.get("label_for_charts", level["sql_condition"]),
                     float(start[name][value]), float(f"{m[name][value]:.6g}")]
                    for value, level in _levels(model, name) if learnable[name][value]]
-            for name in COMPARISONS}
+            for name in names}
 
 
 def _update(gamma: np.ndarray, probability: np.ndarray, start: np.ndarray,

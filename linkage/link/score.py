@@ -22,7 +22,7 @@ from linkage.link.full_names import common_full_names, pair_bits
 from linkage.link.calibration import Calibration
 from linkage.link.name_agreement import LEVELS_TABLE as NAME_LEVELS
 from linkage.link.name_agreement import SUMMARY_KEY as NAME_AGREEMENT
-from linkage.link.name_agreement import compare_names, in_force_if_close
+from linkage.link.name_agreement import compare_names, in_force_if_close, learnt_comparisons
 from linkage.link.name_agreement import learn as learn_name_agreement
 from linkage.link.name_agreement import weight_change_sql
 from linkage.link.prior import in_force_if_close as prior_in_force_if_close
@@ -146,11 +146,13 @@ def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
     try:
         with progress.step("estimate_prior"):
             prior = estimate_prior(store, scored, records, model_prior)
+        learnt: dict[str, list] = {}
         with progress.step("learn_name_agreement"):
-            levels = compare_names(store, scored, model)
-            learnt = in_force_if_close(
-                learn_name_agreement(store, levels, model, weight_shift(prior, model_prior)),
-                last_run_link(store).get(NAME_AGREEMENT))
+            if learnt_comparisons(model):
+                levels = compare_names(store, scored, model)
+                learnt = in_force_if_close(
+                    learn_name_agreement(store, levels, model, weight_shift(prior, model_prior)),
+                    last_run_link(store).get(NAME_AGREEMENT))
             if learnt:
                 # The pairs' weights under the learnt m, and the prior again under them.
                 store.run_step(STAGE, Step("name_agreement_pairs", f"""
