@@ -52,6 +52,9 @@ FILE_ERRORS = [
      "two_delimiters.csv: header holds no comma and both semicolon and pipe"),
     ("duplicate header column", "ehr_csv", "duplicate_header.csv",
      "duplicate_header.csv: header repeats column 'mrn'"),
+    ("header columns differing only in case", "ehr_csv", "header_case_duplicate.csv",
+     "header_case_duplicate.csv: header holds columns 'dob' and 'DOB', whose names differ "
+     "only in case"),
     ("missing file", "ehr_csv", "absent.csv", "absent.csv: file not found for source 'src' (ehr_csv)"),
     ("glob matching nothing", "ehr_csv", "nothing_*.csv",
      "nothing_*.csv: pattern matches no files for source 'src' (ehr_csv)"),

@@ -274,6 +274,13 @@ def read_header(con: duckdb.DuckDBPyConnection, file: SourceFile,
     duplicates = sorted(column for column, seen in Counter(header).items() if seen > 1)
     if duplicates:
         raise SourceError(f"{file.path}: header repeats column '{duplicates[0]}'")
+    spellings: dict[str, list[str]] = {}
+    for column in header:
+        spellings.setdefault(column.lower(), []).append(column)
+    cased = next((names for names in spellings.values() if len(names) > 1), None)
+    if cased:  # column names are read without regard to case
+        raise SourceError(f"{file.path}: header holds columns '{cased[0]}' and '{cased[1]}', "
+                          "whose names differ only in case; rename or remove one")
     return header, delimiter
 
 
