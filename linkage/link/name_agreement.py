@@ -75,7 +75,6 @@ def name_free_rules(model: dict[str, Any]) -> list[str]:
             and any(column in rule for column in _PERSON_COLUMNS)]
 
 
-
 def compare_names(store: Store, scored: str, model: dict[str, Any]) -> str:
     """Temporary table LEVELS_TABLE: the pairs of table `scored` (a name from code:
     record_key_l, record_key_r, match_weight, match_key) with their level of each name
@@ -106,6 +105,11 @@ def _levels(model: dict[str, Any], name: str) -> list[tuple[int, dict[str, Any]]
     comparison = next(c for c in model["comparisons"] if c["output_column_name"] == name)
     levels = [level for level in comparison["comparison_levels"] if not level.get("is_null_level")]
     return [(len(levels) - 1 - index, level) for index, level in enumerate(levels)]
+
+
+def _label(level: dict[str, Any]) -> str:
+    """How a run's summary names a level: its chart label, else its condition."""
+    return str(level.get("label_for_charts", level.get("sql_condition")))
 
 
 def _m(level: dict[str, Any]) -> float | None:
@@ -165,8 +169,7 @@ WHERE match_key IN ({', '.join(f'${name}' for name in keys)})""", {"shift": shif
             m[name] = updated
         if change <= _TOLERANCE:
             break
-    return {name: [[level.get("label_for_charts", level["sql_condition"]),
-                    float(start[name][value]), float(f"{m[name][value]:.6g}")]
+    return {name: [[_label(level), float(start[name][value]), float(f"{m[name][value]:.6g}")]
                    for value, level in _levels(model, name) if learnable[name][value]]
             for name in names}
 
@@ -233,7 +236,7 @@ def weight_change_sql(learnt: dict[str, list[list[Any]]], model: dict[str, Any])
         by_label = {label: (m0, m) for label, m0, m in rows}
         cases = [f"WHEN {value} THEN {math.log2(by_label[label][1] / by_label[label][0])!r}"
                  for value, level in _levels(model, name)
-                 if (label := level.get("label_for_charts", level["sql_condition"])) in by_label]
+                 if (label := _label(level)) in by_label]
         if cases:
             terms.append(f"CASE gamma_{name} {' '.join(cases)} ELSE 0 END")
     return " + ".join(terms) if terms else "0"
@@ -254,8 +257,7 @@ def with_name_agreement(model: dict[str, Any], learnt: dict[str, Any] | None) ->
                     if isinstance(row, list) and len(row) == 3}
         levels = []
         for level in comparison["comparison_levels"]:
-            label = level.get("label_for_charts", level.get("sql_condition"))
-            found = by_label.get(label)
+            found = by_label.get(_label(level))
             if found and _m(level) is not None and math.isclose(_m(level), found[0]) \
                     and isinstance(found[1], (int, float)) and 0 < found[1] < 1:
                 level = {**level, "m_probability": float(found[1])}
