@@ -16,7 +16,6 @@ import hashlib
 import os
 import re
 import stat
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,6 +166,13 @@ def check_unchanged(files: Iterable[SourceFile]) -> None:
             raise SourceError(_STILL_WRITTEN.format(path=file.path))
 
 
+def text_codec(encoding: str, head: bytes) -> str:
+    """The Python codec a file of the source's `encoding` is decoded with, from its first
+    bytes (a UTF-8 byte order mark is dropped; UTF-16's says the byte order)."""
+    return utf16_codec(head) if encoding == "utf-16" else \
+        {"latin-1": "latin-1"}.get(encoding, "utf-8-sig")
+
+
 def utf16_codec(head: bytes) -> str:
     """The codec of a file declared `utf-16`: its byte order mark says which; without one it
     is little-endian (what Windows tools write)."""
@@ -203,9 +209,8 @@ def source_encoding(source: SourceConfig, paths: Iterable[Path]) -> str:
 def _first_line(data: bytes, encoding: str, whole_file: bool) -> tuple[str, bytes] | None:
     """The codec and the bytes of the first line of `data` (BOM and line end removed), or
     None when `data` is only part of the file and holds no complete line."""
-    codec, start = {"utf-8": "utf-8-sig", "latin-1": "latin-1"}.get(encoding), 0
+    codec, start = text_codec(encoding, data), 0
     if encoding == "utf-16":
-        codec = utf16_codec(data)
         start = 2 if data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE) else 0
     # A file whose lines end in a bare CR (Excel for Mac's "CSV (Macintosh)") has no LF.
     for newline in (("\n".encode(codec), "\r".encode(codec)) if encoding == "utf-16"
@@ -271,16 +276,18 @@ def read_header(con: duckdb.DuckDBPyConnection, file: SourceFile,
     if not any(header):
         raise SourceError(f"{file.path}: first line is not a header row")
     header = _named(header)
-    duplicates = sorted(column for column, seen in Counter(header).items() if seen > 1)
-    if duplicates:
-        raise SourceError(f"{file.path}: header repeats column '{duplicates[0]}'")
+    # Column names are read without regard to case: DOB repeats dob.
     spellings: dict[str, list[str]] = {}
     for column in header:
         spellings.setdefault(column.lower(), []).append(column)
-    cased = next((names for names in spellings.values() if len(names) > 1), None)
-    if cased:  # column names are read without regard to case
-        raise SourceError(f"{file.path}: header holds columns '{cased[0]}' and '{cased[1]}', "
-                          "whose names differ only in case; rename or remove one")
+    repeated = sorted(names for names in spellings.values() if len(names) > 1)
+    exact = sorted(name for names in repeated for name in set(names) if names.count(name) > 1)
+    if exact:
+        raise SourceError(f"{file.path}: header repeats column '{exact[0]}'")
+    if repeated:
+        raise SourceError(f"{file.path}: header holds columns '{repeated[0][0]}' and "
+                          f"'{repeated[0][1]}', whose names differ only in case; rename or "
+                          "remove one")
     return header, delimiter
 
 
@@ -360,9 +367,7 @@ def _header_below(file: SourceFile, source: SourceConfig, required: tuple[str, .
             head = handle.read(1 << 16)
     except OSError:
         return None
-    codec = ({"latin-1": "latin-1", "utf-16": utf16_codec(head)}
-             .get(source.encoding, "utf-8-sig"))
-    lines = head.decode(codec, "replace").lstrip("\ufeff").splitlines()[1:_TITLE_LINES + 1]
+    lines = head.decode(text_codec(source.encoding, head), "replace").lstrip("\ufeff").splitlines()[1:_TITLE_LINES + 1]
     for number, line in enumerate(lines, start=2):
         delimiter = max((",", *OTHER_DELIMITERS), key=line.count)
         columns = [column.strip() for column in next(csv.reader([line], delimiter=delimiter), [])]
