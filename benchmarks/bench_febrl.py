@@ -64,7 +64,8 @@ def write_dataset(name: str, work: Path, model: Path) -> tuple[Path, Path]:
     config = folder / "config.yaml"
     config.write_text(yaml.safe_dump({
         "store": str(folder / "store.duckdb"), "model": str(model), "sources": sources,
-        "linking": {"predict_threshold": 0.5, "match_threshold": "auto"}}), encoding="utf-8")
+        "linking": {"predict_threshold": 0.5, "match_threshold": "auto"}},
+        sort_keys=False), encoding="utf-8")
     for stale in folder.glob("store.duckdb*"):
         stale.unlink()
     return config, folder / "truth.csv"
