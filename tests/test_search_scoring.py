@@ -13,7 +13,7 @@ from splink.internals.realtime import compare_records
 from conftest import SAMPLE_CONFIG
 from linkage.link.model_file import MODEL_COLUMNS, read_model
 from linkage.project import Project
-from linkage.search.scoring import comparisons, gamma_sql, prior_weight, weigh
+from linkage.link.comparison_levels import comparisons, gamma_sql, prior_weight, weigh
 
 _PAIRS = 400
 

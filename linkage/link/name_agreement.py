@@ -79,9 +79,9 @@ def compare_names(store: Store, scored: str, model: dict[str, Any]) -> str:
     """Temporary table LEVELS_TABLE: the pairs of table `scored` (a name from code:
     record_key_l, record_key_r, match_weight, match_key) with their level of each name
     comparison (Splink's comparison vector value, gamma_<comparison>): the model's levels
-    as SQL, as person search reads them (linkage.search.scoring), since Splink's predict
+    as SQL, as person search reads them (linkage.link.comparison_levels), since Splink's predict
     output does not carry them."""
-    from linkage.search.scoring import comparisons, gamma_sql
+    from linkage.link.comparison_levels import comparisons, gamma_sql
 
     names = learnt_comparisons(model)
     found = [comparison for comparison in comparisons(model) if comparison.name in names]

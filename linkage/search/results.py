@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from linkage.search.scoring import Comparison
+    from linkage.link.comparison_levels import Comparison
 
 RESULT_COLUMNS = ("rank", "enterprise_id", "match_probability", "match_weight", "record_key",
                   "source_system", "source_record_id", "records_scored")

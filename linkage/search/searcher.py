@@ -20,7 +20,7 @@ from linkage.search.blocking import (KEY_COLUMNS, KeyIndex, candidate_keys_sql, 
                                      key_table_sql, parameters, query_hashes_sql)
 from linkage.search.query import COLUMN_TYPES, STAGE, PersonQuery, standardize_query
 from linkage.search.results import ranked_frame, ranked_records
-from linkage.search.scoring import comparisons, gamma_sql, prior_weight, weigh
+from linkage.link.comparison_levels import comparisons, gamma_sql, prior_weight, weigh
 from linkage.standardize.names import install_name_rules
 from linkage.store import Step, Store, open_store, quote_identifier
 
