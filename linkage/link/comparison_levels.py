@@ -1,7 +1,7 @@
 """The model's comparisons as SQL over record pairs, and its weights as arrays.
 
 Person search scores a query against its candidates with them, and a full run reads the
-levels of the pairs Splink scored (name_agreement.py) with the same SQL.
+levels of the pairs Splink scored (agreement.py) with the same SQL.
 
 Splink's trained model is data: per comparison, levels in order, each an SQL condition on
 the pair's `<column>_l` / `<column>_r` values with its m and u probabilities, and for some

@@ -19,7 +19,7 @@ from linkage import progress
 from linkage.config import LinkingConfig
 from linkage.link.constraints import Components, add_to_membership
 from linkage.link.calibration import Calibration
-from linkage.link.name_agreement import SUMMARY_KEY as NAME_AGREEMENT
+from linkage.link.agreement import recorded as recorded_agreement
 from linkage.link.prior import PRIOR_FLOOR, PRIOR_KEY, last_run_link
 from linkage.link.clustering import Clustering
 from linkage.link.frequencies import STALE, drop_stale_pairs, stale_records
@@ -103,10 +103,10 @@ DELETE FROM pair_score WHERE record_key_l IN ({changed.keys()})
     if stale:
         store.run_step(STAGE, Step("drop_stale", f"DROP TABLE {STALE}"))
     counts = finish_clusters(store, linking, deduplicated_sources, records, compared, kept)
-    # The prior and name agreement the last full run estimated, kept for the next delivery.
-    learnt = last_run_link(store).get(NAME_AGREEMENT)
+    # The prior and agreement the last full run estimated, kept for the next delivery.
+    learnt = recorded_agreement(last_run_link(store))
     return Linked(dataclasses.replace(counts, prior=float(model[PRIOR_KEY]), wide_rules=wide,
-                                      name_agreement=learnt if isinstance(learnt, dict) else {}),
+                                      agreement=learnt if isinstance(learnt, dict) else {}),
                   Clustering())
 
 

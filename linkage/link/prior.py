@@ -118,8 +118,8 @@ def with_prior(model: dict[str, Any], prior: float | None) -> dict[str, Any]:
 
 def population_model(store: Store, model: dict[str, Any]) -> dict[str, Any]:
     """The model as the store's latest run scored with it: its population's prior and the
-    name agreement it learnt (name_agreement.py)."""
-    from linkage.link.name_agreement import SUMMARY_KEY, with_name_agreement
+    agreement it learnt (agreement.py)."""
+    from linkage.link.agreement import recorded, with_agreement
 
-    link = last_run_link(store)
-    return with_name_agreement(with_prior(model, last_run_prior(store)), link.get(SUMMARY_KEY))
+    return with_agreement(with_prior(model, last_run_prior(store)),
+                          recorded(last_run_link(store)))

@@ -20,14 +20,15 @@ from linkage.link.constraints import decisions_in_force, enforce_constraints
 from linkage.link.estimate import auto_thresholds, best_threshold, estimate, weigh_pairs
 from linkage.link.full_names import common_full_names, pair_bits
 from linkage.link.calibration import Calibration
-from linkage.link.name_agreement import LEVELS_TABLE as NAME_LEVELS
-from linkage.link.name_agreement import SUMMARY_KEY as NAME_AGREEMENT
-from linkage.link.name_agreement import compare_names, in_force_if_close, learnt_comparisons
-from linkage.link.name_agreement import learn as learn_name_agreement
-from linkage.link.name_agreement import weight_change_sql
+from linkage.link.agreement import LEVELS_TABLE as AGREEMENT_LEVELS
+from linkage.link.agreement import (compare_levels, in_force_if_close, largest_gain,
+                                    learnt_comparisons, with_agreement)
+from linkage.link.agreement import learn as learn_agreement
+from linkage.link.agreement import recorded as recorded_agreement
+from linkage.link.agreement import weight_change_sql
 from linkage.link.prior import in_force_if_close as prior_in_force_if_close
 from linkage.link.prior import (PRIOR_FLOOR, PRIOR_KEY, estimate_prior, last_run_link,
-                                last_run_prior, weight_shift)
+                                last_run_prior, logit2, weight_shift)
 from linkage.link.splink_session import persons_sql
 from linkage.link.wide_blocking import affordable_rules, with_rules
 from linkage.store import Step, Store
@@ -68,9 +69,9 @@ class LinkCounts:
     pairs_by_rule: dict[str, int] = field(default_factory=dict)
     # The wider rules the population could afford (wide_blocking.py), kept by deliveries.
     wide_rules: list[str] = field(default_factory=list)
-    # The m the run learnt for the name comparisons' levels (name_agreement.py): per
-    # comparison, [label, model m, learnt m]; deliveries, search and explain score with them.
-    name_agreement: dict[str, list] = field(default_factory=dict)
+    # The m the run learnt for its comparisons' levels (agreement.py): per comparison,
+    # [label, model m, learnt m]; deliveries, search and explain score with them.
+    agreement: dict[str, list] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
 
     wide = affordable_rules(store, records)
     model = with_rules(model, wide)
+    floor = min(PRIOR_FLOOR, linking.predict_threshold)
     splink = store.splink_engine()
     with splink.linker(model, persons_sql()) as linker:
         # Materialised once and cached by Splink, so predict reuses it: the count is free.
@@ -137,8 +139,7 @@ def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
             pairs_compared = sum(by_rule.values())
         with progress.step("score_pairs"):
             predictions = linker.inference.predict(
-                threshold_match_probability=min(PRIOR_FLOOR, linking.predict_threshold),
-                warning_mode="never")
+                threshold_match_probability=floor, warning_mode="never")
             splink.keep("scored_pairs", [predictions],
                         "record_key_l, record_key_r, match_weight, match_key")
 
@@ -147,28 +148,39 @@ def link(store: Store, model: dict, linking: LinkingConfig, run_id: int,
         with progress.step("estimate_prior"):
             prior = estimate_prior(store, scored, records, model_prior)
         learnt: dict[str, list] = {}
-        with progress.step("learn_name_agreement"):
+        with progress.step("learn_agreement"):
             if learnt_comparisons(model):
-                levels = compare_names(store, scored, model)
+                levels = compare_levels(store, scored, model)
                 learnt = in_force_if_close(
-                    learn_name_agreement(store, levels, model, weight_shift(prior, model_prior)),
-                    last_run_link(store).get(NAME_AGREEMENT))
-            if learnt:
-                # The pairs' weights under the learnt m, and the prior again under them.
-                store.run_step(STAGE, Step("name_agreement_pairs", f"""
+                    learn_agreement(store, levels, model, weight_shift(prior, model_prior)),
+                    recorded_agreement(last_run_link(store)))
+        if learnt:
+            # The pairs' weights under the learnt m, and the prior again under them.
+            lift_needed = (logit2(linking.predict_threshold) - weight_shift(prior, model_prior)
+                           - logit2(floor))
+            if largest_gain(learnt) >= lift_needed:
+                # Pairs the model scored below the floor may now pass the predict
+                # threshold: score every blocked pair again, under the learnt m.
+                with progress.step("score_pairs_learnt"), \
+                        splink.linker(with_agreement(model, learnt), persons_sql()) as linker:
+                    splink.keep("learnt_pairs", [linker.inference.predict(
+                        threshold_match_probability=floor, warning_mode="never")],
+                        "record_key_l, record_key_r, match_weight")
+            else:
+                store.run_step(STAGE, Step("agreement_pairs", f"""
 CREATE OR REPLACE TEMP TABLE learnt_pairs AS
 SELECT record_key_l, record_key_r, match_weight + {weight_change_sql(learnt, model)} AS match_weight
 FROM {levels}"""))
-                scored = "learnt_pairs"
-                prior = estimate_prior(store, scored, records, model_prior)
-            prior = prior_in_force_if_close(prior, last_run_prior(store))
+            scored = "learnt_pairs"
+            prior = estimate_prior(store, scored, records, model_prior)
+        prior = prior_in_force_if_close(prior, last_run_prior(store))
         store.run_step(STAGE, Step("clear_pairs", "DELETE FROM pair_score"))
         keep_pairs(store, scored, run_id, linking, weight_shift(prior, model_prior),
                    calibration)
     finally:
         splink.release("scored_pairs")
         splink.release("learnt_pairs")
-        splink.release(NAME_LEVELS)
+        splink.release(AGREEMENT_LEVELS)
     pairs_kept = store.scalar(STAGE, "count_kept", "SELECT count(*) FROM pair_score")
     with progress.step("cluster"):
         linking, estimates = _choose_threshold(store, linking, deduplicated_sources)
@@ -176,7 +188,7 @@ FROM {levels}"""))
                              pairs_kept)
     return Linked(dataclasses.replace(counts, prior=prior, threshold_estimates=estimates,
                                       pairs_by_rule=by_rule, wide_rules=wide,
-                                      name_agreement=learnt), Clustering())
+                                      agreement=learnt), Clustering())
 
 
 def pairs_by_rule(model: dict, by_match_key: dict[str, int]) -> dict[str, int]:

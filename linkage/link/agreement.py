@@ -1,57 +1,95 @@
-"""How often one person's records agree on their names, learnt from the population linked.
+"""How often one person's records agree, learnt from the population linked.
 
-The model's m probabilities for the name comparisons say how one person's two records
-compare on a first and a last name: exact, a nickname, a slip, or not at all. That is a
-property of the systems that wrote the records more than of people. One county system's
-intake copies names from an ID; another's records are typed from a phone call, misspelt
-and replaced at once (Febrl's duplicates disagree on both names several times as often as
-the model's training records did). A model fixed at its training population's rates
-splits the second system's people, however well the rest of their records agree.
+The model's m probabilities say how one person's two records compare: on a first and a last
+name (exact, a nickname, a slip, or not at all), on a birth date, on a street or a phone.
+That is a property of the systems that wrote the records more than of people. One county
+system's intake copies names from an ID; another's records are typed from a phone call,
+misspelt and replaced at once (Febrl's duplicates disagree on both names several times as
+often as the model's training records did, and spell one street several ways). A model
+fixed at its training population's rates splits the second system's people, however well
+the rest of their records agree.
 
-So a full run learns these m from its own pairs, by expectation maximisation over the
-name comparisons' m alone (u, the other comparisons and the prior stay as they are), on
-the pairs of the prediction rules that select by an SSN, a CIN or a birth date and name no
-name: a pair is in them for what it is, not for agreeing on a name, so how its names
-compare is not chosen by the blocking. (A phone, a street or an e-mail alone is a
-household's: its pairs are mostly family members with other first names, and EM reads some
-of them as one person.) Each round, a pair is a match with the probability its weight
-gives under the current m, and each level's m is the expected matches at that level over
-the expected matches. The model's m count as `PSEUDO_MATCHES` matches of their own (a
-Dirichlet prior), so a population with few such pairs keeps the model's m; no "else" level
-falls below the floor the model keeps it at (model.ELSE_M_FLOOR), and no level weighs less
-than its comparison's "else" level. Levels the model holds at no m stay as they are.
+So a full run learns these m from its own pairs, by expectation maximisation over one
+group of comparisons' m at a time (u, the other comparisons and the prior stay as they
+are), on the pairs of the prediction rules that did not select them by those comparisons'
+values: a pair is in them for what it is, not for agreeing there, so how it compares there
+is not chosen by the blocking.
 
-The run records the m it learnt (`name_agreement` in its summary); deliveries, person
-search and explanations score with them, as with the population's prior (prior.py). A full
-run keeps the m in force while what it learns is within KEEP_BITS of them.
+- names, from rules that name no name and select by an SSN, a CIN or a birth date (a phone,
+  a street or an e-mail address alone is a household's: its pairs are mostly family
+  members with other first names, and EM reads some of them as one person);
+- contact (street, phone, ZIP), from rules that name none of them nor an e-mail address.
+
+(Not the birth date: its rarer levels, a partial date in one record, carry u from the
+training population; learnt from SSN pairs, their m rose twentyfold on a population with
+many partial dates, and namesakes born in one year merged: benchmarks/RESULTS.md.)
+
+Each round, a pair is a match with the probability its weight gives under the current m,
+and each level's m is the expected matches at that level over the expected matches. The
+model's m count as `PSEUDO_MATCHES` matches of their own (a Dirichlet prior), so a
+population with few such pairs keeps the model's m; no "else" level falls below the floor
+the model keeps it at (model.ELSE_M_FLOOR), and no level weighs less than its comparison's
+"else" level. Levels the model holds at no m stay as they
+are. A group learns with the weights the groups before it learnt.
+
+The run records the m it learnt (`agreement` in its summary); deliveries, person search and
+explanations score with them, as with the population's prior (prior.py). A full run keeps
+the m in force while what it learns is within KEEP_BITS of them.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from linkage.link.comparison_levels import comparisons, gamma_sql
 from linkage.store import Step, Store
 
 STAGE = "link"
-COMPARISONS = ("first_name", "last_name")
-# A blocking rule whose SQL holds one of these selects its pairs by name.
-_NAME_COLUMNS = ("first_name", "last_name", "surname")
-# ...and one of these selects them by something of the person's own: a phone, a street or
-# an e-mail address alone is a household's, and its pairs are mostly family members.
-_PERSON_COLUMNS = ("ssn", "cin", "dob")
+
+
+@dataclass(frozen=True)
+class Group:
+    """Comparisons learnt together, from the pairs of the rules that name none of
+    `named_by` and, unless `selected_by` is empty, name one of `selected_by` (words of a
+    rule's SQL)."""
+
+    comparisons: tuple[str, ...]
+    named_by: tuple[str, ...]
+    selected_by: tuple[str, ...] = ()
+
+
+GROUPS = (
+    Group(("first_name", "last_name"), named_by=("first_name", "last_name", "surname"),
+          selected_by=("ssn", "cin", "dob")),
+    Group(("contact",), named_by=("phone", "street", "zip", "email")),
+)
+COMPARISONS = tuple(name for group in GROUPS for name in group.comparisons)
 PSEUDO_MATCHES = 500.0
 _ROUNDS = 50
 _TOLERANCE = 1e-4  # largest change of an m between rounds, in bits
-SUMMARY_KEY = "name_agreement"
-LEVELS_TABLE = "name_levels"
+SUMMARY_KEY = "agreement"
+EARLIER_SUMMARY_KEY = "name_agreement"  # what runs recorded before contact was learnt
+LEVELS_TABLE = "agreement_levels"
 # A full run keeps the m in force (its last full run's) while what it learns is within this
 # many bits of them at every level: a day's records move the rarer levels' m by a tenth or
 # two of a bit, and re-weighing every pair for that would re-cut clusters at the threshold
 # that a delivery, scored with the m in force, left as they were.
 KEEP_BITS = 0.25
+
+
+def recorded(link: dict[str, Any]) -> Any:
+    """The m a run's link summary recorded (under the key runs of an earlier version used,
+    when that is what it holds).
+
+    >>> recorded({"name_agreement": {"first_name": []}}), recorded({})
+    ({'first_name': []}, None)
+    """
+    return link.get(SUMMARY_KEY, link.get(EARLIER_SUMMARY_KEY))
 
 
 def learnt_comparisons(model: dict[str, Any]) -> list[str]:
@@ -60,29 +98,45 @@ def learnt_comparisons(model: dict[str, Any]) -> list[str]:
     return [name for name in COMPARISONS if name in names]
 
 
-def name_free_rules(model: dict[str, Any]) -> list[str]:
-    """Splink match keys (rule positions) of the prediction rules that name no name.
+def _columns(rule: str) -> set[str]:
+    """The person columns a blocking rule's SQL reads (l.x, r."x").
 
-    >>> name_free_rules({"blocking_rules_to_generate_predictions": [
+    >>> sorted(_columns('(l."dob" = r."dob") AND (LIST_EXTRACT(l.surname_parts, 1) = 1)'))
+    ['dob', 'surname_parts']
+    """
+    return set(re.findall(r'\b[lr]\."?([A-Za-z_][A-Za-z0-9_]*)"?', rule))
+
+
+def informing_rules(model: dict[str, Any], group: Group) -> list[str]:
+    """Splink match keys (rule positions) of the prediction rules that inform `group`: its
+    rules name no column `group.named_by` starts, and one `group.selected_by` starts.
+
+    >>> rules = {"blocking_rules_to_generate_predictions": [
     ...     {"blocking_rule": 'l."ssn" = r."ssn"'}, "l.dob = r.dob AND l.first_name = r.last_name",
-    ...     "l.street = r.street", "l.dob = r.dob"]})
-    ['0', '3']
+    ...     "l.street = r.street", "l.dob = r.dob", "l.first_name_phonetic = r.first_name_phonetic"]}
+    >>> informing_rules(rules, GROUPS[0]), informing_rules(rules, GROUPS[1])
+    (['0', '3'], ['0', '1', '3', '4'])
     """
     rules = [rule["blocking_rule"] if isinstance(rule, dict) else str(rule)
              for rule in model.get("blocking_rules_to_generate_predictions", [])]
-    return [str(index) for index, rule in enumerate(rules)
-            if not any(column in rule for column in _NAME_COLUMNS)
-            and any(column in rule for column in _PERSON_COLUMNS)]
+    chosen = []
+    for index, rule in enumerate(rules):
+        columns = _columns(rule)
+        if any(column.startswith(group.named_by) for column in columns):
+            continue
+        if group.selected_by and not any(column.startswith(group.selected_by)
+                                         for column in columns):
+            continue
+        chosen.append(str(index))
+    return chosen
 
 
-def compare_names(store: Store, scored: str, model: dict[str, Any]) -> str:
+def compare_levels(store: Store, scored: str, model: dict[str, Any]) -> str:
     """Temporary table LEVELS_TABLE: the pairs of table `scored` (a name from code:
-    record_key_l, record_key_r, match_weight, match_key) with their level of each name
+    record_key_l, record_key_r, match_weight, match_key) with their level of each learnt
     comparison (Splink's comparison vector value, gamma_<comparison>): the model's levels
-    as SQL, as person search reads them (linkage.link.comparison_levels), since Splink's predict
+    as SQL (comparison_levels.py, as person search reads them), since Splink's predict
     output does not carry them."""
-    from linkage.link.comparison_levels import comparisons, gamma_sql
-
     names = learnt_comparisons(model)
     found = [comparison for comparison in comparisons(model) if comparison.name in names]
     columns = sorted({column for comparison in found for column in comparison.inputs})
@@ -90,7 +144,7 @@ def compare_names(store: Store, scored: str, model: dict[str, Any]) -> str:
                       for column in columns)
     levels = ", ".join(f"{gamma_sql(comparison)} AS gamma_{comparison.name}"
                        for comparison in found)
-    store.run_step(STAGE, Step("name_levels", f"""
+    store.run_step(STAGE, Step("agreement_levels", f"""
 CREATE OR REPLACE TEMP TABLE {LEVELS_TABLE} AS
 SELECT record_key_l, record_key_r, match_weight, match_key, {levels}
 FROM (SELECT s.*, {sides} FROM {scored} AS s
@@ -119,25 +173,41 @@ def _m(level: dict[str, Any]) -> float | None:
 
 def learn(store: Store, scored: str, model: dict[str, Any], shift: float
           ) -> dict[str, list[list[Any]]]:
-    """Per name comparison, [label, model m, learnt m] of each level whose m was learnt,
+    """Per learnt comparison, [label, model m, learnt m] of each level whose m was learnt,
     from table `scored` (a name from code: match_weight under the model's prior plus
-    `shift`, match_key and gamma_<comparison>). Empty when no pair informs it."""
+    `shift`, match_key and gamma_<comparison>), group by group (GROUPS). A comparison no
+    pair informs is not in it."""
+    present = set(learnt_comparisons(model))
+    learnt: dict[str, list[list[Any]]] = {}
+    for group in GROUPS:
+        names = [name for name in group.comparisons if name in present]
+        keys = informing_rules(model, group)
+        if names and keys:
+            learnt |= _learn_group(store, scored, model, shift, names, keys, learnt)
+    return learnt
+
+
+def _learn_group(store: Store, scored: str, model: dict[str, Any], shift: float,
+                 names: list[str], rules: list[str], earlier: dict[str, list[list[Any]]]
+                 ) -> dict[str, list[list[Any]]]:
+    """EM over the m of comparisons `names` on the pairs of `rules` (match keys), the
+    weights holding what the `earlier` groups learnt."""
     from linkage.link.model import ELSE_M_FLOOR  # (Splink's comparison library: not at import)
 
-    names = learnt_comparisons(model)
-    free = name_free_rules(model)
-    if not free or not names:
-        return {}
     gammas = ", ".join(f"gamma_{name}" for name in names)
-    keys = {f"key_{index}": key for index, key in enumerate(free)}
-    table = store.run_arrow(STAGE, Step("name_free_pairs", f"""
-SELECT match_weight + $shift AS weight, {gammas} FROM {scored}
+    keys = {f"key_{index}": key for index, key in enumerate(rules)}
+    table = store.run_arrow(STAGE, Step("informing_pairs", f"""
+SELECT match_weight + $shift + {weight_change_sql(earlier, model)} AS weight, {gammas}
+FROM {scored}
 WHERE match_key IN ({', '.join(f'${name}' for name in keys)})""", {"shift": shift, **keys}))
     if table.num_rows == 0:
         return {}
     weight = table.column("weight").to_numpy()
-    gamma = {name: table.column(f"gamma_{name}").to_numpy().astype(np.int64)
+    gamma = {name: table.column(f"gamma_{name}").fill_null(-1).to_numpy().astype(np.int64)
              for name in names}
+    names = [name for name in names if (gamma[name] >= 0).any()]  # (else: all null levels)
+    if not names:
+        return {}
     start, learnable, u = {}, {}, {}
     for name in names:
         levels = _levels(model, name)
@@ -179,7 +249,7 @@ def _update(gamma: np.ndarray, probability: np.ndarray, start: np.ndarray,
     """One round's m of a comparison: expected matches by level, with the model's m as
     PSEUDO_MATCHES matches, over the mass its learnable levels hold. The "else" level
     (value 0) keeps `floor` at least, and no level weighs less than it: agreeing on part
-    of a name is never worse evidence than disagreeing (EM would take a level no match of
+    of a value is never worse evidence than disagreeing (EM would take a level no match of
     this population reached to nothing)."""
     known = gamma >= 0
     counts = np.bincount(gamma[known], weights=probability[known], minlength=len(start))
@@ -242,8 +312,19 @@ def weight_change_sql(learnt: dict[str, list[list[Any]]], model: dict[str, Any])
     return " + ".join(terms) if terms else "0"
 
 
-def with_name_agreement(model: dict[str, Any], learnt: dict[str, Any] | None) -> dict[str, Any]:
-    """The model with the m a run learnt for its name levels, where the level is the one
+def largest_gain(learnt: dict[str, list[list[Any]]]) -> float:
+    """The most, in bits, the learnt m can raise a pair's match weight above the model's:
+    each comparison's largest rise, summed.
+
+    >>> largest_gain({"a": [["x", 0.5, 0.25], ["y", 0.01, 0.04]], "b": [["z", 0.2, 0.1]]})
+    2.0
+    """
+    return sum(max([0.0, *(math.log2(m / m0) for _, m0, m in rows if m0 > 0 and m > 0)])
+               for rows in learnt.values())
+
+
+def with_agreement(model: dict[str, Any], learnt: dict[str, Any] | None) -> dict[str, Any]:
+    """The model with the m a run learnt for its levels, where the level is the one
     the run learnt it for (same label, same model m); unchanged otherwise."""
     if not isinstance(learnt, dict) or not learnt:
         return model
