@@ -131,18 +131,19 @@ def threshold_sweep(store: Store, truth: Path, linking: LinkingConfig,
 
 
 def estimated_sweep(store: Store, linking: LinkingConfig, deduplicated_sources: Sequence[str],
-                    thresholds: Sequence[float]
+                    thresholds: Sequence[float], rules: Sequence[str] = ()
                     ) -> tuple[Estimate, list[tuple[float, Estimate, ClusterShape]]]:
     """Without a truth file: the accuracy the model's own probabilities expect of the active
     crosswalk, and of the stored pair scores clustered at each threshold as a run would
-    (linkage.link.estimate). The store is not changed."""
-    weigh_pairs(store, deduplicated_sources)
-    current = estimate(store, ACTIVE_CROSSWALK_MEMBERSHIP)
+    (linkage.link.estimate), counting the matches the prediction `rules` (their SQL, as the
+    last run blocked with them) are estimated to have missed. The store is not changed."""
+    unblocked = weigh_pairs(store, deduplicated_sources, rules)
+    current = estimate(store, ACTIVE_CROSSWALK_MEMBERSHIP, unblocked)
     results = []
     for threshold in thresholds:
         at = linking.model_copy(update={"match_threshold": threshold})
         shape = cluster_scored_pairs(store, at, deduplicated_sources)
-        results.append((threshold, estimate(store), shape))
+        results.append((threshold, estimate(store, unblocked=unblocked), shape))
     return current, results
 
 

@@ -46,6 +46,7 @@ from linkage.link.cluster_quality import flagged_params, flagged_sql
 from linkage.link.inspect import blocking_chart, blocking_counts, m_u_chart, match_weights_chart
 from linkage.link.labels import REVIEWER_LABELS, load_labels
 from linkage.link.train import calibrate_model, training_sample, write_card
+from linkage.link.model_file import prediction_rules, read_model
 from linkage.link.wide_blocking import rules_in_force, with_rules
 from linkage.sources import (LandingCount, apply_deletions, changed_records, check_sources,
                              land_sources, record_warnings)
@@ -470,9 +471,11 @@ INSERT INTO run VALUES ($run_id, $started_at, $finished_at, $config, $model_file
         """Without a truth file: the accuracy the model expects of the crosswalk, and of the
         stored pair scores clustered at each threshold (one row per threshold)."""
         with self.store(read_only=True) as store:
+            rules = prediction_rules(with_rules(read_model(self.config.model),
+                                                rules_in_force(store)))
             current, results = estimated_sweep(
                 store, linking_in_force(store, self.config.linking),
-                self.config.deduplicated_sources, thresholds)
+                self.config.deduplicated_sources, thresholds, rules)
         return current, pd.DataFrame([{"match_threshold": threshold, **found.as_dict(),
                                        "clusters_split": shape.split,
                                        "clusters_flagged": shape.flagged}

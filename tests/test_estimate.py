@@ -203,3 +203,34 @@ def test_auto_estimated_on_a_sample_of_clusters_agrees_with_the_whole(sample_cop
     assert set(sampled) == set(whole)
     for threshold, f1 in whole.items():
         assert sampled[threshold] == pytest.approx(f1, abs=0.01)
+
+
+def test_matches_no_rule_blocked_are_estimated_from_what_each_family_found_alone(tmp_path):
+    """Capture-recapture over the two rule families: 40 matches found by both, 20 by the
+    birth-date rule alone and 10 by the SSN rule alone leave about 20 * 10 / 40 = 5 that
+    neither found; a pair the evidence rules out (p 0) counts for nothing."""
+    from linkage.link.estimate import unblocked_matches
+    from linkage.store import open_store
+
+    kinds = {"both": (40, "1980-01-01", "1980-01-01", "524719043", "524719043"),
+             "birth date alone": (20, "1980-01-01", "1980-01-01", "524719043", "524710000"),
+             "ssn alone": (10, "1980-01-01", "1981-01-01", "524719043", "524719043"),
+             "ruled out": (30, "1980-01-01", "1981-01-01", "524719043", "524719043")}
+    with open_store(tmp_path / "s.duckdb", create=True) as store:
+        store.con.execute("CREATE TEMP TABLE pair_evidence "
+                          "(record_key_l VARCHAR, record_key_r VARCHAR, p DOUBLE)")
+        for kind, (pairs, dob_l, dob_r, ssn_l, ssn_r) in kinds.items():
+            for i in range(pairs):
+                keys = f"{kind}:{i}:l", f"{kind}:{i}:r"
+                for key, dob, ssn in zip(keys, (dob_l, dob_r), (ssn_l, ssn_r), strict=True):
+                    store.con.execute(
+                        "INSERT INTO person (record_key, source_system, source_record_id, "
+                        "run_id, is_deleted, dob, ssn) VALUES ($k, 's', $k, 1, false, "
+                        "$dob::DATE, $ssn)", {"k": key, "dob": dob, "ssn": ssn})
+                store.con.execute("INSERT INTO pair_evidence VALUES ($l, $r, $p)",
+                                  {"l": keys[0], "r": keys[1],
+                                   "p": 0.0 if kind == "ruled out" else 1.0})
+        rules = ['(l."dob" = r."dob")', 'l."ssn" = r."ssn"']
+        assert unblocked_matches(store, rules) == pytest.approx(5.0)
+        # One family alone cannot tell what it missed.
+        assert unblocked_matches(store, rules[:1]) == 0.0

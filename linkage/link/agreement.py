@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 
 from linkage.link.comparison_levels import comparisons, gamma_sql
+from linkage.link.model_file import prediction_rules
 from linkage.store import Step, Store
 
 STAGE = "link"
@@ -117,10 +118,8 @@ def informing_rules(model: dict[str, Any], group: Group) -> list[str]:
     >>> informing_rules(rules, GROUPS[0]), informing_rules(rules, GROUPS[1])
     (['0', '3'], ['0', '1', '3', '4'])
     """
-    rules = [rule["blocking_rule"] if isinstance(rule, dict) else str(rule)
-             for rule in model.get("blocking_rules_to_generate_predictions", [])]
     chosen = []
-    for index, rule in enumerate(rules):
+    for index, rule in enumerate(prediction_rules(model)):
         columns = _columns(rule)
         if any(column.startswith(group.named_by) for column in columns):
             continue

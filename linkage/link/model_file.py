@@ -36,6 +36,18 @@ def read_model(path: Path) -> dict[str, Any]:
     return model
 
 
+def prediction_rules(model: dict[str, Any]) -> list[str]:
+    """The SQL of the model's prediction blocking rules, in order (Splink's match keys are
+    their positions).
+
+    >>> prediction_rules({"blocking_rules_to_generate_predictions": [
+    ...     {"blocking_rule": 'l."ssn" = r."ssn"'}, "l.dob = r.dob"]})
+    ['l."ssn" = r."ssn"', 'l.dob = r.dob']
+    """
+    return [rule["blocking_rule"] if isinstance(rule, dict) else str(rule)
+            for rule in model.get("blocking_rules_to_generate_predictions", [])]
+
+
 def tf_columns(model: dict[str, Any]) -> list[str]:
     """The columns the model adjusts by term frequency, in the order it names them."""
     columns: list[str] = []

@@ -29,6 +29,7 @@ from linkage.link.agreement import weight_change_sql
 from linkage.link.prior import in_force_if_close as prior_in_force_if_close
 from linkage.link.prior import (PRIOR_FLOOR, PRIOR_KEY, estimate_prior, last_run_link,
                                 last_run_prior, logit2, weight_shift)
+from linkage.link.model_file import prediction_rules
 from linkage.link.splink_session import persons_sql
 from linkage.link.wide_blocking import affordable_rules, with_rules
 from linkage.store import Step, Store
@@ -183,7 +184,8 @@ FROM {levels}"""))
         splink.release(AGREEMENT_LEVELS)
     pairs_kept = store.scalar(STAGE, "count_kept", "SELECT count(*) FROM pair_score")
     with progress.step("cluster"):
-        linking, estimates = _choose_threshold(store, linking, deduplicated_sources)
+        linking, estimates = _choose_threshold(store, linking, deduplicated_sources,
+                                               prediction_rules(model))
     counts = finish_clusters(store, linking, deduplicated_sources, records, pairs_compared,
                              pairs_kept)
     return Linked(dataclasses.replace(counts, prior=prior, threshold_estimates=estimates,
@@ -200,8 +202,7 @@ def pairs_by_rule(model: dict, by_match_key: dict[str, int]) -> dict[str, int]:
     >>> pairs_by_rule(model, {"1": 7})
     {'l."ssn" = r."ssn"': 0, 'l.dob = r.dob': 7}
     """
-    rules = [rule["blocking_rule"] if isinstance(rule, dict) else str(rule)
-             for rule in model.get("blocking_rules_to_generate_predictions", [])]
+    rules = prediction_rules(model)
     counts = {rule: by_match_key.get(str(index), 0) for index, rule in enumerate(rules)}
     unknown = sum(n for key, n in by_match_key.items()
                   if not key.isdigit() or int(key) >= len(rules))
@@ -225,16 +226,17 @@ def _fixed_threshold(linking: LinkingConfig) -> float:
     return AUTO_DEFAULT if threshold == "auto" else threshold
 
 
-def _choose_threshold(store: Store, linking: LinkingConfig, deduplicated_sources: Sequence[str]
-                      ) -> tuple[LinkingConfig, dict[str, float]]:
+def _choose_threshold(store: Store, linking: LinkingConfig, deduplicated_sources: Sequence[str],
+                      rules: Sequence[str]) -> tuple[LinkingConfig, dict[str, float]]:
     """`linking` with a numeric match threshold, and `cluster_membership` as connected
     components at it. With `auto`, each candidate threshold is clustered under the run's
-    constraints and estimated; the best estimated F1 wins (the threshold in force, while
-    it is within a tie of the best)."""
+    constraints and estimated (with the matches the prediction `rules` never blocked); the
+    best estimated F1 wins (the threshold in force, while it is within a tie of the
+    best)."""
     if linking.match_threshold != "auto":
         PairGraph.load(store, linking.match_threshold).cluster(store, linking.match_threshold)
         return linking, {}
-    weigh_pairs(store, deduplicated_sources)
+    unblocked = weigh_pairs(store, deduplicated_sources, rules)
     candidates = auto_thresholds(linking)
     graph = PairGraph.load(store, min(candidates))
     sample = graph.sample(AUTO_SAMPLE_RECORDS, candidates[0])
@@ -245,7 +247,7 @@ def _choose_threshold(store: Store, linking: LinkingConfig, deduplicated_sources
         sample.cluster(store, threshold)
         enforce_constraints(store, decisions, threshold, deduplicated_sources)
         shape_clusters(store, at, decisions)
-        estimates.append((threshold, estimate(store)))
+        estimates.append((threshold, estimate(store, unblocked=unblocked)))
         log.info("match threshold %s: estimated F1 %.4f", threshold, estimates[-1][1].f1)
     in_force = last_run_link(store).get("match_threshold")
     chosen = linking.model_copy(update={"match_threshold": best_threshold(estimates, in_force)})
