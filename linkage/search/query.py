@@ -90,15 +90,24 @@ _NAMES = {
     "first_name_forms": "coalesce(forms.forms, [n.first_clean])",
 }
 _FIELDS = {
-    "ssn": {"ssn": "valid_ssn_of(ssn_chars($ssn))",
-            "ssn_last4": "coalesce(right(valid_ssn_of(ssn_chars($ssn)), 4), "
-                         "partial_last4_of(ssn_chars($ssn)))"},
-    "cin": {"cin": "valid_cin_of(cin_chars($cin))"},
+    "ssn": {"ssn": "valid_ssn_of(i.ssn_x)",
+            "ssn_last4": "coalesce(right(valid_ssn_of(i.ssn_x), 4), partial_last4_of(i.ssn_x))"},
+    "cin": {"cin": "valid_cin_of(i.cin_x)"},
     "mrn": {"mrn": "std_mrn($mrn)"},
     "zip": {"zip5": "std_zip5($zip)"},
-    "phone": {"phone": "valid_phone_of(phone_ten(phone_digits($phone)))"},
-    "email": {"email": "valid_email_of(lower(trim($email)))"},
+    "phone": {"phone": "valid_phone_of(i.phone_ten)"},
+    "email": {"email": "valid_email_of(i.email_lower)"},
 }
+# ...from each identifier cleaned once, in stages, as linkage.standardize.person cleans a
+# record's: a macro repeats its argument's SQL wherever it names it, so valid_ssn_of over
+# ssn_chars($ssn) bound seven copies of ssn_chars, regular expressions and all, and
+# binding was most of a search's standardization.
+_CLEANED = (
+    {"ssn": "ssn_chars($ssn::VARCHAR) AS ssn_x", "cin": "cin_chars($cin::VARCHAR) AS cin_x",
+     "phone": "phone_digits($phone::VARCHAR) AS phone_digits",
+     "email": "lower(trim($email::VARCHAR)) AS email_lower"},
+    {"phone": "phone_ten(phone_digits) AS phone_ten"},
+)
 COLUMN_TYPES = {"surname_parts": "VARCHAR[]", "first_name_forms": "VARCHAR[]", "dob": "DATE",
           "dob_year": "INTEGER"}
 STANDARDIZED_COLUMNS = ("first_name", "middle_name", "last_name", "name_suffix",
@@ -157,6 +166,13 @@ def standardized_sql(given: frozenset[str], ascii_names: bool = False) -> str:
         if field in given:
             values.update({column: sql.replace(f"${field}", f"${field}::VARCHAR")
                            for column, sql in columns.items()})
+    stages = [[sql for field, sql in stage.items() if field in given] for stage in _CLEANED]
+    if stages[0]:
+        cleaned = "SELECT " + ", ".join(stages[0])
+        for stage in stages[1:]:
+            cleaned = f"SELECT *{''.join(', ' + sql for sql in stage)} FROM ({cleaned})"
+        ctes.append(f"identifiers AS ({cleaned})")
+        joins.append("CROSS JOIN identifiers AS i")
     return ((f"WITH {', '.join(ctes)}\n" if ctes else "")
             + "SELECT " + ",\n    ".join(f"{values[column]} AS {column}"
                                          for column in STANDARDIZED_COLUMNS)
