@@ -246,6 +246,8 @@ def run(config: Path, deliveries: tuple[str, ...], deleted: Path | None, dry_run
 
 
 def _describe_run(summary: RunSummary) -> str:
+    from linkage.link.agreement import moved_levels
+
     lines = [f"dry run: nothing was committed; run {summary.run_id} would do this"
              if summary.dry_run else f"run {summary.run_id}"]
     for source in summary.sources:
@@ -279,6 +281,9 @@ def _describe_run(summary: RunSummary) -> str:
         *(["  pairs by blocking rule (a pair under the first rule that produced it):"]
           + [f"    {n:>12}  {rule}" for rule, n in link.pairs_by_rule.items()]
           if link.pairs_by_rule else []),
+        *(["  learnt from this population (levels whose weight moved 1 bit or more):"]
+          + [f"    {move}" for move in moved]
+          if (moved := moved_levels(link.agreement)) else []),
         f"  match threshold: {link.match_threshold}"
         + (" (auto, estimated F1 by threshold: " + ", ".join(
             f"{t} {f1:.4f}" for t, f1 in link.threshold_estimates.items()) + ")"

@@ -213,3 +213,9 @@ def test_pairs_the_model_scored_below_the_floor_are_scored_again_under_what_was_
     together = [eid[f"a{person}"] == eid[f"b{person}"] for person in range(400)]
     assert all(together[:300])
     assert sum(together[300:]) >= 95
+    # The run's summary says what this population taught the model.
+    capsys.readouterr()
+    assert cli("--progress", "none", "run", "--config", config) == 0
+    shown = capsys.readouterr().out
+    assert "learnt from this population" in shown
+    assert 'first_name "All other comparisons" m 0.011 ->' in shown

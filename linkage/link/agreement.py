@@ -322,6 +322,21 @@ def largest_gain(learnt: dict[str, list[list[Any]]]) -> float:
                for rows in learnt.values())
 
 
+def moved_levels(learnt: dict[str, list[list[Any]]], bits: float = 1.0) -> list[str]:
+    """The levels whose learnt m moved their weight by at least `bits` from the model's, as
+    a run's summary shows them, the largest moves first.
+
+    >>> moved_levels({"first_name": [["All other comparisons", 0.011, 0.245],
+    ...                              ["Exact match on first_name", 0.898, 0.55]]})
+    ['first_name "All other comparisons" m 0.011 -> 0.245 (+4.5 bits)']
+    """
+    moves = [(math.log2(m / m0), name, label, m0, m) for name, rows in learnt.items()
+             for label, m0, m in rows if m0 > 0 and m > 0]
+    return [f'{name} "{label}" m {m0:.3g} -> {m:.3g} ({change:+.1f} bits)'
+            for change, name, label, m0, m in sorted(moves, key=lambda move: -abs(move[0]))
+            if abs(change) >= bits]
+
+
 def with_agreement(model: dict[str, Any], learnt: dict[str, Any] | None) -> dict[str, Any]:
     """The model with the m a run learnt for its levels, where the level is the one
     the run learnt it for (same label, same model m); unchanged otherwise."""
