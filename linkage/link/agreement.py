@@ -55,9 +55,9 @@ STAGE = "link"
 
 @dataclass(frozen=True)
 class Group:
-    """Comparisons learnt together, from the pairs of the rules that name none of
-    `named_by` and, unless `selected_by` is empty, name one of `selected_by` (words of a
-    rule's SQL)."""
+    """Comparisons learnt together, from the pairs of the rules that read no person column
+    starting with one of `named_by` and, unless `selected_by` is empty, read one starting
+    with one of `selected_by` (`informing_rules`)."""
 
     comparisons: tuple[str, ...]
     named_by: tuple[str, ...]
